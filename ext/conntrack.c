@@ -1,0 +1,1023 @@
+/*
+ * conntrack.c -- the engine's life cycle, settings, limits, timeout
+ * policies and the packet path (ovsct_execute()).
+ *
+ * ct_state rules follow OVS's lib/conntrack.c process_one() for the
+ * userspace datapath (REFERENCE.md section 3.5); the per-protocol state
+ * machines follow conntrack-other.c and conntrack-icmp.c.  Neighbours:
+ * table.c (maps and removal), packet.c (parsing), sweep.c, dump.c.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ovsct-private.h"
+
+const uint32_t ovsct_tp_defaults[OVSCT_TP_N] = {
+    [OVSCT_TP_TCP_SYN_SENT] = 30,
+    [OVSCT_TP_TCP_SYN_RECV] = 30,
+    [OVSCT_TP_TCP_ESTABLISHED] = 86400,
+    [OVSCT_TP_TCP_FIN_WAIT] = 900,
+    [OVSCT_TP_TCP_TIME_WAIT] = 45,
+    [OVSCT_TP_TCP_CLOSE] = 30,
+    [OVSCT_TP_UDP_FIRST] = 60,
+    [OVSCT_TP_UDP_SINGLE] = 60,
+    [OVSCT_TP_UDP_MULTIPLE] = 30,
+    [OVSCT_TP_ICMP_FIRST] = 60,
+    [OVSCT_TP_ICMP_REPLY] = 30,
+};
+
+const char *const ovsct_tp_names[OVSCT_TP_N] = {
+    [OVSCT_TP_TCP_SYN_SENT] = "tcp_syn_sent",
+    [OVSCT_TP_TCP_SYN_RECV] = "tcp_syn_recv",
+    [OVSCT_TP_TCP_ESTABLISHED] = "tcp_established",
+    [OVSCT_TP_TCP_FIN_WAIT] = "tcp_fin_wait",
+    [OVSCT_TP_TCP_TIME_WAIT] = "tcp_time_wait",
+    [OVSCT_TP_TCP_CLOSE] = "tcp_close",
+    [OVSCT_TP_UDP_FIRST] = "udp_first",
+    [OVSCT_TP_UDP_SINGLE] = "udp_single",
+    [OVSCT_TP_UDP_MULTIPLE] = "udp_multiple",
+    [OVSCT_TP_ICMP_FIRST] = "icmp_first",
+    [OVSCT_TP_ICMP_REPLY] = "icmp_reply",
+};
+
+/* Result of a protocol state update (OVS enum ct_update_res). */
+enum ct_update_res {
+    CT_UPDATE_INVALID,
+    CT_UPDATE_VALID,
+    CT_UPDATE_NEW,
+    CT_UPDATE_VALID_NEW,
+};
+
+/* Frames processed in one staged pass of ovsct_execute(). */
+#define CT_CHUNK 32
+
+/* Per-batch context of ovsct_execute(). */
+struct exec_ctx {
+    const struct ovsct_action *action;
+    const uint32_t *tp;         /* Timeouts of the action's zone (s). */
+    int64_t now;
+    int64_t reserved;           /* Unused admission reservation. */
+    int64_t reserved_total;     /* Reservation taken for the batch. */
+};
+
+/* Life cycle. */
+
+static uint64_t
+random_seed(void)
+{
+    struct timespec ts;
+    uint64_t s;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    s = (uint64_t) ts.tv_nsec * 0x9e3779b97f4a7c15ULL;
+    s ^= (uint64_t) getpid() << 32;
+    s ^= (uint64_t) (uintptr_t) &s;
+    return s;
+}
+
+int
+ovsct_create(const struct ovsct_config *cfg, struct ovsct **ctp)
+{
+    uint32_t n = cfg && cfg->n_buckets ? cfg->n_buckets
+                                       : OVSCT_DEFAULT_BUCKETS;
+    struct ovsct *ct;
+    uint32_t bits = 0;
+    int err;
+
+    *ctp = NULL;
+    if (n & (n - 1) || n > (1u << 20)) {
+        return EINVAL;
+    }
+    while ((1u << bits) < n) {
+        bits++;
+    }
+    ct = calloc(1, sizeof *ct);
+    if (!ct) {
+        return ENOMEM;
+    }
+    ct->buckets = aligned_alloc(64, sizeof *ct->buckets * n);
+    if (!ct->buckets) {
+        free(ct);
+        return ENOMEM;
+    }
+    memset(ct->buckets, 0, sizeof *ct->buckets * n);
+    for (uint32_t i = 0; i < n; i++) {
+        ct_mutex_init(&ct->buckets[i].lock);
+    }
+    ct->n_buckets = n;
+    ct->bucket_shift = 32 - bits;
+    ct->seed = random_seed();
+    atomic_init(&ct->maxconns, OVSCT_DEFAULT_MAXCONNS);
+    atomic_init(&ct->sweep_interval, OVSCT_DEFAULT_SWEEP_MS);
+    atomic_init(&ct->tcp_seq_chk, true);
+    atomic_init(&ct->last_full_reap, INT64_MIN);
+    ct_mutex_init(&ct->cfg_lock);
+    ct_mutex_init(&ct->reclaim_lock);
+    {
+        pthread_condattr_t attr;
+
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&ct->wake_cond, &attr);
+        pthread_condattr_destroy(&attr);
+        pthread_mutex_init(&ct->wake_mutex, NULL);
+    }
+    if (cfg && cfg->manual_clock) {
+        ovsct_set_time(ct, cfg->start_ms);
+    }
+    if (!cfg || !cfg->no_sweeper) {
+        err = ct_sweeper_start(ct);
+        if (err) {
+            ovsct_destroy(ct);
+            return err;
+        }
+    }
+    *ctp = ct;
+    return 0;
+}
+
+void
+ovsct_destroy(struct ovsct *ct)
+{
+    struct ct_tp *tp, *next;
+
+    if (!ct) {
+        return;
+    }
+    ct_sweeper_stop(ct);
+    ovsct_flush(ct, NULL, NULL);
+    ct_reclaim_all(ct);
+    for (uint32_t i = 0; i < ct->n_buckets; i++) {
+        struct ct_bucket *b = &ct->buckets[i];
+
+        ct_mutex_lock(&b->lock);
+        free(b->slots);
+        b->slots = NULL;
+        ct_mutex_unlock(&b->lock);
+        ct_mutex_destroy(&b->lock);
+    }
+    for (int z = 0; z < CT_N_ZONES; z++) {
+        free(atomic_load(&ct->zone_tp[z]));
+    }
+    ct_mutex_lock(&ct->cfg_lock);
+    for (tp = ct->tp_graveyard; tp; tp = next) {
+        next = tp->next_dead;
+        free(tp);
+    }
+    ct_mutex_unlock(&ct->cfg_lock);
+    ct_mutex_destroy(&ct->cfg_lock);
+    ct_mutex_destroy(&ct->reclaim_lock);
+    pthread_cond_destroy(&ct->wake_cond);
+    pthread_mutex_destroy(&ct->wake_mutex);
+    free(ct->buckets);
+    free(ct);
+}
+
+/* Clock. */
+
+int64_t
+ovsct_now(const struct ovsct *ct)
+{
+    struct timespec ts;
+
+    if (atomic_load_explicit(&ct->manual_clock, memory_order_relaxed)) {
+        return atomic_load_explicit(&ct->manual_now, memory_order_relaxed);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+ovsct_set_time(struct ovsct *ct, int64_t now_ms)
+{
+    atomic_store(&ct->manual_now, now_ms);
+    atomic_store(&ct->manual_clock, true);
+}
+
+void
+ovsct_use_real_clock(struct ovsct *ct)
+{
+    atomic_store(&ct->manual_clock, false);
+}
+
+/* Settings. */
+
+uint32_t
+ovsct_get_maxconns(const struct ovsct *ct)
+{
+    return atomic_load(&ct->maxconns);
+}
+
+void
+ovsct_set_maxconns(struct ovsct *ct, uint32_t maxconns)
+{
+    atomic_store(&ct->maxconns, maxconns);
+}
+
+uint32_t
+ovsct_get_sweep_interval(const struct ovsct *ct)
+{
+    return atomic_load(&ct->sweep_interval);
+}
+
+int
+ovsct_set_sweep_interval(struct ovsct *ct, uint32_t ms)
+{
+    if (!ms) {
+        return EINVAL;
+    }
+    atomic_store(&ct->sweep_interval, ms);
+    pthread_mutex_lock(&ct->wake_mutex);
+    pthread_cond_signal(&ct->wake_cond);
+    pthread_mutex_unlock(&ct->wake_mutex);
+    return 0;
+}
+
+bool
+ovsct_get_tcp_seq_chk(const struct ovsct *ct)
+{
+    return atomic_load(&ct->tcp_seq_chk);
+}
+
+void
+ovsct_set_tcp_seq_chk(struct ovsct *ct, bool enabled)
+{
+    atomic_store(&ct->tcp_seq_chk, enabled);
+}
+
+/* Counts. */
+
+/* Adds 'delta' to the connection count and, while zone limits are active,
+ * to 'zone''s count.  Called with a bucket lock held. */
+void
+ct_count_add(struct ovsct *ct, uint16_t zone, int delta)
+{
+    atomic_fetch_add_explicit(&ct->n_conns, delta, memory_order_relaxed);
+    if (atomic_load_explicit(&ct->limits_active, memory_order_relaxed)) {
+        atomic_fetch_add_explicit(&ct->zone_count[zone], delta,
+                                  memory_order_relaxed);
+    }
+}
+
+/* Removes every expired connection now, so that the counts are exact.
+ * Skipped when the engine clock has not moved since the last such reap
+ * (nothing can have expired in between), unless 'force'.  Must be called
+ * with no bucket lock held. */
+void
+ct_reap_all(struct ovsct *ct, bool force)
+{
+    int64_t now = ovsct_now(ct);
+    int64_t last = atomic_load(&ct->last_full_reap);
+
+    if (!force && last == now) {
+        return;
+    }
+    ct_sweep_all(ct, now);
+    atomic_store(&ct->last_full_reap, now);
+}
+
+uint32_t
+ovsct_nconns(struct ovsct *ct)
+{
+    int64_t n;
+
+    ct_reap_all(ct, false);
+    n = atomic_load(&ct->n_conns) - atomic_load(&ct->n_reserved);
+    return n < 0 ? 0 : (uint32_t) n;
+}
+
+/* Zone limits. */
+
+static bool
+zone_is_explicit(const struct ovsct *ct, uint16_t zone)
+{
+    return (atomic_load_explicit(&ct->zone_explicit[zone / 64],
+                                 memory_order_relaxed)
+            >> (zone % 64)) & 1;
+}
+
+/* Starts counting per zone: under every bucket lock, drops expired
+ * connections and counts the rest, so that counts are exact from here on
+ * (a new limit counts what is already in its zone: DIFFERENCES.md #4). */
+static void
+limits_activate(struct ovsct *ct) CT_NO_THREAD_SAFETY_ANALYSIS
+{
+    /* Walks every bucket under ct_lock_all(), which the analysis cannot
+     * follow (lock array). */
+    int64_t now;
+    uint8_t gen;
+
+    if (atomic_load(&ct->limits_active)) {
+        return;
+    }
+    ct_reap_all(ct, true);
+    ct_lock_all(ct);
+    if (!atomic_load(&ct->limits_active)) {
+        now = ovsct_now(ct);
+        gen = atomic_load(&ct->gen);
+        for (int z = 0; z < CT_N_ZONES; z++) {
+            atomic_store(&ct->zone_count[z], 0);
+        }
+        for (uint32_t i = 0; i < ct->n_buckets; i++) {
+            struct ct_bucket *b = &ct->buckets[i];
+
+            for (uint32_t j = 0; b->slots && j <= b->mask; j++) {
+                uintptr_t e = b->slots[j].ent;
+                struct ct_conn *c = (struct ct_conn *) (e & ~(uintptr_t) 1);
+
+                /* Expired but unclaimed entries are not counted now and
+                 * must not be decremented later: claim them first. */
+                if (c && !(e & 1) && !atomic_load(&c->dead)
+                    && c->gen == gen
+                    && atomic_load(&c->expiration) <= now) {
+                    ct_conn_claim(ct, c);
+                }
+                if (c && !(e & 1) && ct_conn_live(c, now, gen)) {
+                    atomic_fetch_add(&ct->zone_count[c->key.zone], 1);
+                }
+            }
+        }
+        atomic_store(&ct->limits_active, true);
+    }
+    ct_unlock_all(ct);
+}
+
+int
+ovsct_set_zone_limit(struct ovsct *ct, int32_t zone, uint32_t limit)
+{
+    if (zone < OVSCT_ZONE_DEFAULT || zone >= CT_N_ZONES) {
+        return EINVAL;
+    }
+    limits_activate(ct);
+    ct_mutex_lock(&ct->cfg_lock);
+    if (zone == OVSCT_ZONE_DEFAULT) {
+        atomic_store(&ct->default_limit, limit);
+    } else {
+        atomic_store(&ct->zone_limit[zone], limit);
+        atomic_fetch_or(&ct->zone_explicit[zone / 64],
+                        UINT64_C(1) << (zone % 64));
+    }
+    ct_mutex_unlock(&ct->cfg_lock);
+    return 0;
+}
+
+int
+ovsct_del_zone_limit(struct ovsct *ct, int32_t zone)
+{
+    if (zone < OVSCT_ZONE_DEFAULT || zone >= CT_N_ZONES) {
+        return EINVAL;
+    }
+    ct_mutex_lock(&ct->cfg_lock);
+    if (zone == OVSCT_ZONE_DEFAULT) {
+        atomic_store(&ct->default_limit, 0);
+    } else {
+        atomic_fetch_and(&ct->zone_explicit[zone / 64],
+                         ~(UINT64_C(1) << (zone % 64)));
+        atomic_store(&ct->zone_limit[zone], 0);
+    }
+    ct_mutex_unlock(&ct->cfg_lock);
+    return 0;
+}
+
+int
+ovsct_get_zone_limit(struct ovsct *ct, int32_t zone, uint32_t *limit,
+                     uint32_t *count, bool *is_explicit)
+{
+    if (zone < OVSCT_ZONE_DEFAULT || zone >= CT_N_ZONES) {
+        return EINVAL;
+    }
+    if (zone == OVSCT_ZONE_DEFAULT) {
+        *limit = atomic_load(&ct->default_limit);
+        *count = 0;
+        *is_explicit = false;
+        return 0;
+    }
+    limits_activate(ct);
+    ct_reap_all(ct, false);
+    *is_explicit = zone_is_explicit(ct, zone);
+    *limit = *is_explicit ? atomic_load(&ct->zone_limit[zone])
+                          : atomic_load(&ct->default_limit);
+    int32_t c = atomic_load(&ct->zone_count[zone]);
+    *count = c < 0 ? 0 : (uint32_t) c;
+    return 0;
+}
+
+size_t
+ovsct_list_zone_limits(struct ovsct *ct, uint16_t *zones)
+{
+    size_t n = 0;
+
+    for (int w = 0; w < CT_N_ZONES / 64; w++) {
+        uint64_t bits = atomic_load(&ct->zone_explicit[w]);
+
+        while (bits) {
+            int b = __builtin_ctzll(bits);
+
+            zones[n++] = (uint16_t) (w * 64 + b);
+            bits &= bits - 1;
+        }
+    }
+    return n;
+}
+
+/* The limit that applies to 'zone', or -1 if none. */
+static int64_t
+zone_limit_of(const struct ovsct *ct, uint16_t zone)
+{
+    uint32_t dflt;
+
+    if (zone_is_explicit(ct, zone)) {
+        return atomic_load_explicit(&ct->zone_limit[zone],
+                                    memory_order_relaxed);
+    }
+    dflt = atomic_load_explicit(&ct->default_limit, memory_order_relaxed);
+    return dflt ? (int64_t) dflt : -1;
+}
+
+/* Timeout policies. */
+
+int
+ovsct_set_zone_tp(struct ovsct *ct, uint16_t zone,
+                  const uint32_t values[OVSCT_TP_N],
+                  const bool present[OVSCT_TP_N])
+{
+    struct ct_tp *tp = calloc(1, sizeof *tp), *old;
+
+    if (!tp) {
+        return ENOMEM;
+    }
+    for (int i = 0; i < OVSCT_TP_N; i++) {
+        tp->present[i] = present[i];
+        tp->v[i] = present[i] ? values[i] : ovsct_tp_defaults[i];
+    }
+    ct_mutex_lock(&ct->cfg_lock);
+    old = atomic_exchange(&ct->zone_tp[zone], tp);
+    if (old) {
+        old->next_dead = ct->tp_graveyard;
+        ct->tp_graveyard = old;
+    }
+    ct_mutex_unlock(&ct->cfg_lock);
+    return 0;
+}
+
+int
+ovsct_del_zone_tp(struct ovsct *ct, uint16_t zone)
+{
+    struct ct_tp *old;
+
+    ct_mutex_lock(&ct->cfg_lock);
+    old = atomic_exchange(&ct->zone_tp[zone], NULL);
+    if (old) {
+        old->next_dead = ct->tp_graveyard;
+        ct->tp_graveyard = old;
+    }
+    ct_mutex_unlock(&ct->cfg_lock);
+    return old ? 0 : ENOENT;
+}
+
+bool
+ovsct_get_zone_tp(struct ovsct *ct, uint16_t zone,
+                  uint32_t values[OVSCT_TP_N], bool present[OVSCT_TP_N])
+{
+    struct ct_tp *tp = atomic_load(&ct->zone_tp[zone]);
+
+    for (int i = 0; i < OVSCT_TP_N; i++) {
+        values[i] = tp ? tp->v[i] : ovsct_tp_defaults[i];
+        present[i] = tp ? tp->present[i] : false;
+    }
+    return tp != NULL;
+}
+
+/* Counters. */
+
+void
+ovsct_get_counters(struct ovsct *ct, struct ovsct_counters *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < CT_MAX_THREADS; i++) {
+        const struct ct_tstat *s = &ct->tstat[i];
+
+        out->packets += atomic_load_explicit(&s->packets,
+                                             memory_order_relaxed);
+        out->invalid += atomic_load_explicit(&s->invalid,
+                                             memory_order_relaxed);
+        out->created += atomic_load_explicit(&s->created,
+                                             memory_order_relaxed);
+        out->removed += atomic_load_explicit(&s->removed,
+                                             memory_order_relaxed);
+        out->expired += atomic_load_explicit(&s->expired,
+                                             memory_order_relaxed);
+        out->full += atomic_load_explicit(&s->full, memory_order_relaxed);
+        out->zone_full += atomic_load_explicit(&s->zone_full,
+                                               memory_order_relaxed);
+        out->nat_exhausted += atomic_load_explicit(&s->nat_exhausted,
+                                                   memory_order_relaxed);
+        out->lookup_reaped += atomic_load_explicit(&s->lookup_reaped,
+                                                   memory_order_relaxed);
+        out->lock_contended += atomic_load_explicit(&s->lock_contended,
+                                                    memory_order_relaxed);
+    }
+    out->sweeps = atomic_load(&ct->sweeps);
+    out->sweep_scanned = atomic_load(&ct->sweep_scanned);
+    out->max_sweep_hold_ns = atomic_load(&ct->max_sweep_hold_ns);
+}
+
+void
+ovsct_trim(void)
+{
+    malloc_trim(0);
+}
+
+/* Connections. */
+
+void
+ct_conn_free(struct ct_conn *c)
+{
+    free(c);
+}
+
+static struct ct_conn *
+conn_alloc(const struct ct_key *key, const struct ct_key *nat_rkey)
+{
+    size_t size = sizeof(struct ct_conn);
+    uint8_t ext = 0;
+    struct ct_conn *c;
+
+    if (key->nw_proto == 6) {
+        ext |= CT_EXT_TCP;
+        size += 2 * sizeof(struct ct_tcp_peer);
+    }
+    if (nat_rkey) {
+        ext |= CT_EXT_NAT;
+        size += sizeof(struct ct_key);
+    }
+    c = malloc(size);
+    if (!c) {
+        return NULL;
+    }
+    memset(c, 0, size);
+    c->key = *key;
+    c->ext = ext;
+    ct_spin_init(&c->lock);
+    if (nat_rkey) {
+        memcpy((struct ct_key *) ct_conn_nat_rkey(c), nat_rkey,
+               sizeof *nat_rkey);
+    }
+    return c;
+}
+
+/* Protocol state machines. */
+
+static bool
+is_icmp(uint8_t proto)
+{
+    return proto == 1 || proto == 58;
+}
+
+/* Initial state and expiry of a new connection. */
+static void
+conn_init_state(struct ct_conn *c, const struct exec_ctx *x)
+    CT_NO_THREAD_SAFETY_ANALYSIS
+{
+    /* 'c' is not yet linked: no other thread can see it. */
+    uint32_t t;
+
+    if (is_icmp(c->key.nw_proto)) {
+        c->state = CT_ICMP_FIRST;
+        t = x->tp[OVSCT_TP_ICMP_FIRST];
+    } else {
+        c->state = CT_OTHER_FIRST;
+        t = x->tp[OVSCT_TP_UDP_FIRST];
+    }
+    atomic_store_explicit(&c->expiration, x->now + (int64_t) t * 1000,
+                          memory_order_relaxed);
+}
+
+/* Updates 'c' for a packet in direction 'dir' (1: reply). */
+static enum ct_update_res
+conn_update(struct ct_conn *c, int dir, const struct exec_ctx *x)
+{
+    enum ct_update_res res = CT_UPDATE_VALID;
+    uint32_t t;
+
+    ct_spin_lock(&c->lock);
+    if (is_icmp(c->key.nw_proto)) {
+        if (dir && c->state == CT_ICMP_FIRST) {
+            c->state = CT_ICMP_REPLY;
+        } else if (c->state == CT_ICMP_FIRST) {
+            res = CT_UPDATE_VALID_NEW;
+        }
+        t = x->tp[c->state == CT_ICMP_REPLY ? OVSCT_TP_ICMP_REPLY
+                                            : OVSCT_TP_ICMP_FIRST];
+    } else {
+        if (dir && c->state != CT_OTHER_BIDIR) {
+            c->state = CT_OTHER_BIDIR;
+        } else if (c->state == CT_OTHER_FIRST) {
+            c->state = CT_OTHER_MULTIPLE;
+        }
+        if (c->state != CT_OTHER_BIDIR) {
+            res = CT_UPDATE_VALID_NEW;
+        }
+        t = x->tp[c->state == CT_OTHER_BIDIR ? OVSCT_TP_UDP_MULTIPLE
+                  : c->state == CT_OTHER_MULTIPLE ? OVSCT_TP_UDP_SINGLE
+                  : OVSCT_TP_UDP_FIRST];
+    }
+    atomic_store_explicit(&c->expiration, x->now + (int64_t) t * 1000,
+                          memory_order_relaxed);
+    ct_spin_unlock(&c->lock);
+    return res;
+}
+
+/* Whether a packet without a connection may create one (valid_new). */
+static bool
+valid_new(const struct ct_pkt *pkt)
+{
+    if (is_icmp(pkt->key.nw_proto)) {
+        return ct_icmp_valid_new(pkt->key.l3, pkt->icmp_type);
+    }
+    return true;
+}
+
+static void
+apply_mark_labels(struct ct_conn *c, const struct ovsct_action *a)
+{
+    if (!a->set_mark && !a->set_labels) {
+        return;
+    }
+    ct_spin_lock(&c->lock);
+    if (a->set_mark) {
+        c->mark = (c->mark & ~a->mark_mask) | (a->mark & a->mark_mask);
+    }
+    if (a->set_labels) {
+        c->labels.lo = (c->labels.lo & ~a->labels_mask.lo)
+                       | (a->labels.lo & a->labels_mask.lo);
+        c->labels.hi = (c->labels.hi & ~a->labels_mask.hi)
+                       | (a->labels.hi & a->labels_mask.hi);
+    }
+    ct_spin_unlock(&c->lock);
+}
+
+/* Admission. */
+
+enum admit_res {
+    ADMIT_OK,
+    ADMIT_FULL,                 /* maxconns reached. */
+    ADMIT_ZONE_FULL,            /* Zone limit reached. */
+};
+
+/* Takes one connection's worth of admission for 'zone'.  Called with the
+ * bucket locks of the new connection held. */
+static enum admit_res
+admit(struct ovsct *ct, struct exec_ctx *x, uint16_t zone)
+{
+    bool limits = atomic_load_explicit(&ct->limits_active,
+                                       memory_order_relaxed);
+
+    if (x->reserved > 0) {
+        x->reserved--;          /* Settled once per batch. */
+    } else {
+        int64_t max = atomic_load_explicit(&ct->maxconns,
+                                           memory_order_relaxed);
+
+        if (atomic_fetch_add(&ct->n_conns, 1) - atomic_load(&ct->n_reserved)
+            >= max) {
+            atomic_fetch_sub(&ct->n_conns, 1);
+            return ADMIT_FULL;
+        }
+    }
+    if (limits) {
+        int64_t limit = zone_limit_of(ct, zone);
+        int32_t cur = atomic_fetch_add(&ct->zone_count[zone], 1);
+
+        if (limit >= 0 && cur >= limit) {
+            atomic_fetch_sub(&ct->zone_count[zone], 1);
+            atomic_fetch_sub(&ct->n_conns, 1);
+            return ADMIT_ZONE_FULL;
+        }
+    }
+    return ADMIT_OK;
+}
+
+/* Gives back an admission taken by admit() that was not used. */
+static void
+unadmit(struct ovsct *ct, uint16_t zone)
+{
+    ct_count_add(ct, zone, -1);
+}
+
+/* Creates and links a connection for 'pkt' (hash 'hash').  Repeats the
+ * lookup under both bucket locks first: if another thread created it in
+ * the meantime, returns that one with '*dir' set and '*created' false.
+ * Returns NULL if admission refused it ('*refused' says why). */
+static struct ct_conn *
+conn_create(struct ovsct *ct, struct exec_ctx *x, const struct ct_pkt *pkt,
+            uint32_t hash, uint32_t rhash, int *dir, bool *created,
+            enum admit_res *refused)
+{
+    struct ct_bucket *b = &ct->buckets[ct_bucket_of(ct, hash)];
+    struct ct_bucket *rb = &ct->buckets[ct_bucket_of(ct, rhash)];
+    struct ct_conn *c, *found;
+    enum admit_res ar;
+
+    *created = false;
+    *refused = ADMIT_OK;
+    c = conn_alloc(&pkt->key, NULL);
+
+    ct_double_lock(ct, b, rb);
+    found = ct_map_find(ct, b, hash, &pkt->key, x->now, dir);
+    if (found || !c) {
+        ct_double_unlock(ct, b, rb);
+        free(c);
+        return found;
+    }
+    ar = admit(ct, x, pkt->key.zone);
+    if (ar != ADMIT_OK) {
+        ct_double_unlock(ct, b, rb);
+        free(c);
+        *refused = ar;
+        return NULL;
+    }
+    c->node[0].hash = hash;
+    c->node[0].bucket = (uint32_t) (b - ct->buckets);
+    c->node[1].hash = rhash;
+    c->node[1].bucket = (uint32_t) (rb - ct->buckets);
+    c->gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
+    atomic_store_explicit(&c->n_linked, 2, memory_order_relaxed);
+    conn_init_state(c, x);
+    if (ct_map_insert(b, hash, c, 0)) {
+        unadmit(ct, pkt->key.zone);
+        ct_double_unlock(ct, b, rb);
+        free(c);
+        return NULL;
+    }
+    if (ct_map_insert(rb, rhash, c, 1)) {
+        /* Take the forward node back out; 'c' was never visible outside
+         * the locks we hold. */
+        atomic_store(&c->n_linked, 3);
+        ct_map_unlink(ct, b, c, 0);
+        unadmit(ct, pkt->key.zone);
+        ct_double_unlock(ct, b, rb);
+        free(c);
+        return NULL;
+    }
+    atomic_fetch_add_explicit(&b->n_live, 1, memory_order_relaxed);
+    ct_double_unlock(ct, b, rb);
+    ct_stat_inc(&ct_my_stat(ct)->created);
+    *dir = 0;
+    *created = true;
+    return c;
+}
+
+/* The packet path: one parsed frame ('pkt', key hash 'hash') through
+ * ct(). */
+static uint8_t
+process_one(struct ovsct *ct, struct exec_ctx *x, const struct ct_pkt *pkt_,
+            uint32_t hash, bool have_rhash, uint32_t rhash)
+{
+    const struct ovsct_action *a = x->action;
+    const struct ct_pkt pkt = *pkt_;
+    struct ct_bucket *b = &ct->buckets[ct_bucket_of(ct, hash)];
+    struct ct_conn *c = NULL;
+    uint8_t state = OVSCT_CS_TRACKED;
+    int dir = 0;
+
+    ct_mutex_lock(&b->lock);
+    c = ct_map_find(ct, b, hash, &pkt.key, x->now, &dir);
+    ct_mutex_unlock(&b->lock);
+
+    if (pkt.icmp_related) {
+        /* ICMP errors never create or update a connection. */
+        if (!c) {
+            return OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
+        }
+        state |= OVSCT_CS_RELATED | (dir ? OVSCT_CS_REPLY_DIR : 0);
+        apply_mark_labels(c, a);
+        return state;
+    }
+
+    if (c && a->force && dir) {
+        /* force: a packet in the reply direction ends the connection; a
+         * commit starts a new one in this packet's direction. */
+        ct_conn_kill(ct, c);
+        c = NULL;
+    }
+    if (c) {
+        switch (conn_update(c, dir, x)) {
+        case CT_UPDATE_VALID:
+            state |= OVSCT_CS_ESTABLISHED | (dir ? OVSCT_CS_REPLY_DIR : 0);
+            break;
+        case CT_UPDATE_VALID_NEW:
+            state |= OVSCT_CS_NEW;
+            break;
+        case CT_UPDATE_INVALID:
+            return OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
+        case CT_UPDATE_NEW:
+            ct_conn_kill(ct, c);
+            c = NULL;
+            break;
+        }
+    }
+    if (!c) {
+        bool created;
+        enum admit_res refused;
+
+        if (!valid_new(&pkt)) {
+            return OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
+        }
+        state = OVSCT_CS_TRACKED | OVSCT_CS_NEW;
+        if (!a->commit) {
+            return state;
+        }
+        if (!have_rhash) {
+            struct ct_key rkey;
+
+            ct_key_reverse(&pkt.key, &rkey);
+            rhash = ct_key_hash(ct, &rkey);
+        }
+        c = conn_create(ct, x, &pkt, hash, rhash, &dir, &created, &refused);
+        if (!c && refused != ADMIT_OK) {
+            /* Counts are exact: expired entries must not hold the table
+             * full.  Reap them (at most once per engine ms) and retry. */
+            ct_reap_all(ct, false);
+            c = conn_create(ct, x, &pkt, hash, rhash, &dir, &created,
+                            &refused);
+            if (!c) {
+                struct ct_tstat *st = ct_my_stat(ct);
+
+                ct_stat_inc(refused == ADMIT_FULL ? &st->full
+                                                  : &st->zone_full);
+            }
+        }
+        if (c && !created) {
+            /* Another thread created it first: this packet is one more
+             * packet of that connection. */
+            state = OVSCT_CS_TRACKED;
+            switch (conn_update(c, dir, x)) {
+            case CT_UPDATE_VALID:
+                state |= OVSCT_CS_ESTABLISHED
+                         | (dir ? OVSCT_CS_REPLY_DIR : 0);
+                break;
+            case CT_UPDATE_INVALID:
+                return OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
+            default:
+                state |= OVSCT_CS_NEW;
+                break;
+            }
+        }
+    }
+    if (c) {
+        apply_mark_labels(c, a);
+    }
+    return state;
+}
+
+/* Returns 'b''s slot array and mask as a hint, without the lock: the
+ * values may be stale by the time they are used, so they only ever serve
+ * as prefetch addresses (prefetching a freed address is harmless). */
+static inline const struct ct_slot *
+slot_hint(struct ct_bucket *b, uint32_t hash) CT_NO_THREAD_SAFETY_ANALYSIS
+{
+    struct ct_slot *slots = __atomic_load_n(&b->slots, __ATOMIC_RELAXED);
+    uint32_t mask = __atomic_load_n(&b->mask, __ATOMIC_RELAXED);
+
+    return slots ? &slots[hash & mask] : NULL;
+}
+
+/* Runs 'm' <= CT_CHUNK frames from 'base' in stages, so that the cache
+ * misses of different packets overlap: parse and hash all, prefetch their
+ * buckets, then their map slots, then process them one by one.  Returns
+ * the number of invalid frames. */
+static size_t
+execute_chunk(struct ovsct *ct, struct exec_ctx *x,
+              const struct ovsct_batch *batch, size_t base, size_t m,
+              uint8_t *states)
+{
+    struct ct_pkt pkts[CT_CHUNK];
+    uint32_t hashes[CT_CHUNK];
+    uint32_t rhashes[CT_CHUNK];     /* Valid where 'have_rh'. */
+    bool have_rh[CT_CHUNK];
+    bool commit = x->action->commit;
+    size_t invalid = 0;
+
+    for (size_t i = 0; i < m; i++) {
+        size_t k = base + i;
+        const uint8_t *frame = batch->data + batch->offsets[k];
+        uint32_t len = batch->offsets[k + 1] - batch->offsets[k];
+
+        if (!ct_parse(frame, len, &pkts[i])) {
+            states[i] = OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
+            continue;
+        }
+        states[i] = 0;
+        pkts[i].key.zone = x->action->zone;
+        hashes[i] = ct_key_hash(ct, &pkts[i].key);
+        __builtin_prefetch(&ct->buckets[ct_bucket_of(ct, hashes[i])], 1);
+        have_rh[i] = false;
+        if (commit && !pkts[i].icmp_related) {
+            /* A commit may insert the reverse node: warm its bucket too. */
+            struct ct_key rkey;
+
+            ct_key_reverse(&pkts[i].key, &rkey);
+            rhashes[i] = ct_key_hash(ct, &rkey);
+            have_rh[i] = true;
+            __builtin_prefetch(&ct->buckets[ct_bucket_of(ct, rhashes[i])],
+                               1);
+        }
+    }
+    for (size_t i = 0; i < m; i++) {
+        if (!states[i]) {
+            const struct ct_slot *s;
+
+            s = slot_hint(&ct->buckets[ct_bucket_of(ct, hashes[i])],
+                          hashes[i]);
+            if (s) {
+                __builtin_prefetch(s);
+            }
+            if (have_rh[i]) {
+                s = slot_hint(&ct->buckets[ct_bucket_of(ct, rhashes[i])],
+                              rhashes[i]);
+                if (s) {
+                    __builtin_prefetch(s);
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < m; i++) {
+        if (!states[i]) {
+            states[i] = process_one(ct, x, &pkts[i], hashes[i],
+                                    have_rh[i], rhashes[i]);
+        }
+        invalid += (states[i] & OVSCT_CS_INVALID) != 0;
+    }
+    return invalid;
+}
+
+int
+ovsct_execute(struct ovsct *ct, const struct ovsct_batch *batch,
+              const struct ovsct_action *action, uint8_t *states)
+{
+    struct exec_ctx x;
+    struct ct_tstat *st;
+    struct ct_tp *tp;
+    uint64_t invalid = 0;
+
+    if (!batch->n) {
+        return 0;
+    }
+    if (!batch->offsets || batch->offsets[batch->n] > batch->size) {
+        return EINVAL;
+    }
+    for (size_t i = 0; i < batch->n; i++) {
+        if (batch->offsets[i] > batch->offsets[i + 1]) {
+            return EINVAL;
+        }
+    }
+
+    x.action = action;
+    x.now = ovsct_now(ct);
+    x.reserved = 0;
+    x.reserved_total = 0;
+    tp = atomic_load_explicit(&ct->zone_tp[action->zone],
+                              memory_order_acquire);
+    x.tp = tp ? tp->v : ovsct_tp_defaults;
+
+    ct_epoch_enter();
+    if (action->commit) {
+        /* Reserve the whole batch when far from the limit. */
+        int64_t n = (int64_t) batch->n;
+        int64_t max = atomic_load_explicit(&ct->maxconns,
+                                           memory_order_relaxed);
+
+        if (atomic_load_explicit(&ct->n_conns, memory_order_relaxed)
+            + 64 * n < max) {
+            atomic_fetch_add(&ct->n_reserved, n);
+            atomic_fetch_add(&ct->n_conns, n);
+            x.reserved = x.reserved_total = n;
+        }
+    }
+    for (size_t base = 0; base < batch->n; base += CT_CHUNK) {
+        size_t m = batch->n - base < CT_CHUNK ? batch->n - base : CT_CHUNK;
+
+        invalid += execute_chunk(ct, &x, batch, base, m, states + base);
+    }
+    if (x.reserved_total) {
+        atomic_fetch_sub(&ct->n_conns, x.reserved);
+        atomic_fetch_sub(&ct->n_reserved, x.reserved_total);
+    }
+    ct_epoch_exit();
+
+    st = ct_my_stat(ct);
+    atomic_store_explicit(&st->packets,
+                          atomic_load_explicit(&st->packets,
+                                               memory_order_relaxed)
+                          + batch->n, memory_order_relaxed);
+    atomic_store_explicit(&st->invalid,
+                          atomic_load_explicit(&st->invalid,
+                                               memory_order_relaxed)
+                          + invalid, memory_order_relaxed);
+    return 0;
+}

@@ -1,0 +1,244 @@
+/*
+ * epoch.c -- thread slots and epoch-based reclamation.
+ *
+ * Why: a packet-path thread looks a connection up under its bucket lock,
+ * drops the lock, then updates the connection under the connection's own
+ * lock.  Meanwhile another thread may remove that connection.  Removal
+ * therefore only unlinks; the memory is freed later, once every thread that
+ * might still hold the pointer has finished its batch.
+ *
+ * How: each thread that enters the engine owns a slot (ct_thread_slot()).
+ * ovsct_execute() brackets a batch with ct_epoch_enter()/ct_epoch_exit(),
+ * which publish the global epoch in the slot (0 = outside).  A retired
+ * connection is stamped with the global epoch at retirement; ct_reclaim()
+ * advances the global epoch and frees every pending connection whose stamp
+ * is older than the oldest epoch any thread is inside.  A thread that
+ * entered before the removal published an epoch <= the stamp and blocks
+ * the free; a thread that enters later cannot find the connection.
+ *
+ * Slots are process-wide (shared by every struct ovsct) and released when
+ * their thread exits; per-instance counters indexed by slot survive that.
+ * Epochs are 32 bits and compared with wrap-around arithmetic.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ovsct-private.h"
+
+struct epoch_slot {
+    _Atomic uint32_t epoch;     /* 0: not inside a batch. */
+    atomic_bool used;
+} __attribute__((aligned(64)));
+
+static struct epoch_slot slots[CT_MAX_THREADS];
+static _Atomic uint32_t global_epoch = 1;
+static _Atomic uint32_t n_slots_hint;   /* Highest slot used + 1. */
+static _Thread_local int my_slot = -1;
+static pthread_key_t slot_key;
+static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
+
+static void
+slot_release(void *arg)
+{
+    int idx = (int) (intptr_t) arg - 1;
+
+    atomic_store(&slots[idx].epoch, 0);
+    atomic_store(&slots[idx].used, false);
+}
+
+static void
+slot_key_init(void)
+{
+    pthread_key_create(&slot_key, slot_release);
+}
+
+/* Returns this thread's slot index, claiming one on first use.  Aborts if
+ * more than CT_MAX_THREADS threads use the engine at once: that is a
+ * configuration error, not a runtime condition. */
+int
+ct_thread_slot(void)
+{
+    if (__builtin_expect(my_slot >= 0, 1)) {
+        return my_slot;
+    }
+    pthread_once(&slot_once, slot_key_init);
+    for (int i = 0; i < CT_MAX_THREADS; i++) {
+        bool expected = false;
+
+        if (atomic_compare_exchange_strong(&slots[i].used, &expected,
+                                           true)) {
+            uint32_t hint = atomic_load(&n_slots_hint);
+
+            while (hint < (uint32_t) i + 1
+                   && !atomic_compare_exchange_weak(&n_slots_hint, &hint,
+                                                    i + 1)) {
+                continue;
+            }
+            my_slot = i;
+            pthread_setspecific(slot_key, (void *) (intptr_t) (i + 1));
+            return i;
+        }
+    }
+    fprintf(stderr, "ovsct: more than %d threads use the engine\n",
+            CT_MAX_THREADS);
+    abort();
+}
+
+void
+ct_epoch_enter(void)
+{
+    int idx = ct_thread_slot();
+
+    atomic_store(&slots[idx].epoch, atomic_load(&global_epoch));
+    /* seq_cst store then loads: pairs with the seq_cst load of the slot in
+     * oldest_epoch() so a reclaimer either sees us or we see its unlink. */
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
+void
+ct_epoch_exit(void)
+{
+    atomic_store_explicit(&slots[my_slot].epoch, 0, memory_order_release);
+}
+
+uint32_t
+ct_epoch_now(void)
+{
+    return atomic_load(&global_epoch);
+}
+
+/* Oldest epoch some thread is inside, or 'now' + 1 if none. */
+static uint32_t
+oldest_epoch(uint32_t now)
+{
+    uint32_t n = atomic_load(&n_slots_hint);
+    uint32_t oldest = now + 1;
+
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t e = atomic_load(&slots[i].epoch);
+
+        if (e && (int32_t) (e - oldest) < 0) {
+            oldest = e;
+        }
+    }
+    return oldest;
+}
+
+void
+ct_retire(struct ovsct *ct, struct ct_conn *c)
+{
+    struct ct_conn *head = atomic_load_explicit(&ct->retired,
+                                                memory_order_relaxed);
+
+    c->retire_epoch = atomic_load(&global_epoch);
+    do {
+        c->retire_next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&ct->retired, &head, c,
+                                                    memory_order_release,
+                                                    memory_order_relaxed));
+}
+
+void
+ct_retire_maps(struct ovsct *ct, struct ct_dead_map *dm)
+{
+    dm->epoch = atomic_load(&global_epoch);
+    ct_mutex_lock(&ct->reclaim_lock);
+    dm->next = ct->dead_maps;
+    ct->dead_maps = dm;
+    ct_mutex_unlock(&ct->reclaim_lock);
+}
+
+/* Frees the connections of a retired map.  Every node still in it was
+ * linked when the map was retired, so each connection's 'n_linked' reaches
+ * 0 exactly once over all retired maps. */
+static size_t
+free_dead_map(struct ct_dead_map *dm)
+{
+    size_t n = 0;
+
+    for (uint32_t i = 0; i < dm->n; i++) {
+        struct ct_conn *c = (struct ct_conn *) (dm->slots[i].ent
+                                                & ~(uintptr_t) 1);
+
+        if (i + 8 < dm->n && dm->slots[i + 8].ent) {
+            __builtin_prefetch((void *) (dm->slots[i + 8].ent
+                                         & ~(uintptr_t) 1), 1);
+        }
+        if (c && atomic_fetch_sub(&c->n_linked, 1) == 1) {
+            ct_conn_free(c);
+            n++;
+        }
+    }
+    free(dm->slots);
+    free(dm);
+    return n;
+}
+
+/* Frees what is safe to free.  Returns the number of connections freed.
+ * Must not be called from inside a batch (ct_epoch_enter()). */
+size_t
+ct_reclaim(struct ovsct *ct)
+{
+    struct ct_conn *list, *keep = NULL, *next;
+    struct ct_dead_map *dm, *dm_keep = NULL, *dm_next;
+    uint32_t now, oldest;
+    size_t n = 0;
+
+    ct_mutex_lock(&ct->reclaim_lock);
+    list = atomic_exchange_explicit(&ct->retired, NULL,
+                                    memory_order_acquire);
+    /* Everything retired so far carries a stamp <= 'now'. */
+    now = atomic_fetch_add(&global_epoch, 1) + 1;
+    oldest = oldest_epoch(now);
+
+    for (; list; list = next) {
+        next = list->retire_next;
+        list->retire_next = ct->pending;
+        ct->pending = list;
+    }
+    for (list = ct->pending; list; list = next) {
+        next = list->retire_next;
+        if ((int32_t) (list->retire_epoch - oldest) < 0) {
+            ct_conn_free(list);
+            n++;
+        } else {
+            list->retire_next = keep;
+            keep = list;
+        }
+    }
+    ct->pending = keep;
+
+    for (dm = ct->dead_maps; dm; dm = dm_next) {
+        dm_next = dm->next;
+        if ((int32_t) (dm->epoch - oldest) < 0) {
+            n += free_dead_map(dm);
+        } else {
+            dm->next = dm_keep;
+            dm_keep = dm;
+        }
+    }
+    ct->dead_maps = dm_keep;
+    ct_mutex_unlock(&ct->reclaim_lock);
+    return n;
+}
+
+/* Frees everything, waiting for threads inside a batch to leave it. */
+void
+ct_reclaim_all(struct ovsct *ct)
+{
+    for (;;) {
+        bool empty;
+
+        ct_reclaim(ct);
+        ct_mutex_lock(&ct->reclaim_lock);
+        empty = !ct->pending && !ct->dead_maps
+                && !atomic_load(&ct->retired);
+        ct_mutex_unlock(&ct->reclaim_lock);
+        if (empty) {
+            return;
+        }
+        sched_yield();
+    }
+}

@@ -1,0 +1,345 @@
+/*
+ * ovsct-private.h -- layouts, guards and the lock order of the engine.
+ *
+ * Neighbours: ovsct.h (public contract), ovsct-thread.h (annotations),
+ * packet.h (struct ct_key).  Only ext/ files include this header.
+ *
+ * The table
+ * =========
+ *
+ * 'n_buckets' buckets (a power of two).  A key's 32-bit hash picks the
+ * bucket with its high bits and the slot inside the bucket's map with its
+ * low bits, so the two choices are independent.  Each bucket owns a lock
+ * and an open-addressing map (linear probing, backward-shift deletion, no
+ * tombstones) that doubles at 3/4 load and halves below 1/8, so memory
+ * follows the bucket's own load.  A slot holds the node's hash (probes
+ * compare it before touching the connection) and a tagged pointer: the
+ * connection with the node's direction in bit 0.
+ *
+ * A connection has two nodes: [0] under its forward key and [1] under its
+ * reverse key (the plain reverse of the forward key, or the NAT reverse
+ * key).  Each node caches its hash and bucket index, so unlinking never
+ * rehashes.  Both nodes are inserted together under both bucket locks.
+ *
+ * Lock order
+ * ==========
+ *
+ *   1. bucket locks, in ascending index order, at most two at a time
+ *      (ct_double_lock()), or all of them in ascending order (bulk flush,
+ *      zone-limit activation);
+ *   2. ct->admit_lock (admission near maxconns);
+ *   3. a connection's 'lock' (struct ct_spin), never held while taking any
+ *      other lock;
+ *   ct->cfg_lock and ct->reclaim_lock are leaves: nothing else is taken
+ *   while holding them, except that reclaim runs with no bucket lock held.
+ *
+ * Removal
+ * =======
+ *
+ * A connection is removed exactly once: whoever flips 'dead' from 0 to 1
+ * (ct_conn_claim(), with a bucket lock held on one of its nodes) adjusts
+ * the counts.  Its nodes are then unlinked one by one, each by a holder of
+ * that node's bucket lock: directly when both locks can be had in order,
+ * else lazily by the next lookup, sweep or flush that meets the dead node.
+ * 'n_linked' counts linked nodes; whoever unlinks the last one retires the
+ * connection to the epoch reclaimer (epoch.c), which frees it when no
+ * thread can still be using it.
+ *
+ * A bulk flush (flush everything) takes every bucket lock, swaps all maps
+ * for empty ones, bumps 'gen' and resets the counts; the old maps are then
+ * retired as a whole.  Connections carry the 'gen' they were created in so
+ * that a reader still holding a pointer from before the flush cannot
+ * remove them a second time.
+ */
+#ifndef OVSCT_PRIVATE_H
+#define OVSCT_PRIVATE_H 1
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ovsct.h"
+#include "ovsct-thread.h"
+#include "packet.h"
+
+#define OVSCT_UNUSED__ __attribute__((unused))
+
+#define CT_MAX_THREADS 256      /* Threads that may use the engine at once. */
+#define CT_N_ZONES 65536
+
+/* Node: one of a connection's two ways into the table. */
+struct ct_node {
+    uint32_t hash;              /* Hash of the node's key. */
+    uint32_t bucket;            /* Index of the bucket that links it. */
+};
+
+/* Per-direction TCP peer record (pf's tcp_peer), used from the TCP
+ * issue on; allocated only for TCP connections. */
+struct ct_tcp_peer {
+    uint32_t seqlo;             /* Max sequence number sent. */
+    uint32_t seqhi;             /* Max the other end ACKd + win. */
+    uint32_t max_win;           /* Largest window (pre-scaling). */
+    uint8_t wscale;             /* Window scale factor, CT_WSCALE_*. */
+    uint8_t state;              /* enum ovsct_tcp_state. */
+    uint8_t flags;              /* OVSCT_TCPF_*. */
+    uint8_t pad_;
+};
+
+/* Connection extensions, in this order after the base struct. */
+enum {
+    CT_EXT_TCP = 1 << 0,        /* struct ct_tcp_peer[2] follows. */
+    CT_EXT_NAT = 1 << 1,        /* struct ct_key (NAT reverse key). */
+};
+
+/* A tracked connection.  Variable size: see 'ext'.  Members are ordered
+ * for packing (104 bytes on LP64, a 112-byte malloc chunk). */
+struct ct_conn {
+    /* Immutable once linked. */
+    struct ct_key key;          /* Forward key (orig direction). */
+    struct ct_node node[2];     /* [0] forward, [1] reverse. */
+
+    /* Atomic. */
+    _Atomic int64_t expiration; /* Engine ms; expired when <= now. */
+
+    /* Guarded by 'lock'. */
+    ovsct_u128 labels CT_GUARDED;
+    uint32_t mark CT_GUARDED;
+
+    /* Owned by the reclaimer once 'n_linked' reached 0. */
+    uint32_t retire_epoch;
+    struct ct_conn *retire_next;
+
+    /* Immutable once linked. */
+    uint8_t ext;                /* CT_EXT_*. */
+    uint8_t gen;                /* ct->gen at creation. */
+    uint8_t nat;                /* OVSCT_CS_SRC_NAT / _DST_NAT. */
+
+    /* Atomic. */
+    atomic_uchar dead;          /* 1 once claimed for removal. */
+    atomic_uchar n_linked;      /* Nodes still linked in a map (0..2). */
+
+    struct ct_spin lock;        /* Guards the mutable state. */
+    uint8_t state CT_GUARDED;  /* CT_OTHER_* / CT_ICMP_*. */
+};
+
+/* Protocol state of non-TCP connections (OVS conntrack-other.c,
+ * conntrack-icmp.c). */
+enum {
+    CT_OTHER_FIRST,
+    CT_OTHER_MULTIPLE,
+    CT_OTHER_BIDIR,
+    CT_ICMP_FIRST = 0,
+    CT_ICMP_REPLY = 1,
+};
+
+static inline struct ct_tcp_peer *
+ct_conn_tcp(struct ct_conn *c)
+{
+    return (c->ext & CT_EXT_TCP) ? (struct ct_tcp_peer *) (c + 1) : NULL;
+}
+
+static inline const struct ct_key *
+ct_conn_nat_rkey(const struct ct_conn *c)
+{
+    const char *p = (const char *) (c + 1);
+
+    if (!(c->ext & CT_EXT_NAT)) {
+        return NULL;
+    }
+    if (c->ext & CT_EXT_TCP) {
+        p += 2 * sizeof(struct ct_tcp_peer);
+    }
+    return (const struct ct_key *) p;
+}
+
+/* A map slot: the node's hash beside the tagged pointer, so that a probe
+ * costs one cache line and does not touch the connection unless the
+ * hashes agree. */
+struct ct_slot {
+    uint32_t hash;
+    uint32_t pad_;
+    uintptr_t ent;              /* conn | dir; 0: empty. */
+};
+
+/* One bucket: a lock and the map it guards.  One cache line. */
+struct ct_bucket {
+    struct ct_mutex lock;
+    uint32_t mask CT_GUARDED;   /* 'lock': capacity - 1; 0 if empty. */
+    uint32_t used CT_GUARDED;   /* 'lock': occupied slots. */
+    struct ct_slot *slots CT_GUARDED;   /* 'lock': NULL if capacity 0.
+                                         * Written with relaxed atomic
+                                         * stores so that the packet path
+                                         * may read it, unlocked, as a
+                                         * prefetch hint. */
+    _Atomic uint32_t n_live;    /* Unclaimed connections whose forward
+                                 * node is here (changed with a bucket lock
+                                 * of the connection held). */
+    _Atomic uint32_t n_lazy;    /* Nodes of claimed connections left here
+                                 * because this lock was busy; non-zero
+                                 * makes the sweeper look at reverse
+                                 * nodes too. */
+} __attribute__((aligned(64)));
+
+/* Per-thread event counters, one cache line each, written only by the
+ * thread that owns the slot (see ct_thread_slot()). */
+struct ct_tstat {
+    _Atomic uint64_t packets;
+    _Atomic uint64_t invalid;
+    _Atomic uint64_t created;
+    _Atomic uint64_t removed;
+    _Atomic uint64_t expired;
+    _Atomic uint64_t full;
+    _Atomic uint64_t zone_full;
+    _Atomic uint64_t nat_exhausted;
+    _Atomic uint64_t lookup_reaped;
+    _Atomic uint64_t lock_contended;
+} __attribute__((aligned(64)));
+
+/* Resolved timeout policy (seconds), immutable once published. */
+struct ct_tp {
+    uint32_t v[OVSCT_TP_N];
+    bool present[OVSCT_TP_N];
+    struct ct_tp *next_dead;    /* Graveyard link after replacement. */
+};
+
+/* A retired map (bulk flush), freed with its connections. */
+struct ct_dead_map {
+    struct ct_dead_map *next;
+    uint32_t epoch;
+    uint32_t n;                 /* Slots in 'slots'. */
+    struct ct_slot *slots;
+};
+
+struct ovsct {
+    /* Immutable after creation. */
+    uint32_t n_buckets;
+    uint32_t bucket_shift;      /* 32 - log2(n_buckets); 32 for one. */
+    uint64_t seed;              /* Hash seed. */
+    struct ct_bucket *buckets;
+
+    /* Changed only with every bucket lock held (bulk flush). */
+    atomic_uchar gen;
+
+    /* Clock. */
+    atomic_bool manual_clock;
+    _Atomic int64_t manual_now;
+
+    /* Settings. */
+    _Atomic uint32_t maxconns;
+    _Atomic uint32_t sweep_interval;
+    atomic_bool tcp_seq_chk;
+
+    /* Connection count.  'n_conns' includes 'n_reserved': admission
+     * reserves a whole batch at once when far from maxconns (one atomic
+     * add per batch instead of one per connection) and gives back what
+     * the batch did not use. */
+    _Atomic int64_t n_conns __attribute__((aligned(64)));
+    _Atomic int64_t n_reserved;
+    _Atomic int64_t last_full_reap;     /* Engine ms of the last reap
+                                         * forced by an exact count. */
+
+    /* Event counters, per thread slot. */
+    struct ct_tstat tstat[CT_MAX_THREADS];
+
+    /* Zone limits.  Config writes under 'cfg_lock'; readers are lock-free.
+     * 'zone_count' is maintained only while 'limits_active'. */
+    struct ct_mutex cfg_lock;
+    _Atomic uint32_t zone_limit[CT_N_ZONES];
+    _Atomic uint64_t zone_explicit[CT_N_ZONES / 64];
+    _Atomic uint32_t default_limit;     /* 0: none. */
+    atomic_bool limits_active;
+    _Atomic int32_t zone_count[CT_N_ZONES];
+
+    /* Timeout policies: NULL means the defaults.  Replaced policies stay
+     * on 'tp_graveyard' (under cfg_lock) until destroy: they are tiny and
+     * rarely changed, and readers may still hold them. */
+    _Atomic(struct ct_tp *) zone_tp[CT_N_ZONES];
+    struct ct_tp *tp_graveyard CT_GUARDED;
+
+    /* Retirement (epoch.c). */
+    _Atomic(struct ct_conn *) retired;          /* Lock-free stack. */
+    struct ct_mutex reclaim_lock;
+    struct ct_conn *pending CT_GUARDED;
+    struct ct_dead_map *dead_maps CT_GUARDED;
+
+    /* Sweeper (sweep.c). */
+    pthread_t sweeper;
+    bool has_sweeper;
+    atomic_bool stop;
+    pthread_mutex_t wake_mutex; /* Only for 'wake_cond' (sweep.c). */
+    pthread_cond_t wake_cond;
+    _Atomic uint32_t sweep_cursor;      /* Next bucket to scan. */
+    _Atomic uint64_t sweeps;
+    _Atomic uint64_t sweep_scanned;
+    _Atomic uint64_t max_sweep_hold_ns;
+};
+
+/* epoch.c */
+int ct_thread_slot(void);
+void ct_epoch_enter(void);
+void ct_epoch_exit(void);
+uint32_t ct_epoch_now(void);
+void ct_retire(struct ovsct *, struct ct_conn *);
+void ct_retire_maps(struct ovsct *, struct ct_dead_map *);
+size_t ct_reclaim(struct ovsct *ct) CT_EXCLUDED(ct->reclaim_lock);
+void ct_reclaim_all(struct ovsct *);
+
+/* table.c */
+uint32_t ct_key_hash(const struct ovsct *, const struct ct_key *);
+static inline uint32_t
+ct_bucket_of(const struct ovsct *ct, uint32_t hash)
+{
+    return ct->bucket_shift >= 32 ? 0 : hash >> ct->bucket_shift;
+}
+void ct_double_lock(struct ovsct *, struct ct_bucket *a,
+                    struct ct_bucket *b)
+    CT_ACQUIRES(a->lock, b->lock);
+void ct_double_unlock(struct ovsct *, struct ct_bucket *a,
+                      struct ct_bucket *b)
+    CT_RELEASES(a->lock, b->lock);
+void ct_lock_all(struct ovsct *) CT_NO_THREAD_SAFETY_ANALYSIS;
+void ct_unlock_all(struct ovsct *) CT_NO_THREAD_SAFETY_ANALYSIS;
+struct ct_conn *ct_map_find(struct ovsct *, struct ct_bucket *b, uint32_t hash,
+                            const struct ct_key *, int64_t now, int *dir)
+    CT_REQUIRES(b->lock);
+int ct_map_insert(struct ct_bucket *b, uint32_t hash, struct ct_conn *,
+                  int dir) CT_REQUIRES(b->lock);
+void ct_map_unlink(struct ovsct *, struct ct_bucket *b, struct ct_conn *,
+                   int dir) CT_REQUIRES(b->lock);
+void ct_map_shrink(struct ct_bucket *b) CT_REQUIRES(b->lock);
+bool ct_conn_claim(struct ovsct *, struct ct_conn *);
+bool ct_conn_live(const struct ct_conn *, int64_t now, uint8_t gen);
+void ct_remove_locked(struct ovsct *, struct ct_bucket *b, struct ct_conn *,
+                      int dir) CT_REQUIRES(b->lock);
+bool ct_conn_kill(struct ovsct *, struct ct_conn *);
+void ct_conn_key(const struct ct_conn *, int dir, struct ct_key *);
+size_t ct_bucket_sweep(struct ovsct *, struct ct_bucket *b, int64_t now,
+                       size_t *scanned, uint64_t *hold_ns)
+    CT_EXCLUDED(b->lock);
+
+/* conntrack.c */
+void ct_count_add(struct ovsct *, uint16_t zone, int delta);
+void ct_conn_free(struct ct_conn *);
+void ct_reap_all(struct ovsct *, bool force);
+size_t ct_sweep_all(struct ovsct *, int64_t now);
+
+/* sweep.c */
+int ct_sweeper_start(struct ovsct *);
+void ct_sweeper_stop(struct ovsct *);
+
+static inline struct ct_tstat *
+ct_my_stat(struct ovsct *ct)
+{
+    return &ct->tstat[ct_thread_slot()];
+}
+
+static inline void
+ct_stat_inc(_Atomic uint64_t *counter)
+{
+    /* Single writer per slot: a relaxed load and store suffice. */
+    atomic_store_explicit(counter,
+                          atomic_load_explicit(counter, memory_order_relaxed)
+                          + 1, memory_order_relaxed);
+}
+
+#endif /* ovsct-private.h */

@@ -1,0 +1,141 @@
+/*
+ * ovsct-thread.h -- lock annotations and the annotated lock types.
+ *
+ * Clang's -Wthread-safety checks that every access to a CT_GUARDED_BY field
+ * happens with its lock held and that functions marked CT_REQUIRES are only
+ * called with the named lock held.  The macros expand to nothing for other
+ * compilers.  Code outside this file never calls pthread_mutex_* or touches
+ * a raw lock: it uses struct ct_mutex and struct ct_spin below, so that the
+ * analysis sees every acquire and release.
+ *
+ * Lock kinds.  Bucket locks are 'struct ct_mutex'.  The kind of mutex is
+ * chosen at build time with -DCT_BUCKET_LOCK_KIND=
+ *     0  plain pthread mutex,
+ *     1  adaptive pthread mutex (spins briefly before sleeping; default),
+ *     2  spinlock (test-and-test-and-set on one atomic byte).
+ * docs/benchmarks.md records the measurements behind the default.
+ * Per-connection state is guarded by 'struct ct_spin', a one-byte
+ * spinlock: held for a few dozen instructions at most, never while taking
+ * another lock.
+ */
+#ifndef OVSCT_THREAD_H
+#define OVSCT_THREAD_H 1
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#if defined(__clang__)
+#define CT_TSA(x) __attribute__((x))
+#else
+#define CT_TSA(x)
+#endif
+
+#define CT_LOCKABLE CT_TSA(capability("mutex"))
+/* In C, an attribute on a struct member cannot name a sibling member, so
+ * members use CT_GUARDED ("only with a lock held"; the comment beside the
+ * member names which one) and functions name the exact lock with
+ * CT_REQUIRES(b->lock), which C allows.  CT_GUARDED_BY is for globals. */
+#define CT_GUARDED CT_TSA(guarded_var)
+#define CT_GUARDED_BY(x) CT_TSA(guarded_by(x))
+#define CT_PT_GUARDED_BY(x) CT_TSA(pt_guarded_by(x))
+#define CT_REQUIRES(...) CT_TSA(requires_capability(__VA_ARGS__))
+#define CT_ACQUIRES(...) CT_TSA(acquire_capability(__VA_ARGS__))
+#define CT_RELEASES(...) CT_TSA(release_capability(__VA_ARGS__))
+#define CT_TRY_ACQUIRE(...) CT_TSA(try_acquire_capability(__VA_ARGS__))
+#define CT_EXCLUDED(...) CT_TSA(locks_excluded(__VA_ARGS__))
+#define CT_NO_THREAD_SAFETY_ANALYSIS CT_TSA(no_thread_safety_analysis)
+
+#ifndef CT_BUCKET_LOCK_KIND
+#define CT_BUCKET_LOCK_KIND 1
+#endif
+
+/* A mutex that clang's analysis can follow. */
+struct CT_LOCKABLE ct_mutex {
+#if CT_BUCKET_LOCK_KIND == 2
+    atomic_uchar held;
+#else
+    pthread_mutex_t m;
+#endif
+};
+
+/* A one-byte spinlock for per-connection state. */
+struct CT_LOCKABLE ct_spin {
+    atomic_uchar held;
+};
+
+void ct_mutex_init(struct ct_mutex *);
+void ct_mutex_destroy(struct ct_mutex *);
+
+static inline void
+ct_spin_raw_lock__(atomic_uchar *held)
+{
+    for (;;) {
+        if (!atomic_exchange_explicit(held, 1, memory_order_acquire)) {
+            return;
+        }
+        while (atomic_load_explicit(held, memory_order_relaxed)) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+    }
+}
+
+static inline void
+ct_mutex_lock(struct ct_mutex *m)
+    CT_ACQUIRES(*m) CT_NO_THREAD_SAFETY_ANALYSIS
+{
+    /* No analysis inside: this is the primitive the analysis trusts. */
+#if CT_BUCKET_LOCK_KIND == 2
+    ct_spin_raw_lock__(&m->held);
+#else
+    pthread_mutex_lock(&m->m);
+#endif
+}
+
+static inline bool
+ct_mutex_trylock(struct ct_mutex *m)
+    CT_TRY_ACQUIRE(true, *m) CT_NO_THREAD_SAFETY_ANALYSIS
+{
+#if CT_BUCKET_LOCK_KIND == 2
+    return !atomic_load_explicit(&m->held, memory_order_relaxed)
+           && !atomic_exchange_explicit(&m->held, 1, memory_order_acquire);
+#else
+    return pthread_mutex_trylock(&m->m) == 0;
+#endif
+}
+
+static inline void
+ct_mutex_unlock(struct ct_mutex *m)
+    CT_RELEASES(*m) CT_NO_THREAD_SAFETY_ANALYSIS
+{
+#if CT_BUCKET_LOCK_KIND == 2
+    atomic_store_explicit(&m->held, 0, memory_order_release);
+#else
+    pthread_mutex_unlock(&m->m);
+#endif
+}
+
+static inline void
+ct_spin_init(struct ct_spin *s)
+{
+    atomic_init(&s->held, 0);
+}
+
+static inline void
+ct_spin_lock(struct ct_spin *s)
+    CT_ACQUIRES(*s) CT_NO_THREAD_SAFETY_ANALYSIS
+{
+    ct_spin_raw_lock__(&s->held);
+}
+
+static inline void
+ct_spin_unlock(struct ct_spin *s)
+    CT_RELEASES(*s) CT_NO_THREAD_SAFETY_ANALYSIS
+{
+    atomic_store_explicit(&s->held, 0, memory_order_release);
+}
+
+#endif /* ovsct-thread.h */

@@ -1,0 +1,380 @@
+/*
+ * ovsct.h -- public contract of the ovsct connection tracker.
+ *
+ * A userspace connection tracker with the semantics of Open vSwitch's
+ * userspace conntrack (lib/conntrack.c) and a different table design: the
+ * table is split into N buckets, each with its own lock and its own growing
+ * open-addressing map.  A connection is reachable through a forward and a
+ * reverse key node, which may live in two different buckets.  There are no
+ * expiration lists: expiry is an atomic time stamp per connection, expired
+ * entries are invisible at once, are reaped by lookups that meet them and by
+ * a budgeted sweeper thread.
+ *
+ * Neighbours: ovsct-private.h (layouts, lock order), ovsct-thread.h (lock
+ * annotations), packet.h (parsing), table.c (buckets and maps), conntrack.c
+ * (ct_state logic), sweep.c (sweeper), epoch.c (deferred frees), dump.c,
+ * format.c (OVS dump text), pcap.c, bench.c.  module.c is the only file that
+ * knows Python.
+ *
+ * Usage
+ * =====
+ *
+ *     struct ovsct *ct;
+ *     ovsct_create(&cfg, &ct);             -- starts the sweeper thread
+ *     ovsct_execute(ct, batch, &action, states);   -- any thread, any time
+ *     ovsct_dump_start() / _next() / _done(), ovsct_flush(), ... -- any thread
+ *     ovsct_destroy(ct);                   -- stops and joins the sweeper
+ *
+ * Thread safety
+ * =============
+ *
+ * Every function taking a 'struct ovsct *' may be called from any number of
+ * threads at once, except ovsct_destroy(), which must be the last call and
+ * must not race with any other.  No function holds a lock when it returns.
+ *
+ * Memory reclamation
+ * ==================
+ *
+ * A packet-path reader that found a connection may keep using it until the
+ * end of the batch, after it dropped the bucket lock.  Removed connections
+ * are therefore not freed at once: they are retired with an epoch stamp and
+ * freed by the sweeper (or by a flush) once every thread that was inside a
+ * batch when they were removed has left it (epoch.c).  Dumps copy entries out
+ * under the bucket lock and never keep pointers.
+ *
+ * Errors
+ * ======
+ *
+ * Functions return 0 or a positive errno value: EINVAL for bad arguments,
+ * ENOMEM, ENOENT (tuple not found), ENOSPC (table full).
+ */
+#ifndef OVSCT_H
+#define OVSCT_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ovsct;
+
+/* 128-bit connection label, as a host-order value: 'hi' holds the 64 most
+ * significant bits.  OVS prints it as one big-endian hexadecimal number. */
+typedef struct ovsct_u128 {
+    uint64_t lo;
+    uint64_t hi;
+} ovsct_u128;
+
+/* ct_state bits, with OVS's values (CS_NEW ... CS_DST_NAT). */
+enum {
+    OVSCT_CS_NEW = 0x01,
+    OVSCT_CS_ESTABLISHED = 0x02,
+    OVSCT_CS_RELATED = 0x04,
+    OVSCT_CS_REPLY_DIR = 0x08,
+    OVSCT_CS_INVALID = 0x10,
+    OVSCT_CS_TRACKED = 0x20,
+    OVSCT_CS_SRC_NAT = 0x40,
+    OVSCT_CS_DST_NAT = 0x80,
+};
+
+/* Timeout-policy attributes used by userspace, in OVS's order.  Default
+ * values (seconds) are in ovsct_tp_defaults[]. */
+enum ovsct_tp_attr {
+    OVSCT_TP_TCP_SYN_SENT,
+    OVSCT_TP_TCP_SYN_RECV,
+    OVSCT_TP_TCP_ESTABLISHED,
+    OVSCT_TP_TCP_FIN_WAIT,
+    OVSCT_TP_TCP_TIME_WAIT,
+    OVSCT_TP_TCP_CLOSE,
+    OVSCT_TP_UDP_FIRST,
+    OVSCT_TP_UDP_SINGLE,
+    OVSCT_TP_UDP_MULTIPLE,
+    OVSCT_TP_ICMP_FIRST,
+    OVSCT_TP_ICMP_REPLY,
+    OVSCT_TP_N
+};
+extern const uint32_t ovsct_tp_defaults[OVSCT_TP_N];
+extern const char *const ovsct_tp_names[OVSCT_TP_N];   /* "tcp_syn_sent" */
+
+/* TCP peer states, OVS's enum ct_dpif_tcp_state order. */
+enum ovsct_tcp_state {
+    OVSCT_TCPS_CLOSED,
+    OVSCT_TCPS_LISTEN,
+    OVSCT_TCPS_SYN_SENT,
+    OVSCT_TCPS_SYN_RECV,
+    OVSCT_TCPS_ESTABLISHED,
+    OVSCT_TCPS_CLOSE_WAIT,
+    OVSCT_TCPS_FIN_WAIT_1,
+    OVSCT_TCPS_CLOSING,
+    OVSCT_TCPS_LAST_ACK,
+    OVSCT_TCPS_FIN_WAIT_2,
+    OVSCT_TCPS_TIME_WAIT,
+    OVSCT_TCPS_N
+};
+
+/* TCP per-peer flags as dumped with -m (OVS's CT_DPIF_TCPF_* bits). */
+enum {
+    OVSCT_TCPF_WINDOW_SCALE = 1 << 0,
+    OVSCT_TCPF_SACK_PERM = 1 << 1,
+    OVSCT_TCPF_CLOSE_INIT = 1 << 2,
+    OVSCT_TCPF_BE_LIBERAL = 1 << 3,
+    OVSCT_TCPF_DATA_UNACKNOWLEDGED = 1 << 4,
+    OVSCT_TCPF_MAXACK_SET = 1 << 5,
+};
+
+/* One direction of a connection as the user sees it.  Addresses are in
+ * network byte order (IPv4 in the first 4 bytes, the rest zero); ports and
+ * the ICMP id in host order.  For ICMP/ICMPv6, 'sport' and 'dport' both hold
+ * the echo id. */
+struct ovsct_tuple {
+    uint8_t src[16];
+    uint8_t dst[16];
+    uint16_t sport;
+    uint16_t dport;
+    uint8_t icmp_type;
+    uint8_t icmp_code;
+    uint8_t l3;                 /* 4 or 6. */
+    uint8_t proto;              /* IP protocol number. */
+};
+
+/* A connection copied out of the table by a dump. */
+struct ovsct_entry {
+    struct ovsct_tuple orig;
+    struct ovsct_tuple reply;   /* Reverse tuple, after NAT. */
+    int64_t expiration;         /* Engine clock, ms. */
+    ovsct_u128 labels;
+    uint32_t mark;
+    uint32_t bucket;            /* Bucket of the forward node. */
+    uint16_t zone;
+    uint8_t tcp_state[2];       /* enum ovsct_tcp_state, [0] = orig. */
+    uint8_t tcp_wscale[2];
+    uint8_t tcp_flags[2];       /* OVSCT_TCPF_*. */
+    uint8_t nat;                /* OVSCT_CS_SRC_NAT | OVSCT_CS_DST_NAT. */
+    uint8_t pad_[7];
+};
+
+/* Creation parameters; zero fields take the defaults. */
+struct ovsct_config {
+    uint32_t n_buckets;         /* Power of two, 1..1<<20.  0: default. */
+    bool manual_clock;          /* Start with a manual clock at 'start_ms'. */
+    int64_t start_ms;
+    bool no_sweeper;            /* Do not start the sweeper thread. */
+};
+#define OVSCT_DEFAULT_BUCKETS 4096
+#define OVSCT_DEFAULT_MAXCONNS 3000000
+#define OVSCT_DEFAULT_SWEEP_MS 1000
+
+int ovsct_create(const struct ovsct_config *, struct ovsct **ctp);
+void ovsct_destroy(struct ovsct *);
+
+/* Clock.  The engine clock is CLOCK_MONOTONIC in ms unless a manual time
+ * was set; then it stays at the set value until changed again. */
+int64_t ovsct_now(const struct ovsct *);
+void ovsct_set_time(struct ovsct *, int64_t now_ms);   /* -> manual clock */
+void ovsct_use_real_clock(struct ovsct *);
+
+/* NAT request of a ct() action (see nat.c once NAT lands). */
+struct ovsct_nat {
+    uint8_t kind;               /* 0 none, OVSCT_CS_SRC_NAT, OVSCT_CS_DST_NAT,
+                                 * or 0xff: "nat" without arguments. */
+    uint8_t l3;                 /* 4 or 6 */
+    uint8_t flags;              /* OVSCT_NAT_F_* */
+    uint8_t pad_;
+    uint16_t port_min, port_max;        /* 0, 0: no port range. */
+    uint8_t addr_min[16], addr_max[16]; /* Network order. */
+};
+enum {
+    OVSCT_NAT_F_PERSISTENT = 1 << 0,
+    OVSCT_NAT_F_HASH = 1 << 1,
+    OVSCT_NAT_F_RANDOM = 1 << 2,
+};
+
+/* A parsed ct(...) action. */
+struct ovsct_action {
+    uint16_t zone;
+    bool commit;
+    bool force;
+    bool set_mark;
+    bool set_labels;
+    uint32_t mark;              /* Applied as (old & ~mask) | (mark & mask). */
+    uint32_t mark_mask;
+    ovsct_u128 labels;
+    ovsct_u128 labels_mask;
+    struct ovsct_nat nat;
+};
+
+/* A batch of Ethernet frames: frame i is data[offsets[i] .. offsets[i+1]).
+ * 'offsets' has n + 1 entries and must be non-decreasing within 'size'.
+ * Frames may be rewritten in place by NAT. */
+struct ovsct_batch {
+    uint8_t *data;
+    size_t size;
+    const uint32_t *offsets;
+    size_t n;
+};
+
+/* Runs the ct() 'action' on every frame of 'batch' and writes each frame's
+ * ct_state bits to states[i].  Malformed frames get OVSCT_CS_INVALID |
+ * OVSCT_CS_TRACKED.  Returns EINVAL if the batch layout is inconsistent
+ * (nothing is processed then), else 0. */
+int ovsct_execute(struct ovsct *, const struct ovsct_batch *batch,
+                  const struct ovsct_action *action, uint8_t *states);
+
+/* Limits and settings. */
+uint32_t ovsct_nconns(struct ovsct *);      /* Exact: reaps expired first. */
+uint32_t ovsct_get_maxconns(const struct ovsct *);
+void ovsct_set_maxconns(struct ovsct *, uint32_t);
+uint32_t ovsct_get_sweep_interval(const struct ovsct *);
+int ovsct_set_sweep_interval(struct ovsct *, uint32_t ms);  /* 0: EINVAL */
+bool ovsct_get_tcp_seq_chk(const struct ovsct *);
+void ovsct_set_tcp_seq_chk(struct ovsct *, bool);
+
+/* Zone limits.  'zone' -1 is the default limit.  OVS semantics: a default
+ * of 0 means "no default"; an explicit zone limit of 0 admits nothing.  The
+ * count of a zone is always the exact number of its unexpired
+ * connections. */
+#define OVSCT_ZONE_DEFAULT (-1)
+int ovsct_set_zone_limit(struct ovsct *, int32_t zone, uint32_t limit);
+int ovsct_del_zone_limit(struct ovsct *, int32_t zone);
+/* Sets '*limit' to the limit that applies to 'zone' (explicit, else the
+ * default), '*count' to its count and '*is_explicit'.  For zone -1, returns
+ * the default limit and a count of 0. */
+int ovsct_get_zone_limit(struct ovsct *, int32_t zone, uint32_t *limit,
+                         uint32_t *count, bool *is_explicit);
+/* Writes to 'zones' (capacity 65536) the zones with an explicit limit, in
+ * ascending order, and returns how many. */
+size_t ovsct_list_zone_limits(struct ovsct *, uint16_t *zones);
+
+/* Timeout policies per zone.  'present[i]' says whether attribute i is set;
+ * absent attributes fall back to ovsct_tp_defaults. */
+int ovsct_set_zone_tp(struct ovsct *, uint16_t zone,
+                      const uint32_t values[OVSCT_TP_N],
+                      const bool present[OVSCT_TP_N]);
+int ovsct_del_zone_tp(struct ovsct *, uint16_t zone);     /* ENOENT */
+bool ovsct_get_zone_tp(struct ovsct *, uint16_t zone,
+                       uint32_t values[OVSCT_TP_N], bool present[OVSCT_TP_N]);
+
+/* Flush.  ovsct_flush(): all zones if 'zone' is NULL, else one zone. */
+int ovsct_flush(struct ovsct *, const uint16_t *zone, size_t *n_flushed);
+/* Deletes the unexpired connection whose orig or reply tuple is exactly
+ * 'tuple' in 'zone'.  ENOENT if there is none. */
+int ovsct_flush_tuple(struct ovsct *, uint16_t zone,
+                      const struct ovsct_tuple *tuple);
+
+/* Partial match for flushing (OVS's ofp_ct_match). */
+struct ovsct_tuple_match {
+    uint8_t src[16], dst[16];
+    bool has_src, has_dst;
+    uint8_t l3;                 /* 0 any */
+    bool has_proto;
+    uint8_t proto;
+    uint16_t sport, dport;      /* 0 any (not for ICMP) */
+    uint16_t icmp_id;           /* Compared always for ICMP when has_proto */
+    uint8_t icmp_type, icmp_code;
+};
+struct ovsct_flush_filter {
+    bool has_zone;
+    uint16_t zone;
+    uint32_t mark, mark_mask;
+    ovsct_u128 labels, labels_mask;
+    bool has_orig, has_reply;
+    struct ovsct_tuple_match orig, reply;
+};
+int ovsct_flush_filter(struct ovsct *, const struct ovsct_flush_filter *,
+                       size_t *n_flushed);
+
+/* Dump: a resumable cursor over the buckets.  Entries are copied out under
+ * each bucket's lock; expired entries are skipped.  A connection present
+ * for the whole dump is returned exactly once; one inserted or removed
+ * during the dump may or may not be returned. */
+struct ovsct_dump;
+int ovsct_dump_start(struct ovsct *, const uint16_t *zone,
+                     struct ovsct_dump **);
+/* Copies up to 'max' entries to 'out', sets '*n'.  '*n' == 0: finished. */
+int ovsct_dump_next(struct ovsct_dump *, struct ovsct_entry *out,
+                    size_t max, size_t *n);
+void ovsct_dump_done(struct ovsct_dump *);
+
+/* Formats one entry the way OVS's ct_dpif_format_entry() does for the
+ * userspace datapath, without a newline.  'verbose' is -m, 'print_stats'
+ * -s; 'now' is used for timeout=.  Returns the length written (output is
+ * truncated to 'size' - 1 and NUL-terminated) like snprintf. */
+int ovsct_format_entry(const struct ovsct_entry *, bool verbose,
+                       bool print_stats, int64_t now, char *buf,
+                       size_t size);
+
+/* Statistics, computed from a walk of unexpired entries. */
+enum ovsct_proto_class {
+    OVSCT_PC_TCP, OVSCT_PC_UDP, OVSCT_PC_UDPLITE, OVSCT_PC_SCTP,
+    OVSCT_PC_ICMP, OVSCT_PC_ICMPV6, OVSCT_PC_DCCP, OVSCT_PC_IGMP,
+    OVSCT_PC_OTHER, OVSCT_PC_N
+};
+struct ovsct_stats {
+    uint64_t total;
+    uint64_t per_proto[OVSCT_PC_N];
+    uint64_t tcp_states[OVSCT_TCPS_N];    /* Coalesced state, as dumped. */
+};
+int ovsct_stats(struct ovsct *, const uint16_t *zone, struct ovsct_stats *);
+
+/* Occupancy: writes the number of unexpired connections whose forward node
+ * is in bucket i to counts[i] (capacity ovsct_n_buckets()). */
+uint32_t ovsct_n_buckets(const struct ovsct *);
+int ovsct_bucket_counts(struct ovsct *, uint32_t *counts);
+
+/* Event counters (monotonic, relaxed atomics). */
+struct ovsct_counters {
+    uint64_t packets;           /* Frames executed. */
+    uint64_t invalid;           /* Frames that got 'inv'. */
+    uint64_t created;           /* Connections committed. */
+    uint64_t removed;           /* Connections removed, any reason. */
+    uint64_t expired;           /* ... of which found expired. */
+    uint64_t full;              /* Commits refused by maxconns. */
+    uint64_t zone_full;         /* Commits refused by a zone limit. */
+    uint64_t nat_exhausted;     /* Commits refused: no NAT tuple left. */
+    uint64_t lookup_reaped;     /* Expired nodes reaped by lookups. */
+    uint64_t sweeps;            /* Sweeper wake-ups. */
+    uint64_t sweep_scanned;     /* Nodes scanned by the sweeper. */
+    uint64_t lock_contended;    /* Bucket lock trylock failures. */
+    uint64_t max_sweep_hold_ns; /* Longest bucket lock hold by the sweeper. */
+};
+void ovsct_get_counters(struct ovsct *, struct ovsct_counters *);
+
+/* Runs one full sweep pass synchronously and returns the number of
+ * connections removed (used by tests and by exact counting). */
+size_t ovsct_sweep_now(struct ovsct *);
+
+/* Returns freed memory to the OS where the allocator allows it. */
+void ovsct_trim(void);
+
+
+/* Captures (pcap.c).  Loads every frame of a pcap or pcapng file into one
+ * malloc'd buffer with n + 1 offsets (caller frees both with free()).
+ * Returns 0, or an errno with a message in 'err'. */
+int ovsct_pcap_load(const char *path, uint8_t **data, size_t *size,
+                    uint32_t **offsets, size_t *n, char *err,
+                    size_t err_size);
+/* Writes frames as a classic pcap file (Ethernet link type). */
+int ovsct_pcap_write(const char *path, const uint8_t *data,
+                     const uint32_t *offsets, size_t n);
+
+/* Benchmark driver (bench.c): runs 'phase' ("standard", "aging", ...) with
+ * C threads and writes one JSON object with the results to 'json'.
+ * Returns 0, EINVAL for bad parameters (message in 'json'), or ENOMEM. */
+struct ovsct_bench_params {
+    const char *phase;
+    uint32_t conns;
+    uint32_t threads;
+    uint32_t batch;
+    uint32_t buckets;           /* 0: default. */
+};
+int ovsct_bench_run(const struct ovsct_bench_params *, char *json,
+                    size_t json_size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ovsct.h */

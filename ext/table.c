@@ -1,0 +1,491 @@
+/*
+ * table.c -- the sharded table: hashing, bucket locks, per-bucket maps,
+ * linking and unlinking connections.
+ *
+ * Layout and lock order are described in ovsct-private.h.  Everything that
+ * touches a map takes its bucket and says so with CT_REQUIRES.  Neighbours:
+ * conntrack.c (packet path), sweep.c (sweeper), dump.c (dump and flush),
+ * epoch.c (where unlinked connections go).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ovsct-private.h"
+
+#define MAP_MIN_CAPACITY 8
+
+/* Hashing. */
+
+static inline uint64_t
+mix64(uint64_t h)
+{
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ULL;
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ULL;
+    h ^= h >> 32;
+    return h;
+}
+
+/* Hashes the 40-byte key as five 64-bit words.  Every input bit reaches
+ * both the high bits (bucket choice) and the low bits (slot choice). */
+uint32_t
+ct_key_hash(const struct ovsct *ct, const struct ct_key *key)
+{
+    uint64_t w[5];
+    uint64_t a, b;
+
+    memcpy(w, key, sizeof w);
+    a = (w[0] ^ ct->seed) * 0x9e3779b97f4a7c15ULL;
+    b = (w[1] ^ (ct->seed >> 7)) * 0xc2b2ae3d27d4eb4fULL;
+    a = (a ^ (a >> 29) ^ w[2]) * 0x165667b19e3779f9ULL;
+    b = (b ^ (b >> 31) ^ w[3]) * 0x9e3779b97f4a7c15ULL;
+    a ^= w[4] * 0xc2b2ae3d27d4eb4fULL;
+    return (uint32_t) mix64(a ^ (b << 1) ^ (b >> 63));
+}
+
+/* Locks. */
+
+void
+ct_mutex_init(struct ct_mutex *m)
+{
+#if CT_BUCKET_LOCK_KIND == 2
+    atomic_init(&m->held, 0);
+#else
+    pthread_mutexattr_t attr;
+
+    pthread_mutexattr_init(&attr);
+#if CT_BUCKET_LOCK_KIND == 1 && defined(PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP)
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+#endif
+    pthread_mutex_init(&m->m, &attr);
+    pthread_mutexattr_destroy(&attr);
+#endif
+}
+
+void
+ct_mutex_destroy(struct ct_mutex *m)
+{
+#if CT_BUCKET_LOCK_KIND != 2
+    pthread_mutex_destroy(&m->m);
+#else
+    (void) m;
+#endif
+}
+
+/* Locks the buckets 'a' and 'b' in ascending index order, once if they are
+ * the same bucket.  The only place that takes two bucket locks; released
+ * by ct_double_unlock().  Counts contention (failed first attempts). */
+void
+ct_double_lock(struct ovsct *ct, struct ct_bucket *a, struct ct_bucket *b)
+    CT_NO_THREAD_SAFETY_ANALYSIS
+{
+    /* The analysis cannot express "a == b locks once"; callers are still
+     * checked against the CT_ACQUIRES(a->lock, b->lock) contract. */
+    struct ct_bucket *lo = a < b ? a : b;
+    struct ct_bucket *hi = a < b ? b : a;
+
+    if (!ct_mutex_trylock(&lo->lock)) {
+        ct_stat_inc(&ct_my_stat(ct)->lock_contended);
+        ct_mutex_lock(&lo->lock);
+    }
+    if (hi != lo && !ct_mutex_trylock(&hi->lock)) {
+        ct_stat_inc(&ct_my_stat(ct)->lock_contended);
+        ct_mutex_lock(&hi->lock);
+    }
+}
+
+void
+ct_double_unlock(struct ovsct *ct OVSCT_UNUSED__, struct ct_bucket *a,
+                 struct ct_bucket *b)
+    CT_NO_THREAD_SAFETY_ANALYSIS
+{
+    /* Twin of ct_double_lock(); same reason for skipping the analysis. */
+    if (a != b) {
+        ct_mutex_unlock(&b->lock);
+    }
+    ct_mutex_unlock(&a->lock);
+}
+
+/* Takes every bucket lock in ascending order (bulk flush, zone-limit
+ * activation).  The analysis does not follow lock arrays. */
+void
+ct_lock_all(struct ovsct *ct)
+{
+    for (uint32_t i = 0; i < ct->n_buckets; i++) {
+        ct_mutex_lock(&ct->buckets[i].lock);
+    }
+}
+
+void
+ct_unlock_all(struct ovsct *ct)
+{
+    for (uint32_t i = ct->n_buckets; i-- > 0;) {
+        ct_mutex_unlock(&ct->buckets[i].lock);
+    }
+}
+
+/* Connections. */
+
+/* Writes the key of 'c's node 'dir' to '*key'. */
+void
+ct_conn_key(const struct ct_conn *c, int dir, struct ct_key *key)
+{
+    const struct ct_key *nat;
+
+    if (!dir) {
+        *key = c->key;
+    } else if ((nat = ct_conn_nat_rkey(c)) != NULL) {
+        *key = *nat;
+    } else {
+        ct_key_reverse(&c->key, key);
+    }
+}
+
+/* True if 'c' is neither claimed, expired at 'now', nor from before the
+ * last bulk flush. */
+bool
+ct_conn_live(const struct ct_conn *c, int64_t now, uint8_t gen)
+{
+    return !atomic_load_explicit(&c->dead, memory_order_acquire)
+           && atomic_load_explicit(&c->expiration, memory_order_relaxed) > now
+           && c->gen == gen;
+}
+
+/* Claims 'c' for removal: the one caller that gets true must take it out
+ * of the counts.  Call with the bucket lock of one of its linked nodes
+ * held, so that a bulk flush cannot run at the same time. */
+bool
+ct_conn_claim(struct ovsct *ct, struct ct_conn *c)
+{
+    struct ct_tstat *st;
+
+    if (c->gen != atomic_load_explicit(&ct->gen, memory_order_relaxed)
+        || atomic_exchange(&c->dead, 1)) {
+        return false;
+    }
+    ct_count_add(ct, c->key.zone, -1);
+    atomic_fetch_sub_explicit(&ct->buckets[c->node[0].bucket].n_live, 1,
+                              memory_order_relaxed);
+    st = ct_my_stat(ct);
+    ct_stat_inc(&st->removed);
+    return true;
+}
+
+/* Maps. */
+
+static inline uintptr_t
+ent_make(struct ct_conn *c, int dir)
+{
+    return (uintptr_t) c | (uintptr_t) dir;
+}
+
+static inline struct ct_conn *
+ent_conn(uintptr_t e)
+{
+    return (struct ct_conn *) (e & ~(uintptr_t) 1);
+}
+
+static inline int
+ent_dir(uintptr_t e)
+{
+    return (int) (e & 1);
+}
+
+static bool
+key_matches(const struct ct_conn *c, int dir, const struct ct_key *key)
+{
+    struct ct_key k;
+
+    if (!dir) {
+        return !memcmp(&c->key, key, sizeof *key);
+    }
+    ct_conn_key(c, 1, &k);
+    return !memcmp(&k, key, sizeof *key);
+}
+
+static void
+map_publish(struct ct_bucket *b, struct ct_slot *slots, uint32_t mask)
+    CT_REQUIRES(b->lock)
+{
+    __atomic_store_n(&b->slots, slots, __ATOMIC_RELAXED);
+    __atomic_store_n(&b->mask, mask, __ATOMIC_RELAXED);
+}
+
+static int
+map_resize(struct ct_bucket *b, uint32_t capacity) CT_REQUIRES(b->lock)
+{
+    struct ct_slot *slots = NULL;
+    uint32_t mask = capacity ? capacity - 1 : 0;
+
+    if (capacity) {
+        slots = calloc(capacity, sizeof *slots);
+        if (!slots) {
+            return ENOMEM;
+        }
+        for (uint32_t i = 0; b->slots && i <= b->mask; i++) {
+            uint32_t j;
+
+            if (!b->slots[i].ent) {
+                continue;
+            }
+            for (j = b->slots[i].hash & mask; slots[j].ent;
+                 j = (j + 1) & mask) {
+                continue;
+            }
+            slots[j] = b->slots[i];
+        }
+    }
+    free(b->slots);
+    map_publish(b, slots, mask);
+    return 0;
+}
+
+/* Looks 'key' (hash 'hash') up in 'b'.  Returns the live connection and
+ * sets '*dir', or NULL.  Nodes of dead or expired connections met on the
+ * way are reaped (that is the lookup path's share of the sweeping). */
+struct ct_conn *
+ct_map_find(struct ovsct *ct, struct ct_bucket *b, uint32_t hash,
+            const struct ct_key *key, int64_t now, int *dir)
+{
+    uint8_t gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
+
+restart:
+    if (!b->slots) {
+        return NULL;
+    }
+    for (uint32_t i = hash & b->mask; b->slots[i].ent; i = (i + 1) & b->mask) {
+        uintptr_t e = b->slots[i].ent;
+        struct ct_conn *c;
+
+        if (b->slots[i].hash != hash) {
+            continue;
+        }
+        c = ent_conn(e);
+        if (!key_matches(c, ent_dir(e), key)) {
+            continue;
+        }
+        if (ct_conn_live(c, now, gen)) {
+            *dir = ent_dir(e);
+            return c;
+        }
+        /* Dead or expired: reap it and look again (a live twin with the
+         * same key may sit further along after a force or a reopen).  The
+         * removal unlinks this node, so the loop makes progress. */
+        ct_stat_inc(&ct_my_stat(ct)->lookup_reaped);
+        ct_remove_locked(ct, b, c, ent_dir(e));
+        goto restart;
+    }
+    return NULL;
+}
+
+/* Links node 'dir' of 'c' with hash 'hash' in 'b'. */
+int
+ct_map_insert(struct ct_bucket *b, uint32_t hash, struct ct_conn *c, int dir)
+{
+    uint32_t i;
+
+    if (!b->slots || (b->used + 1) * 4 > (b->mask + 1) * 3) {
+        uint32_t cap = b->slots ? (b->mask + 1) * 2 : MAP_MIN_CAPACITY;
+        int err = map_resize(b, cap);
+
+        if (err) {
+            return err;
+        }
+    }
+    for (i = hash & b->mask; b->slots[i].ent; i = (i + 1) & b->mask) {
+        continue;
+    }
+    b->slots[i].ent = ent_make(c, dir);
+    b->slots[i].hash = hash;
+    b->used++;
+    return 0;
+}
+
+/* Removes slot 'i' of 'b' by shifting the rest of its cluster back. */
+static void
+map_delete_slot(struct ct_bucket *b, uint32_t i) CT_REQUIRES(b->lock)
+{
+    uint32_t j = i;
+
+    for (;;) {
+        uint32_t home;
+
+        j = (j + 1) & b->mask;
+        if (!b->slots[j].ent) {
+            break;
+        }
+        home = b->slots[j].hash & b->mask;
+        /* Move j into the hole at i unless j's home lies in (i, j]. */
+        if (((j - home) & b->mask) >= ((j - i) & b->mask)) {
+            b->slots[i] = b->slots[j];
+            i = j;
+        }
+    }
+    b->slots[i].ent = 0;
+    b->used--;
+    if (b->used == 0) {
+        map_resize(b, 0);
+    }
+}
+
+/* Halves 'b''s map while it is under 1/8 full, so that memory follows the
+ * load down.  Not done on every delete: scans in progress rely on slots
+ * staying put (ct_bucket_sweep(), flushes). */
+void
+ct_map_shrink(struct ct_bucket *b)
+{
+    while (b->slots && b->mask + 1 > MAP_MIN_CAPACITY
+           && b->used * 8 < b->mask + 1) {
+        if (map_resize(b, (b->mask + 1) / 2)) {
+            return;             /* Keeping the larger map is harmless. */
+        }
+    }
+}
+
+/* Unlinks node 'dir' of 'c' from 'b' (if it is still there) and retires
+ * 'c' when that was its last node. */
+void
+ct_map_unlink(struct ovsct *ct, struct ct_bucket *b, struct ct_conn *c,
+              int dir)
+{
+    uintptr_t want = ent_make(c, dir);
+    uint32_t hash = c->node[dir].hash;
+
+    if (!b->slots) {
+        return;
+    }
+    for (uint32_t i = hash & b->mask; b->slots[i].ent; i = (i + 1) & b->mask) {
+        if (b->slots[i].ent == want) {
+            map_delete_slot(b, i);
+            if (atomic_fetch_sub(&c->n_linked, 1) == 1) {
+                ct_retire(ct, c);
+            }
+            return;
+        }
+    }
+}
+
+/* Removes 'c', whose node 'dir' is linked in 'b' (locked).  Claims it if
+ * nobody did, unlinks this node, and unlinks the other node too when its
+ * bucket can be locked without breaking the lock order; otherwise that
+ * node stays for the next visitor of its bucket to reap. */
+void
+ct_remove_locked(struct ovsct *ct, struct ct_bucket *b, struct ct_conn *c,
+                 int dir)
+{
+    struct ct_bucket *ob = &ct->buckets[c->node[!dir].bucket];
+
+    if (ct_conn_claim(ct, c)
+        && atomic_load_explicit(&c->expiration, memory_order_relaxed)
+           <= ovsct_now(ct)) {
+        ct_stat_inc(&ct_my_stat(ct)->expired);
+    }
+    if (ob == b) {
+        ct_map_unlink(ct, b, c, !dir);
+    } else if (atomic_load(&c->n_linked) == 2) {
+        if (ct_mutex_trylock(&ob->lock)) {
+            /* Any order is deadlock-free with a trylock. */
+            ct_map_unlink(ct, ob, c, !dir);
+            ct_mutex_unlock(&ob->lock);
+        } else {
+            atomic_fetch_add(&ob->n_lazy, 1);
+        }
+    }
+    ct_map_unlink(ct, b, c, dir);
+}
+
+/* Removes 'c' from outside any bucket lock (force, TCP reopen, flush by
+ * tuple): locks both of its buckets in order.  Returns true if this call
+ * claimed it.  The caller must be inside an epoch or otherwise know that
+ * 'c' cannot be freed under it. */
+bool
+ct_conn_kill(struct ovsct *ct, struct ct_conn *c)
+{
+    struct ct_bucket *b0 = &ct->buckets[c->node[0].bucket];
+    struct ct_bucket *b1 = &ct->buckets[c->node[1].bucket];
+    bool claimed;
+
+    ct_double_lock(ct, b0, b1);
+    claimed = ct_conn_claim(ct, c);
+    if (claimed) {
+        ct_map_unlink(ct, b0, c, 0);
+        ct_map_unlink(ct, b1, c, 1);
+    }
+    ct_double_unlock(ct, b0, b1);
+    return claimed;
+}
+
+static uint64_t
+mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+}
+
+/* Removes from 'b' every node whose connection is dead or expired at 'now'.
+ * Drops and retakes the lock every CT_SWEEP_HOLD_MAX removals so that no
+ * hold grows with the bucket's size.  Adds the slots looked at to
+ * '*scanned', raises '*hold_ns' to the longest hold, returns the number of
+ * nodes removed. */
+#define CT_SWEEP_HOLD_MAX 256
+size_t
+ct_bucket_sweep(struct ovsct *ct, struct ct_bucket *b, int64_t now,
+                size_t *scanned, uint64_t *hold_ns)
+{
+    size_t removed = 0;
+    bool again;
+
+    do {
+        uint8_t gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
+        size_t this_hold = 0;
+        uint64_t t0 = mono_ns(), held;
+        bool all_nodes;
+
+        again = false;
+        ct_mutex_lock(&b->lock);
+        /* A connection is judged through its forward node; reverse nodes
+         * go with it.  Only lazily left reverse nodes need a look of
+         * their own, and only where some were left. */
+        all_nodes = atomic_exchange(&b->n_lazy, 0) != 0;
+        for (uint32_t i = 0; b->slots && i <= b->mask; i++) {
+            uintptr_t e = b->slots[i].ent;
+            struct ct_conn *c;
+
+            if (!e || (!all_nodes && (e & 1))) {
+                continue;
+            }
+            (*scanned)++;
+            c = ent_conn(e);
+            if (ct_conn_live(c, now, gen)) {
+                continue;
+            }
+            ct_remove_locked(ct, b, c, ent_dir(e));
+            removed++;
+            /* Deletions shift entries, possibly past the scan position:
+             * rescan until a pass removes nothing, so that one call
+             * leaves no expired node behind. */
+            again = true;
+            if (++this_hold >= CT_SWEEP_HOLD_MAX) {
+                break;
+            }
+            i--;                /* Slot i now holds a shifted entry. */
+        }
+        if (again && all_nodes) {
+            atomic_fetch_add(&b->n_lazy, 1);    /* Keep looking. */
+        }
+        if (!again) {
+            ct_map_shrink(b);
+        }
+        ct_mutex_unlock(&b->lock);
+        held = mono_ns() - t0;
+        if (held > *hold_ns) {
+            *hold_ns = held;
+        }
+    } while (again);
+    return removed;
+}
