@@ -44,14 +44,6 @@ const char *const ovsct_tp_names[OVSCT_TP_N] = {
     [OVSCT_TP_ICMP_REPLY] = "icmp_reply",
 };
 
-/* Result of a protocol state update (OVS enum ct_update_res). */
-enum ct_update_res {
-    CT_UPDATE_INVALID,
-    CT_UPDATE_VALID,
-    CT_UPDATE_NEW,
-    CT_UPDATE_VALID_NEW,
-};
-
 /* Frames processed in one staged pass of ovsct_execute(). */
 #define CT_CHUNK 32
 
@@ -578,14 +570,19 @@ is_icmp(uint8_t proto)
     return proto == 1 || proto == 58;
 }
 
-/* Initial state and expiry of a new connection. */
+/* Initial state and expiry of a new connection for 'pkt'. */
 static void
-conn_init_state(struct ct_conn *c, const struct exec_ctx *x)
+conn_init_state(struct ct_conn *c, const struct ct_pkt *pkt,
+                const struct exec_ctx *x)
     CT_NO_THREAD_SAFETY_ANALYSIS
 {
     /* 'c' is not yet linked: no other thread can see it. */
     uint32_t t;
 
+    if (c->key.nw_proto == 6) {
+        ct_tcp_init(c, pkt, x->tp, x->now);
+        return;
+    }
     if (is_icmp(c->key.nw_proto)) {
         c->state = CT_ICMP_FIRST;
         t = x->tp[OVSCT_TP_ICMP_FIRST];
@@ -597,14 +594,21 @@ conn_init_state(struct ct_conn *c, const struct exec_ctx *x)
                           memory_order_relaxed);
 }
 
-/* Updates 'c' for a packet in direction 'dir' (1: reply). */
+/* Updates 'c' for packet 'pkt' in direction 'dir' (1: reply), under the
+ * connection's own lock. */
 static enum ct_update_res
-conn_update(struct ct_conn *c, int dir, const struct exec_ctx *x)
+conn_update(struct ovsct *ct, struct ct_conn *c, int dir,
+            const struct ct_pkt *pkt, const struct exec_ctx *x)
 {
     enum ct_update_res res = CT_UPDATE_VALID;
     uint32_t t;
 
     ct_spin_lock(&c->lock);
+    if (c->key.nw_proto == 6) {
+        res = ct_tcp_update(ct, c, dir, pkt, x->tp, x->now);
+        ct_spin_unlock(&c->lock);
+        return res;
+    }
     if (is_icmp(c->key.nw_proto)) {
         if (dir && c->state == CT_ICMP_FIRST) {
             c->state = CT_ICMP_REPLY;
@@ -636,6 +640,9 @@ conn_update(struct ct_conn *c, int dir, const struct exec_ctx *x)
 static bool
 valid_new(const struct ct_pkt *pkt)
 {
+    if (pkt->key.nw_proto == 6) {
+        return ct_tcp_valid_new(pkt);
+    }
     if (is_icmp(pkt->key.nw_proto)) {
         return ct_icmp_valid_new(pkt->key.l3, pkt->icmp_type);
     }
@@ -747,7 +754,7 @@ conn_create(struct ovsct *ct, struct exec_ctx *x, const struct ct_pkt *pkt,
     c->node[1].bucket = (uint32_t) (rb - ct->buckets);
     c->gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
     atomic_store_explicit(&c->n_linked, 2, memory_order_relaxed);
-    conn_init_state(c, x);
+    conn_init_state(c, pkt, x);
     if (ct_map_insert(b, hash, c, 0)) {
         unadmit(ct, pkt->key.zone);
         ct_double_unlock(ct, b, rb);
@@ -806,7 +813,7 @@ process_one(struct ovsct *ct, struct exec_ctx *x, const struct ct_pkt *pkt_,
         c = NULL;
     }
     if (c) {
-        switch (conn_update(c, dir, x)) {
+        switch (conn_update(ct, c, dir, &pkt, x)) {
         case CT_UPDATE_VALID:
             state |= OVSCT_CS_ESTABLISHED | (dir ? OVSCT_CS_REPLY_DIR : 0);
             break;
@@ -856,7 +863,7 @@ process_one(struct ovsct *ct, struct exec_ctx *x, const struct ct_pkt *pkt_,
             /* Another thread created it first: this packet is one more
              * packet of that connection. */
             state = OVSCT_CS_TRACKED;
-            switch (conn_update(c, dir, x)) {
+            switch (conn_update(ct, c, dir, &pkt, x)) {
             case CT_UPDATE_VALID:
                 state |= OVSCT_CS_ESTABLISHED
                          | (dir ? OVSCT_CS_REPLY_DIR : 0);

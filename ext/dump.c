@@ -56,8 +56,11 @@ entry_fill(struct ovsct *ct, struct ct_conn *c, struct ovsct_entry *e)
     if (tcp) {
         for (int i = 0; i < 2; i++) {
             e->tcp_state[i] = tcp[i].state;
-            e->tcp_wscale[i] = tcp[i].wscale & 0xf;
-            e->tcp_flags[i] = tcp[i].flags;
+            e->tcp_wscale[i] = tcp[i].wscale & CT_WSCALE_MASK;
+            e->tcp_flags[i] = ((tcp[i].wscale & CT_WSCALE_FLAG)
+                               ? OVSCT_TCPF_WINDOW_SCALE : 0)
+                              | ((tcp[i].wscale & CT_WSCALE_UNKNOWN)
+                                 ? OVSCT_TCPF_BE_LIBERAL : 0);
         }
     }
     ct_spin_unlock(&c->lock);

@@ -73,16 +73,25 @@ struct ct_node {
     uint32_t bucket;            /* Index of the bucket that links it. */
 };
 
-/* Per-direction TCP peer record (pf's tcp_peer), used from the TCP
- * issue on; allocated only for TCP connections. */
+/* Per-direction TCP peer record (pf's tcp_peer); allocated only for TCP
+ * connections, guarded by the connection's 'lock'. */
 struct ct_tcp_peer {
     uint32_t seqlo;             /* Max sequence number sent. */
     uint32_t seqhi;             /* Max the other end ACKd + win. */
-    uint32_t max_win;           /* Largest window (pre-scaling). */
-    uint8_t wscale;             /* Window scale factor, CT_WSCALE_*. */
+    uint16_t max_win;           /* Largest window (pre-scaling). */
+    uint8_t wscale;             /* Shift | CT_WSCALE_FLAG/_UNKNOWN. */
     uint8_t state;              /* enum ovsct_tcp_state. */
-    uint8_t flags;              /* OVSCT_TCPF_*. */
-    uint8_t pad_;
+};
+#define CT_WSCALE_FLAG 0x80     /* The SYN carried a window-scale option. */
+#define CT_WSCALE_UNKNOWN 0x40  /* Picked up mid-stream (BE_LIBERAL). */
+#define CT_WSCALE_MASK 0x0f
+
+/* Result of a protocol state update (OVS's enum ct_update_res). */
+enum ct_update_res {
+    CT_UPDATE_INVALID,
+    CT_UPDATE_VALID,
+    CT_UPDATE_NEW,
+    CT_UPDATE_VALID_NEW,
 };
 
 /* Connection extensions, in this order after the base struct. */
@@ -322,6 +331,15 @@ void ct_count_add(struct ovsct *, uint16_t zone, int delta);
 void ct_conn_free(struct ct_conn *);
 void ct_reap_all(struct ovsct *, bool force);
 size_t ct_sweep_all(struct ovsct *, int64_t now);
+
+/* proto-tcp.c: called with the connection's 'lock' held, except
+ * ct_tcp_init() on a connection nobody else can see yet. */
+bool ct_tcp_valid_new(const struct ct_pkt *);
+void ct_tcp_init(struct ct_conn *, const struct ct_pkt *, const uint32_t *tp,
+                 int64_t now);
+enum ct_update_res ct_tcp_update(struct ovsct *, struct ct_conn *, int reply,
+                                 const struct ct_pkt *, const uint32_t *tp,
+                                 int64_t now);
 
 /* sweep.c */
 int ct_sweeper_start(struct ovsct *);
