@@ -716,37 +716,50 @@ unadmit(struct ovsct *ct, uint16_t zone)
     ct_count_add(ct, zone, -1);
 }
 
-/* Creates and links a connection for 'pkt' (hash 'hash').  Repeats the
- * lookup under both bucket locks first: if another thread created it in
- * the meantime, returns that one with '*dir' set and '*created' false.
- * Returns NULL if admission refused it ('*refused' says why). */
-static struct ct_conn *
-conn_create(struct ovsct *ct, struct exec_ctx *x, const struct ct_pkt *pkt,
-            uint32_t hash, uint32_t rhash, int *dir, bool *created,
-            enum admit_res *refused)
+enum link_res {
+    LINK_OK,                    /* Linked. */
+    LINK_FOUND,                 /* Another thread created it first. */
+    LINK_TAKEN,                 /* The reverse key is in use (NAT). */
+    LINK_REFUSED,               /* Admission refused it. */
+    LINK_NOMEM,
+};
+
+/* Links the new connection 'c' (forward hash 'hash', reverse hash 'rhash')
+ * under both bucket locks.  Repeats the lookup of the forward key first,
+ * so that two threads racing on one new tuple create one connection; with
+ * 'check_rkey', also requires the reverse key to be free (NAT).  On
+ * LINK_FOUND sets '*found' and '*dir'; on LINK_REFUSED, '*refused'. */
+static enum link_res
+conn_link(struct ovsct *ct, struct exec_ctx *x, struct ct_conn *c,
+          uint32_t hash, uint32_t rhash, bool check_rkey,
+          struct ct_conn **found, int *dir, enum admit_res *refused)
 {
     struct ct_bucket *b = &ct->buckets[ct_bucket_of(ct, hash)];
     struct ct_bucket *rb = &ct->buckets[ct_bucket_of(ct, rhash)];
-    struct ct_conn *c, *found;
+    enum link_res res = LINK_OK;
     enum admit_res ar;
 
-    *created = false;
-    *refused = ADMIT_OK;
-    c = conn_alloc(&pkt->key, NULL);
-
     ct_double_lock(ct, b, rb);
-    found = ct_map_find(ct, b, hash, &pkt->key, x->now, dir);
-    if (found || !c) {
-        ct_double_unlock(ct, b, rb);
-        free(c);
-        return found;
+    *found = ct_map_find(ct, b, hash, &c->key, x->now, dir);
+    if (*found) {
+        res = LINK_FOUND;
+        goto out;
     }
-    ar = admit(ct, x, pkt->key.zone);
+    if (check_rkey) {
+        struct ct_key rkey;
+        int d;
+
+        ct_conn_key(c, 1, &rkey);
+        if (ct_map_find(ct, rb, rhash, &rkey, x->now, &d)) {
+            res = LINK_TAKEN;
+            goto out;
+        }
+    }
+    ar = admit(ct, x, c->key.zone);
     if (ar != ADMIT_OK) {
-        ct_double_unlock(ct, b, rb);
-        free(c);
         *refused = ar;
-        return NULL;
+        res = LINK_REFUSED;
+        goto out;
     }
     c->node[0].hash = hash;
     c->node[0].bucket = (uint32_t) (b - ct->buckets);
@@ -754,36 +767,125 @@ conn_create(struct ovsct *ct, struct exec_ctx *x, const struct ct_pkt *pkt,
     c->node[1].bucket = (uint32_t) (rb - ct->buckets);
     c->gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
     atomic_store_explicit(&c->n_linked, 2, memory_order_relaxed);
-    conn_init_state(c, pkt, x);
     if (ct_map_insert(b, hash, c, 0)) {
-        unadmit(ct, pkt->key.zone);
-        ct_double_unlock(ct, b, rb);
-        free(c);
-        return NULL;
+        unadmit(ct, c->key.zone);
+        res = LINK_NOMEM;
+        goto out;
     }
     if (ct_map_insert(rb, rhash, c, 1)) {
         /* Take the forward node back out; 'c' was never visible outside
-         * the locks we hold. */
+         * the locks we hold, and n_linked 3 -> 2 keeps it from being
+         * retired. */
         atomic_store(&c->n_linked, 3);
         ct_map_unlink(ct, b, c, 0);
-        unadmit(ct, pkt->key.zone);
-        ct_double_unlock(ct, b, rb);
-        free(c);
-        return NULL;
+        unadmit(ct, c->key.zone);
+        res = LINK_NOMEM;
+        goto out;
     }
     atomic_fetch_add_explicit(&b->n_live, 1, memory_order_relaxed);
+out:
     ct_double_unlock(ct, b, rb);
+    return res;
+}
+
+/* State of a NAT tuple search (nat_try()). */
+struct nat_try {
+    struct ovsct *ct;
+    struct exec_ctx *x;
+    struct ct_conn *c;
+    uint32_t hash;
+    enum link_res res;
+    struct ct_conn *found;
+    int dir;
+    enum admit_res refused;
+};
+
+/* ct_nat_try_fn: tries 'translated' as the new connection's translation. */
+static bool
+nat_try(void *aux, const struct ct_key *translated)
+{
+    struct nat_try *t = aux;
+    struct ct_key *rkey = (struct ct_key *) ct_conn_nat_rkey(t->c);
+    uint32_t rhash;
+
+    ct_key_reverse(translated, rkey);
+    rhash = ct_key_hash(t->ct, rkey);
+    t->res = conn_link(t->ct, t->x, t->c, t->hash, rhash, true, &t->found,
+                       &t->dir, &t->refused);
+    return t->res != LINK_TAKEN;
+}
+
+/* Creates and links a connection for 'pkt' (hash 'hash', reverse hash
+ * 'rhash'), translated if the action asks for SNAT or DNAT.  If another
+ * thread created it in the meantime, returns that one with '*dir' set and
+ * '*created' false.  Returns NULL if admission refused it ('*refused'
+ * says why) or the NAT space is exhausted (nothing is left behind). */
+static struct ct_conn *
+conn_create(struct ovsct *ct, struct exec_ctx *x, const struct ct_pkt *pkt,
+            uint32_t hash, uint32_t rhash, int *dir, bool *created,
+            enum admit_res *refused)
+{
+    const struct ovsct_nat *nat = &x->action->nat;
+    bool nat_new = nat->kind == OVSCT_CS_SRC_NAT
+                   || nat->kind == OVSCT_CS_DST_NAT;
+    struct ct_conn *c, *found = NULL;
+    enum link_res res;
+
+    *created = false;
+    *refused = ADMIT_OK;
+    c = conn_alloc(&pkt->key, nat_new ? &pkt->key : NULL);
+    if (!c) {
+        return NULL;
+    }
+    conn_init_state(c, pkt, x);
+    if (nat_new) {
+        struct nat_try t = { .ct = ct, .x = x, .c = c, .hash = hash,
+                             .res = LINK_TAKEN };
+
+        c->nat = nat->kind;
+        if (!ct_nat_search(&pkt->key, nat, (uint32_t) ct->seed, nat_try,
+                           &t)) {
+            ct_stat_inc(&ct_my_stat(ct)->nat_exhausted);
+        }
+        res = t.res;
+        found = t.found;
+        *dir = t.dir;
+        *refused = t.refused;
+    } else {
+        res = conn_link(ct, x, c, hash, rhash, false, &found, dir, refused);
+    }
+    if (res != LINK_OK) {
+        free(c);
+        return res == LINK_FOUND ? found : NULL;
+    }
     ct_stat_inc(&ct_my_stat(ct)->created);
     *dir = 0;
     *created = true;
     return c;
 }
 
+/* Rewrites 'frame' for NAT connection 'c' met in direction 'dir': orig
+ * packets take the translated tuple, replies get the original one back.
+ * Returns the snat/dnat ct_state bits. */
+static uint8_t
+nat_packet(struct ct_conn *c, int dir, uint8_t *frame, uint32_t len,
+           const struct ct_pkt *pkt)
+{
+    struct ct_key other, target;
+
+    ct_conn_key(c, !dir, &other);
+    ct_key_reverse(&other, &target);
+    target.zone = pkt->key.zone;
+    ct_nat_rewrite(frame, len, pkt, &target);
+    return c->nat;
+}
+
 /* The packet path: one parsed frame ('pkt', key hash 'hash') through
  * ct(). */
 static uint8_t
-process_one(struct ovsct *ct, struct exec_ctx *x, const struct ct_pkt *pkt_,
-            uint32_t hash, bool have_rhash, uint32_t rhash)
+process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
+            uint32_t len, const struct ct_pkt *pkt_, uint32_t hash,
+            bool have_rhash, uint32_t rhash)
 {
     const struct ovsct_action *a = x->action;
     const struct ct_pkt pkt = *pkt_;
@@ -802,6 +904,9 @@ process_one(struct ovsct *ct, struct exec_ctx *x, const struct ct_pkt *pkt_,
             return OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
         }
         state |= OVSCT_CS_RELATED | (dir ? OVSCT_CS_REPLY_DIR : 0);
+        if (c->nat && a->nat.kind) {
+            state |= nat_packet(c, dir, frame, len, &pkt);
+        }
         apply_mark_labels(c, a);
         return state;
     }
@@ -877,6 +982,9 @@ process_one(struct ovsct *ct, struct exec_ctx *x, const struct ct_pkt *pkt_,
         }
     }
     if (c) {
+        if (c->nat && a->nat.kind) {
+            state |= nat_packet(c, dir, frame, len, &pkt);
+        }
         apply_mark_labels(c, a);
     }
     return state;
@@ -955,8 +1063,13 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
     }
     for (size_t i = 0; i < m; i++) {
         if (!states[i]) {
-            states[i] = process_one(ct, x, &pkts[i], hashes[i],
-                                    have_rh[i], rhashes[i]);
+            size_t k = base + i;
+
+            states[i] = process_one(ct, x, batch->data + batch->offsets[k],
+                                    batch->offsets[k + 1]
+                                    - batch->offsets[k],
+                                    &pkts[i], hashes[i], have_rh[i],
+                                    rhashes[i]);
         }
         invalid += (states[i] & OVSCT_CS_INVALID) != 0;
     }

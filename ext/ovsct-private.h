@@ -341,6 +341,22 @@ enum ct_update_res ct_tcp_update(struct ovsct *, struct ct_conn *, int reply,
                                  const struct ct_pkt *, const uint32_t *tp,
                                  int64_t now);
 
+/* nat.c: generates candidate translations of forward key 'fwd' (the
+ * translated forward key, whose reverse becomes the connection's reverse
+ * key) until 'try' accepts one.  Returns false when the space is
+ * exhausted. */
+typedef bool ct_nat_try_fn(void *aux, const struct ct_key *translated);
+bool ct_nat_search(const struct ct_key *fwd, const struct ovsct_nat *,
+                   uint32_t basis, ct_nat_try_fn *try, void *aux);
+
+/* nat-rewrite.c: rewrites 'frame' (parsed as 'pkt') so that its tuple
+ * becomes 'target' (same L3 and protocol), updating the checksums
+ * incrementally.  For an ICMP error ('pkt->icmp_related'), 'target' is
+ * the tuple the error should carry (oriented like the error, as pkt->key
+ * is): the outer addresses and the quoted header are rewritten to match. */
+void ct_nat_rewrite(uint8_t *frame, uint32_t len, const struct ct_pkt *pkt,
+                    const struct ct_key *target);
+
 /* sweep.c */
 int ct_sweeper_start(struct ovsct *);
 void ct_sweeper_stop(struct ovsct *);
