@@ -1,0 +1,145 @@
+/* ovstest subcommand "ovsct-pcap-dump FILE [BATCH]": the same loop as OVS's
+ * tests/test-conntrack.c "pcap" (conntrack_execute() with commit=true,
+ * force=false, zone 0, no NAT, packets grouped by dl_type within a batch),
+ * printing "<n>: <ct_state>" per packet, then "--- conntrack" and one line
+ * per connection left in the table (ct_dpif_format_entry(), not verbose,
+ * no stats: the text of "ovs-appctl dpctl/dump-conntrack"), sorted.
+ *
+ * Built against OVS's own lib/libopenvswitch.a by tests/ovs_oracle/build.sh;
+ * it is not part of ovsct.  Only the dump at the end is new: the per-packet
+ * lines must equal "ovstest test-conntrack pcap FILE BATCH" (run.sh checks). */
+#include <config.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conntrack.h"
+#include "ct-dpif.h"
+#include "dp-packet.h"
+#include "fatal-signal.h"
+#include "flow.h"
+#include "netdev.h"
+#include "ovstest.h"
+#include "pcap-file.h"
+#include "timeval.h"
+#include "util.h"
+#include "openvswitch/dynamic-string.h"
+
+static void
+run_batch(struct conntrack *ct, struct dp_packet_batch *pkt_batch)
+{
+    struct dp_packet_batch new_batch;
+    ovs_be16 dl_type = htons(0);
+    long long now = time_msec();
+    struct dp_packet *packet;
+
+    dp_packet_batch_init(&new_batch);
+    DP_PACKET_BATCH_FOR_EACH (i, packet, pkt_batch) {
+        struct flow flow;
+
+        flow_extract(packet, &flow);
+        if (dp_packet_batch_is_empty(&new_batch)) {
+            dl_type = flow.dl_type;
+        }
+        if (flow.dl_type != dl_type) {
+            conntrack_execute(ct, &new_batch, dl_type, false, true, 0,
+                              NULL, NULL, 0, 0, NULL, NULL, now, 0);
+            dp_packet_batch_init(&new_batch);
+        }
+        dp_packet_batch_add(&new_batch, packet);
+    }
+    if (!dp_packet_batch_is_empty(&new_batch)) {
+        conntrack_execute(ct, &new_batch, dl_type, false, true, 0,
+                          NULL, NULL, 0, 0, NULL, NULL, now, 0);
+    }
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static void
+dump_table(struct conntrack *ct)
+{
+    struct conntrack_dump dump;
+    struct ct_dpif_entry entry;
+    char **lines = NULL;
+    size_t n = 0, cap = 0;
+    int tot_bkts;
+
+    conntrack_dump_start(ct, &dump, NULL, &tot_bkts);
+    while (!conntrack_dump_next(&dump, &entry)) {
+        struct ds ds = DS_EMPTY_INITIALIZER;
+
+        ct_dpif_format_entry(&entry, &ds, false, false);
+        ct_dpif_entry_uninit(&entry);
+        if (n == cap) {
+            lines = x2nrealloc(lines, &cap, sizeof *lines);
+        }
+        lines[n++] = ds_steal_cstr(&ds);
+    }
+    conntrack_dump_done(&dump);
+    qsort(lines, n, sizeof *lines, cmp_str);
+    printf("--- conntrack\n");
+    for (size_t i = 0; i < n; i++) {
+        printf("%s\n", lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+}
+
+static void
+pcap_dump_main(int argc, char *argv[])
+{
+    size_t total = 0, batch_size = 1;
+    struct pcap_file *pcap;
+    struct conntrack *ct;
+
+    set_program_name(argv[0]);
+    if (argc < 2 || argc > 3) {
+        ovs_fatal(0, "usage: ovsct-pcap-dump FILE [BATCH]");
+    }
+    pcap = ovs_pcap_open(argv[1], "rb");
+    if (!pcap) {
+        ovs_fatal(0, "%s: cannot open", argv[1]);
+    }
+    if (argc > 2) {
+        batch_size = strtoul(argv[2], NULL, 0);
+        if (batch_size == 0 || batch_size > NETDEV_MAX_BURST) {
+            ovs_fatal(0, "batch_size must be 1..%u", NETDEV_MAX_BURST);
+        }
+    }
+    fatal_signal_init();
+    ct = conntrack_init();
+    for (;;) {
+        struct dp_packet_batch batch;
+        struct dp_packet *packet;
+
+        dp_packet_batch_init(&batch);
+        for (size_t i = 0; i < batch_size; i++) {
+            if (ovs_pcap_read(pcap, &packet, NULL)) {
+                break;
+            }
+            dp_packet_batch_add(&batch, packet);
+        }
+        if (dp_packet_batch_is_empty(&batch)) {
+            break;
+        }
+        run_batch(ct, &batch);
+        DP_PACKET_BATCH_FOR_EACH (i, packet, &batch) {
+            struct ds ds = DS_EMPTY_INITIALIZER;
+
+            format_flags(&ds, ct_state_to_string, packet->md.ct_state, '|');
+            printf("%"PRIuSIZE": %s\n", ++total, ds_cstr(&ds));
+            ds_destroy(&ds);
+        }
+        dp_packet_delete_batch(&batch, true);
+    }
+    dump_table(ct);
+    conntrack_destroy(ct);
+    ovs_pcap_close(pcap);
+}
+
+OVSTEST_REGISTER("ovsct-pcap-dump", pcap_dump_main);
