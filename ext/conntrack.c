@@ -877,7 +877,9 @@ nat_packet(struct ct_conn *c, int dir, uint8_t *frame, uint32_t len,
     ct_key_reverse(&other, &target);
     target.zone = pkt->key.zone;
     ct_nat_rewrite(frame, len, pkt, &target);
-    return c->nat;
+    /* A reply is translated back the other way: an SNAT connection's
+     * replies are dnat'ed and vice versa (as OVS reports them). */
+    return dir ? c->nat ^ (OVSCT_CS_SRC_NAT | OVSCT_CS_DST_NAT) : c->nat;
 }
 
 /* The packet path: one parsed frame ('pkt', key hash 'hash') through

@@ -127,8 +127,9 @@ is_zero(const uint8_t *p, int len)
 static bool
 has_ports(uint8_t proto)
 {
-    return proto == 6 || proto == 17 || proto == 132 || proto == 1
-           || proto == 58;
+    /* SCTP keys carry no ports here (packet.c), so it gets the address
+     * rewrite only. */
+    return proto == 6 || proto == 17 || proto == 1 || proto == 58;
 }
 
 /* Probes ports of [lo, hi] starting at 'first' under OVS's budget rules;
@@ -224,5 +225,13 @@ ct_nat_search(const struct ct_key *fwd, const struct ovsct_nat *nat,
     /* The source-port space, the packet's own port (or id) first. */
     orig = ntohs(fwd->sport);
     sport_space(orig ? orig : 1, &lo, &hi);
-    return probe_ports(&cand, true, lo, hi, orig < lo ? lo : orig, try, aux);
+    if (orig < lo) {
+        /* Only an echo id can be 0: try it unchanged first. */
+        cand.sport = fwd->sport;
+        if (try(aux, &cand)) {
+            return true;
+        }
+        orig = lo;
+    }
+    return probe_ports(&cand, true, lo, hi, orig, try, aux);
 }
