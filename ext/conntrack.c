@@ -109,6 +109,7 @@ ovsct_create(const struct ovsct_config *cfg, struct ovsct **ctp)
     atomic_init(&ct->last_full_reap, INT64_MIN);
     ct_mutex_init(&ct->cfg_lock);
     ct_mutex_init(&ct->reclaim_lock);
+    ct_mutex_init(&ct->slab_lock);
     {
         pthread_condattr_t attr;
 
@@ -147,7 +148,10 @@ ovsct_destroy(struct ovsct *ct)
         struct ct_bucket *b = &ct->buckets[i];
 
         ct_mutex_lock(&b->lock);
-        free(b->slots);
+        if (b->slots) {
+            ct_block_free(ct, b->slots,
+                          (size_t) (b->mask + 1) * sizeof *b->slots);
+        }
         b->slots = NULL;
         ct_mutex_unlock(&b->lock);
         ct_mutex_destroy(&b->lock);
@@ -161,6 +165,8 @@ ovsct_destroy(struct ovsct *ct)
         free(tp);
     }
     ct_mutex_unlock(&ct->cfg_lock);
+    ct_slab_destroy(ct);
+    ct_mutex_destroy(&ct->slab_lock);
     ct_mutex_destroy(&ct->cfg_lock);
     ct_mutex_destroy(&ct->reclaim_lock);
     pthread_cond_destroy(&ct->wake_cond);
@@ -524,34 +530,69 @@ ovsct_trim(void)
     malloc_trim(0);
 }
 
+/* True if no connection exists in any form: none counted, no node in any
+ * map (a lazily left node still points at its connection), nothing
+ * waiting to be freed. */
+bool
+ct_table_empty(struct ovsct *ct)
+{
+    bool empty;
+
+    if (atomic_load(&ct->n_conns) != 0) {
+        return false;
+    }
+    for (uint32_t i = 0; i < ct->n_buckets; i++) {
+        struct ct_bucket *b = &ct->buckets[i];
+
+        ct_mutex_lock(&b->lock);
+        empty = !b->used;
+        ct_mutex_unlock(&b->lock);
+        if (!empty) {
+            return false;
+        }
+    }
+    ct_mutex_lock(&ct->reclaim_lock);
+    empty = !ct->pending && !ct->dead_maps && !atomic_load(&ct->retired);
+    ct_mutex_unlock(&ct->reclaim_lock);
+    return empty && atomic_load(&ct->n_conns) == 0;
+}
+
+/* Gives connection memory back to the OS if the table is empty.  Called
+ * by the reclaimer after it freed everything retired. */
+void
+ct_release_if_empty(struct ovsct *ct)
+{
+    if (ct_table_empty(ct) && ct_slab_release(ct)) {
+        malloc_trim(0);
+    }
+}
+
 /* Connections. */
 
 void
-ct_conn_free(struct ct_conn *c)
+ct_conn_free(struct ovsct *ct, struct ct_conn *c)
 {
-    free(c);
+    ct_slab_free(ct, c, c->ext & (CT_EXT_TCP | CT_EXT_NAT));
 }
 
 static struct ct_conn *
-conn_alloc(const struct ct_key *key, const struct ct_key *nat_rkey)
+conn_alloc(struct ovsct *ct, const struct ct_key *key,
+           const struct ct_key *nat_rkey)
 {
-    size_t size = sizeof(struct ct_conn);
     uint8_t ext = 0;
     struct ct_conn *c;
 
     if (key->nw_proto == 6) {
         ext |= CT_EXT_TCP;
-        size += 2 * sizeof(struct ct_tcp_peer);
     }
     if (nat_rkey) {
         ext |= CT_EXT_NAT;
-        size += sizeof(struct ct_key);
     }
-    c = malloc(size);
+    c = ct_slab_alloc(ct, ext);
     if (!c) {
         return NULL;
     }
-    memset(c, 0, size);
+    memset(c, 0, ct_slab_obj_size(ext));
     c->key = *key;
     c->ext = ext;
     ct_spin_init(&c->lock);
@@ -644,7 +685,9 @@ valid_new(const struct ct_pkt *pkt)
         return ct_tcp_valid_new(pkt);
     }
     if (is_icmp(pkt->key.nw_proto)) {
-        return ct_icmp_valid_new(pkt->key.l3, pkt->icmp_type);
+        /* By protocol number, as OVS does, even in the other family. */
+        return ct_icmp_valid_new(pkt->key.nw_proto == 58 ? 6 : 4,
+                                 pkt->icmp_type);
     }
     return true;
 }
@@ -767,12 +810,12 @@ conn_link(struct ovsct *ct, struct exec_ctx *x, struct ct_conn *c,
     c->node[1].bucket = (uint32_t) (rb - ct->buckets);
     c->gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
     atomic_store_explicit(&c->n_linked, 2, memory_order_relaxed);
-    if (ct_map_insert(b, hash, c, 0)) {
+    if (ct_map_insert(ct, b, hash, c, 0)) {
         unadmit(ct, c->key.zone);
         res = LINK_NOMEM;
         goto out;
     }
-    if (ct_map_insert(rb, rhash, c, 1)) {
+    if (ct_map_insert(ct, rb, rhash, c, 1)) {
         /* Take the forward node back out; 'c' was never visible outside
          * the locks we hold, and n_linked 3 -> 2 keeps it from being
          * retired. */
@@ -815,15 +858,13 @@ nat_try(void *aux, const struct ct_key *translated)
     return t->res != LINK_TAKEN;
 }
 
-/* Creates and links a connection for 'pkt' (hash 'hash', reverse hash
- * 'rhash'), translated if the action asks for SNAT or DNAT.  If another
+/* Creates and links a connection for 'pkt' (hash 'hash'), translated if the action asks for SNAT or DNAT.  If another
  * thread created it in the meantime, returns that one with '*dir' set and
  * '*created' false.  Returns NULL if admission refused it ('*refused'
  * says why) or the NAT space is exhausted (nothing is left behind). */
 static struct ct_conn *
 conn_create(struct ovsct *ct, struct exec_ctx *x, const struct ct_pkt *pkt,
-            uint32_t hash, uint32_t rhash, int *dir, bool *created,
-            enum admit_res *refused)
+            uint32_t hash, int *dir, bool *created, enum admit_res *refused)
 {
     const struct ovsct_nat *nat = &x->action->nat;
     bool nat_new = nat->kind == OVSCT_CS_SRC_NAT
@@ -833,7 +874,7 @@ conn_create(struct ovsct *ct, struct exec_ctx *x, const struct ct_pkt *pkt,
 
     *created = false;
     *refused = ADMIT_OK;
-    c = conn_alloc(&pkt->key, nat_new ? &pkt->key : NULL);
+    c = conn_alloc(ct, &pkt->key, nat_new ? &pkt->key : NULL);
     if (!c) {
         return NULL;
     }
@@ -852,10 +893,12 @@ conn_create(struct ovsct *ct, struct exec_ctx *x, const struct ct_pkt *pkt,
         *dir = t.dir;
         *refused = t.refused;
     } else {
-        res = conn_link(ct, x, c, hash, rhash, false, &found, dir, refused);
+        /* The plain reverse key hashes like the forward key (symmetric
+         * hash): both nodes go to one bucket, under one lock. */
+        res = conn_link(ct, x, c, hash, hash, false, &found, dir, refused);
     }
     if (res != LINK_OK) {
-        free(c);
+        ct_conn_free(ct, c);
         return res == LINK_FOUND ? found : NULL;
     }
     ct_stat_inc(&ct_my_stat(ct)->created);
@@ -886,8 +929,7 @@ nat_packet(struct ct_conn *c, int dir, uint8_t *frame, uint32_t len,
  * ct(). */
 static uint8_t
 process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
-            uint32_t len, const struct ct_pkt *pkt_, uint32_t hash,
-            bool have_rhash, uint32_t rhash)
+            uint32_t len, const struct ct_pkt *pkt_, uint32_t hash)
 {
     const struct ovsct_action *a = x->action;
     const struct ct_pkt pkt = *pkt_;
@@ -946,19 +988,12 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
         if (!a->commit) {
             return state;
         }
-        if (!have_rhash) {
-            struct ct_key rkey;
-
-            ct_key_reverse(&pkt.key, &rkey);
-            rhash = ct_key_hash(ct, &rkey);
-        }
-        c = conn_create(ct, x, &pkt, hash, rhash, &dir, &created, &refused);
+        c = conn_create(ct, x, &pkt, hash, &dir, &created, &refused);
         if (!c && refused != ADMIT_OK) {
             /* Counts are exact: expired entries must not hold the table
              * full.  Reap them (at most once per engine ms) and retry. */
             ct_reap_all(ct, false);
-            c = conn_create(ct, x, &pkt, hash, rhash, &dir, &created,
-                            &refused);
+            c = conn_create(ct, x, &pkt, hash, &dir, &created, &refused);
             if (!c) {
                 struct ct_tstat *st = ct_my_stat(ct);
 
@@ -1015,9 +1050,6 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
 {
     struct ct_pkt pkts[CT_CHUNK];
     uint32_t hashes[CT_CHUNK];
-    uint32_t rhashes[CT_CHUNK];     /* Valid where 'have_rh'. */
-    bool have_rh[CT_CHUNK];
-    bool commit = x->action->commit;
     size_t invalid = 0;
 
     for (size_t i = 0; i < m; i++) {
@@ -1033,17 +1065,6 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
         pkts[i].key.zone = x->action->zone;
         hashes[i] = ct_key_hash(ct, &pkts[i].key);
         __builtin_prefetch(&ct->buckets[ct_bucket_of(ct, hashes[i])], 1);
-        have_rh[i] = false;
-        if (commit && !pkts[i].icmp_related) {
-            /* A commit may insert the reverse node: warm its bucket too. */
-            struct ct_key rkey;
-
-            ct_key_reverse(&pkts[i].key, &rkey);
-            rhashes[i] = ct_key_hash(ct, &rkey);
-            have_rh[i] = true;
-            __builtin_prefetch(&ct->buckets[ct_bucket_of(ct, rhashes[i])],
-                               1);
-        }
     }
     for (size_t i = 0; i < m; i++) {
         if (!states[i]) {
@@ -1054,13 +1075,6 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
             if (s) {
                 __builtin_prefetch(s);
             }
-            if (have_rh[i]) {
-                s = slot_hint(&ct->buckets[ct_bucket_of(ct, rhashes[i])],
-                              rhashes[i]);
-                if (s) {
-                    __builtin_prefetch(s);
-                }
-            }
         }
     }
     for (size_t i = 0; i < m; i++) {
@@ -1070,8 +1084,7 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
             states[i] = process_one(ct, x, batch->data + batch->offsets[k],
                                     batch->offsets[k + 1]
                                     - batch->offsets[k],
-                                    &pkts[i], hashes[i], have_rh[i],
-                                    rhashes[i]);
+                                    &pkts[i], hashes[i]);
         }
         invalid += (states[i] & OVSCT_CS_INVALID) != 0;
     }

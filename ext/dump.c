@@ -206,8 +206,7 @@ flush_all(struct ovsct *ct) CT_NO_THREAD_SAFETY_ANALYSIS
         dm->n = b->mask + 1;
         dm->next = dead;
         dead = dm;
-        b->slots = NULL;
-        b->mask = 0;
+        ct_map_publish(b, NULL, 0);
         b->used = 0;
     }
     atomic_store(&ct->gen, (uint8_t) (atomic_load(&ct->gen) + 1));
@@ -265,7 +264,7 @@ flush_bucket(struct ovsct *ct, struct ct_bucket *b, int64_t now,
             i--;                /* Slot i now holds a shifted entry. */
         }
     } while (again);
-    ct_map_shrink(b);
+    ct_map_shrink(ct, b);
     ct_mutex_unlock(&b->lock);
     return n;
 }

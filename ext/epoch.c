@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "ovsct-private.h"
@@ -154,7 +155,7 @@ ct_retire_maps(struct ovsct *ct, struct ct_dead_map *dm)
  * linked when the map was retired, so each connection's 'n_linked' reaches
  * 0 exactly once over all retired maps. */
 static size_t
-free_dead_map(struct ct_dead_map *dm)
+free_dead_map(struct ovsct *ct, struct ct_dead_map *dm)
 {
     size_t n = 0;
 
@@ -167,11 +168,11 @@ free_dead_map(struct ct_dead_map *dm)
                                          & ~(uintptr_t) 1), 1);
         }
         if (c && atomic_fetch_sub(&c->n_linked, 1) == 1) {
-            ct_conn_free(c);
+            ct_conn_free(ct, c);
             n++;
         }
     }
-    free(dm->slots);
+    ct_block_free(ct, dm->slots, (size_t) dm->n * sizeof *dm->slots);
     free(dm);
     return n;
 }
@@ -201,7 +202,7 @@ ct_reclaim(struct ovsct *ct)
     for (list = ct->pending; list; list = next) {
         next = list->retire_next;
         if ((int32_t) (list->retire_epoch - oldest) < 0) {
-            ct_conn_free(list);
+            ct_conn_free(ct, list);
             n++;
         } else {
             list->retire_next = keep;
@@ -213,15 +214,34 @@ ct_reclaim(struct ovsct *ct)
     for (dm = ct->dead_maps; dm; dm = dm_next) {
         dm_next = dm->next;
         if ((int32_t) (dm->epoch - oldest) < 0) {
-            n += free_dead_map(dm);
+            n += free_dead_map(ct, dm);
         } else {
             dm->next = dm_keep;
             dm_keep = dm;
         }
     }
     ct->dead_maps = dm_keep;
+    if (n && !ct->pending && !ct->dead_maps
+        && !atomic_load(&ct->retired)) {
+        /* Everything retired is freed: if the table is empty too, give
+         * the connection memory back (a flush's memory returns). */
+        ct_mutex_unlock(&ct->reclaim_lock);
+        ct_release_if_empty(ct);
+        return n;
+    }
     ct_mutex_unlock(&ct->reclaim_lock);
     return n;
+}
+
+/* Waits until every thread that is inside a batch now has left it. */
+void
+ct_epoch_wait_quiescent(void)
+{
+    uint32_t now = atomic_fetch_add(&global_epoch, 1) + 1;
+
+    while ((int32_t) (oldest_epoch(now) - now) <= 0) {
+        sched_yield();
+    }
 }
 
 /* Frees everything, waiting for threads inside a batch to leave it. */

@@ -189,6 +189,18 @@ struct ct_bucket {
                                  * nodes too. */
 } __attribute__((aligned(64)));
 
+/* Sets 'b''s map with relaxed atomic stores: the packet path reads both
+ * without the lock as a prefetch hint (conntrack.c slot_hint()). */
+static inline void
+ct_map_publish(struct ct_bucket *b, struct ct_slot *slots, uint32_t mask)
+    CT_NO_THREAD_SAFETY_ANALYSIS
+{
+    /* Callers hold b->lock; the annotation cannot name it here without a
+     * struct-qualified capability, so this one setter opts out. */
+    __atomic_store_n(&b->slots, slots, __ATOMIC_RELAXED);
+    __atomic_store_n(&b->mask, mask, __ATOMIC_RELAXED);
+}
+
 /* Per-thread event counters, one cache line each, written only by the
  * thread that owns the slot (see ct_thread_slot()). */
 struct ct_tstat {
@@ -203,6 +215,17 @@ struct ct_tstat {
     _Atomic uint64_t lookup_reaped;
     _Atomic uint64_t lock_contended;
 } __attribute__((aligned(64)));
+
+/* Per-thread, per-class slab cache (slab.c); used only by its thread. */
+struct ct_slab_cache {
+    void *free;                 /* Free objects, linked. */
+    uint32_t n_free;
+    uint32_t gen;               /* Slab generation the lists belong to. */
+    char *carve;                /* Uncarved rest of the current slab. */
+    char *carve_end;
+};
+#define CT_CONN_CLASSES 4       /* Indexed by ct_conn 'ext' (TCP | NAT). */
+#define CT_SLAB_CLASSES (CT_CONN_CLASSES + 11)  /* + map arrays 2^7..2^17. */
 
 /* Resolved timeout policy (seconds), immutable once published. */
 struct ct_tp {
@@ -271,6 +294,14 @@ struct ovsct {
     struct ct_conn *pending CT_GUARDED;
     struct ct_dead_map *dead_maps CT_GUARDED;
 
+    /* Connection memory (slab.c). */
+    struct ct_slab_cache slab_cache[CT_MAX_THREADS][CT_SLAB_CLASSES];
+    struct ct_mutex slab_lock;  /* Guards 'slabs', 'n_slabs', 'depot'. */
+    struct slab *slabs CT_GUARDED;
+    size_t n_slabs CT_GUARDED;
+    void *depot[CT_SLAB_CLASSES] CT_GUARDED;
+    _Atomic uint32_t slab_gen;
+
     /* Sweeper (sweep.c). */
     pthread_t sweeper;
     bool has_sweeper;
@@ -287,6 +318,7 @@ struct ovsct {
 int ct_thread_slot(void);
 void ct_epoch_enter(void);
 void ct_epoch_exit(void);
+void ct_epoch_wait_quiescent(void);
 uint32_t ct_epoch_now(void);
 void ct_retire(struct ovsct *, struct ct_conn *);
 void ct_retire_maps(struct ovsct *, struct ct_dead_map *);
@@ -311,11 +343,12 @@ void ct_unlock_all(struct ovsct *) CT_NO_THREAD_SAFETY_ANALYSIS;
 struct ct_conn *ct_map_find(struct ovsct *, struct ct_bucket *b, uint32_t hash,
                             const struct ct_key *, int64_t now, int *dir)
     CT_REQUIRES(b->lock);
-int ct_map_insert(struct ct_bucket *b, uint32_t hash, struct ct_conn *,
-                  int dir) CT_REQUIRES(b->lock);
+int ct_map_insert(struct ovsct *, struct ct_bucket *b, uint32_t hash,
+                  struct ct_conn *, int dir) CT_REQUIRES(b->lock);
 void ct_map_unlink(struct ovsct *, struct ct_bucket *b, struct ct_conn *,
                    int dir) CT_REQUIRES(b->lock);
-void ct_map_shrink(struct ct_bucket *b) CT_REQUIRES(b->lock);
+void ct_map_shrink(struct ovsct *, struct ct_bucket *b)
+    CT_REQUIRES(b->lock);
 bool ct_conn_claim(struct ovsct *, struct ct_conn *);
 bool ct_conn_live(const struct ct_conn *, int64_t now, uint8_t gen);
 void ct_remove_locked(struct ovsct *, struct ct_bucket *b, struct ct_conn *,
@@ -328,8 +361,19 @@ size_t ct_bucket_sweep(struct ovsct *, struct ct_bucket *b, int64_t now,
 
 /* conntrack.c */
 void ct_count_add(struct ovsct *, uint16_t zone, int delta);
-void ct_conn_free(struct ct_conn *);
+void ct_conn_free(struct ovsct *, struct ct_conn *);
+
+/* slab.c */
+size_t ct_slab_obj_size(int cls);
+void *ct_slab_alloc(struct ovsct *, int cls);
+void ct_slab_free(struct ovsct *, void *, int cls);
+size_t ct_slab_release(struct ovsct *);
+void *ct_block_alloc(struct ovsct *, size_t size);
+void ct_block_free(struct ovsct *, void *, size_t size);
+void ct_slab_destroy(struct ovsct *);
 void ct_reap_all(struct ovsct *, bool force);
+void ct_release_if_empty(struct ovsct *);
+bool ct_table_empty(struct ovsct *);
 size_t ct_sweep_all(struct ovsct *, int64_t now);
 
 /* proto-tcp.c: called with the connection's 'lock' held, except

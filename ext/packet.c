@@ -330,7 +330,11 @@ parse_l4(struct ct_pkt *pkt, const uint8_t *frame, size_t l3_ofs,
     case PROTO_ICMP:
     case PROTO_ICMPV6:
         if (!key_is_icmp(key)) {
-            break;                      /* ICMP over v6, ICMPv6 over v4. */
+            /* ICMP over v6, ICMPv6 over v4: tracked as "other", but OVS
+             * still picks the ICMP rules by protocol number and reads the
+             * type to decide whether it may open a connection. */
+            pkt->icmp_type = l4_size ? l4[0] : 0;
+            break;
         }
         /* The checksum covers the whole message (the quoted datagram
          * too); for ICMPv6 with the pseudo-header.  Then the fixed 8-byte

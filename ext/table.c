@@ -29,21 +29,41 @@ mix64(uint64_t h)
     return h;
 }
 
-/* Hashes the 40-byte key as five 64-bit words.  Every input bit reaches
- * both the high bits (bucket choice) and the low bits (slot choice). */
+/* Hash of one endpoint: address and port (or ICMP id). */
+static inline uint64_t
+endpoint_hash(const uint32_t addr[4], uint16_t port, uint64_t seed)
+{
+    uint64_t w0, w1, h;
+
+    memcpy(&w0, addr, 8);
+    memcpy(&w1, addr + 2, 8);
+    h = (w0 ^ seed) * 0x9e3779b97f4a7c15ULL;
+    h = (h ^ (h >> 29) ^ w1) * 0xc2b2ae3d27d4eb4fULL;
+    h = (h ^ (h >> 32) ^ port) * 0x165667b19e3779f9ULL;
+    return h ^ (h >> 31);
+}
+
+/* Symmetric key hash: a key and its plain reverse hash alike, so that a
+ * connection's two nodes share one bucket and creating one takes a single
+ * bucket lock.  Only NAT connections, whose reverse key is not the plain
+ * reverse, have nodes in two buckets.  The two endpoint hashes are
+ * combined with both XOR and addition so that equal endpoints do not
+ * cancel out.  For ICMP the type/code (which differs between the
+ * directions) is left out and the echo id stands for both ports.  Every
+ * input bit reaches both the high bits (bucket choice) and the low bits
+ * (slot choice). */
 uint32_t
 ct_key_hash(const struct ovsct *ct, const struct ct_key *key)
 {
-    uint64_t w[5];
-    uint64_t a, b;
+    bool icmp = key->nw_proto == 1 || key->nw_proto == 58;
+    uint64_t a = endpoint_hash(key->src, key->sport, ct->seed);
+    uint64_t b = endpoint_hash(key->dst, icmp ? key->sport : key->dport,
+                               ct->seed);
+    uint64_t rest = (uint64_t) key->zone << 16 | (uint64_t) key->nw_proto << 8
+                    | key->l3;
+    uint64_t h = (a ^ b) + ((a + b) << 23 | (a + b) >> 41);
 
-    memcpy(w, key, sizeof w);
-    a = (w[0] ^ ct->seed) * 0x9e3779b97f4a7c15ULL;
-    b = (w[1] ^ (ct->seed >> 7)) * 0xc2b2ae3d27d4eb4fULL;
-    a = (a ^ (a >> 29) ^ w[2]) * 0x165667b19e3779f9ULL;
-    b = (b ^ (b >> 31) ^ w[3]) * 0x9e3779b97f4a7c15ULL;
-    a ^= w[4] * 0xc2b2ae3d27d4eb4fULL;
-    return (uint32_t) mix64(a ^ (b << 1) ^ (b >> 63));
+    return (uint32_t) mix64(h ^ (rest * 0xd6e8feb86659fd93ULL));
 }
 
 /* Locks. */
@@ -206,22 +226,15 @@ key_matches(const struct ct_conn *c, int dir, const struct ct_key *key)
     return !memcmp(&k, key, sizeof *key);
 }
 
-static void
-map_publish(struct ct_bucket *b, struct ct_slot *slots, uint32_t mask)
-    CT_REQUIRES(b->lock)
-{
-    __atomic_store_n(&b->slots, slots, __ATOMIC_RELAXED);
-    __atomic_store_n(&b->mask, mask, __ATOMIC_RELAXED);
-}
-
 static int
-map_resize(struct ct_bucket *b, uint32_t capacity) CT_REQUIRES(b->lock)
+map_resize(struct ovsct *ct, struct ct_bucket *b, uint32_t capacity)
+    CT_REQUIRES(b->lock)
 {
     struct ct_slot *slots = NULL;
     uint32_t mask = capacity ? capacity - 1 : 0;
 
     if (capacity) {
-        slots = calloc(capacity, sizeof *slots);
+        slots = ct_block_alloc(ct, (size_t) capacity * sizeof *slots);
         if (!slots) {
             return ENOMEM;
         }
@@ -238,8 +251,10 @@ map_resize(struct ct_bucket *b, uint32_t capacity) CT_REQUIRES(b->lock)
             slots[j] = b->slots[i];
         }
     }
-    free(b->slots);
-    map_publish(b, slots, mask);
+    if (b->slots) {
+        ct_block_free(ct, b->slots, (size_t) (b->mask + 1) * sizeof *slots);
+    }
+    ct_map_publish(b, slots, mask);
     return 0;
 }
 
@@ -283,13 +298,14 @@ restart:
 
 /* Links node 'dir' of 'c' with hash 'hash' in 'b'. */
 int
-ct_map_insert(struct ct_bucket *b, uint32_t hash, struct ct_conn *c, int dir)
+ct_map_insert(struct ovsct *ct, struct ct_bucket *b, uint32_t hash,
+              struct ct_conn *c, int dir)
 {
     uint32_t i;
 
     if (!b->slots || (b->used + 1) * 4 > (b->mask + 1) * 3) {
         uint32_t cap = b->slots ? (b->mask + 1) * 2 : MAP_MIN_CAPACITY;
-        int err = map_resize(b, cap);
+        int err = map_resize(ct, b, cap);
 
         if (err) {
             return err;
@@ -306,7 +322,8 @@ ct_map_insert(struct ct_bucket *b, uint32_t hash, struct ct_conn *c, int dir)
 
 /* Removes slot 'i' of 'b' by shifting the rest of its cluster back. */
 static void
-map_delete_slot(struct ct_bucket *b, uint32_t i) CT_REQUIRES(b->lock)
+map_delete_slot(struct ovsct *ct, struct ct_bucket *b, uint32_t i)
+    CT_REQUIRES(b->lock)
 {
     uint32_t j = i;
 
@@ -327,7 +344,7 @@ map_delete_slot(struct ct_bucket *b, uint32_t i) CT_REQUIRES(b->lock)
     b->slots[i].ent = 0;
     b->used--;
     if (b->used == 0) {
-        map_resize(b, 0);
+        map_resize(ct, b, 0);
     }
 }
 
@@ -335,11 +352,11 @@ map_delete_slot(struct ct_bucket *b, uint32_t i) CT_REQUIRES(b->lock)
  * load down.  Not done on every delete: scans in progress rely on slots
  * staying put (ct_bucket_sweep(), flushes). */
 void
-ct_map_shrink(struct ct_bucket *b)
+ct_map_shrink(struct ovsct *ct, struct ct_bucket *b)
 {
     while (b->slots && b->mask + 1 > MAP_MIN_CAPACITY
            && b->used * 8 < b->mask + 1) {
-        if (map_resize(b, (b->mask + 1) / 2)) {
+        if (map_resize(ct, b, (b->mask + 1) / 2)) {
             return;             /* Keeping the larger map is harmless. */
         }
     }
@@ -359,7 +376,7 @@ ct_map_unlink(struct ovsct *ct, struct ct_bucket *b, struct ct_conn *c,
     }
     for (uint32_t i = hash & b->mask; b->slots[i].ent; i = (i + 1) & b->mask) {
         if (b->slots[i].ent == want) {
-            map_delete_slot(b, i);
+            map_delete_slot(ct, b, i);
             if (atomic_fetch_sub(&c->n_linked, 1) == 1) {
                 ct_retire(ct, c);
             }
@@ -479,7 +496,7 @@ ct_bucket_sweep(struct ovsct *ct, struct ct_bucket *b, int64_t now,
             atomic_fetch_add(&b->n_lazy, 1);    /* Keep looking. */
         }
         if (!again) {
-            ct_map_shrink(b);
+            ct_map_shrink(ct, b);
         }
         ct_mutex_unlock(&b->lock);
         held = mono_ns() - t0;

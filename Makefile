@@ -1,0 +1,139 @@
+# ovsct -- build, run and test.
+#
+#   make run        build, then replay the bundled capture and dump conntrack
+#   make test       build + C checks (check-ext, tsa, asan, tsan) + pytest
+#   make check-ext  ext/ builds without Python; Python.h only in module.c
+#   make tsa        clang -Wthread-safety -Werror on the engine sources
+#   make asan       tests/c drivers + engine under ASan/UBSan, run them
+#   make tsan       stress driver + engine under TSan, run it
+#   make bench      C benchmark driver (ovsct bench)
+#
+# The C checks write stamp files under build/c/ and only rerun when a source
+# changed, so tests/test_native.py (which calls them) costs nothing after
+# `make test` has run them.
+
+PYTHON ?= python3
+CC ?= cc
+CLANG ?= clang
+JOBS ?= 2
+
+# Engine sources: every ext/*.c but the binding and test/fuzz drivers.
+EXT_SRCS := $(filter-out ext/module.c ext/test% ext/fuzz%,\
+	$(wildcard ext/*.c))
+EXT_HDRS := $(wildcard ext/*.h)
+C_TESTS := $(wildcard tests/c/*.c)
+SAMPLE := $(firstword $(wildcard data/sample.pcap) tests/data/sample.pcap)
+
+# `ovsct` from PATH when installed, else the module itself.
+OVSCT ?= $(shell command -v ovsct 2>/dev/null || \
+	echo "$(PYTHON) -c 'import sys; from ovsct.cli import main; sys.exit(main())'")
+
+CFLAGS_C := -std=gnu11 -D_GNU_SOURCE -pthread -Iext -Wall -Wextra
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer
+ASAN_FLAGS := $(SAN_FLAGS) -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined
+TSAN_FLAGS := $(SAN_FLAGS) -fsanitize=thread
+
+# TSan needs a predictable address space on some kernels: run under
+# `setarch -R` (ASLR off for that process) when available.
+SETARCH := $(shell command -v setarch >/dev/null 2>&1 && \
+	setarch $$(uname -m) -R true 2>/dev/null && echo "setarch $$(uname -m) -R")
+export ASAN_OPTIONS ?= abort_on_error=0:detect_leaks=1
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS ?= halt_on_error=1:second_deadlock_stack=1
+
+# Keep the objects and binaries (they are intermediate to the stamps).
+.SECONDARY:
+
+.PHONY: all build run test pytest check-ext tsa asan tsan c-checks bench \
+	clean
+
+all: build
+
+# build_ext --inplace puts ovsct/_engine*.so next to the sources, which is
+# what `python -m pytest` (cwd first on sys.path) and an editable install
+# both import.  The editable install (entry points `ovsct`, `ovsctd`) is
+# made once, or again if `ovsct` resolves outside this tree.
+build:
+	$(PYTHON) setup.py -q build_ext --inplace -j $(JOBS)
+	@(cd / && $(PYTHON) -c "import sys, ovsct; \
+	sys.exit(not ovsct.__file__.startswith('$(CURDIR)/'))") 2>/dev/null || \
+	{ echo "pip install -e . (entry points)"; \
+	  $(PYTHON) -m pip install -q --no-deps --no-build-isolation -e . && \
+	  { command -v pyenv >/dev/null 2>&1 && pyenv rehash || true; }; }
+
+run: build
+	@test -f $(SAMPLE) || { echo "missing $(SAMPLE)" >&2; exit 1; }
+	$(OVSCT) -r $(SAMPLE) dump-conntrack
+
+# pytest's own status is make's: 5 (no tests collected) fails too.
+test: build c-checks
+	$(PYTHON) -m pytest -q
+
+pytest: build
+	$(PYTHON) -m pytest -q
+
+c-checks: check-ext tsa asan tsan
+
+check-ext: build/c/check-ext.stamp
+build/c/check-ext.stamp: $(EXT_SRCS) $(EXT_HDRS)
+	@mkdir -p build/c/obj
+	@bad=$$(grep -l 'Python\.h' ext/* | grep -v '^ext/module\.c$$' || true); \
+	if [ -n "$$bad" ]; then \
+		echo "Python.h outside ext/module.c: $$bad" >&2; exit 1; fi
+	@for f in $(EXT_SRCS); do \
+		echo "  CC $$f"; \
+		$(CC) $(CFLAGS_C) -Werror -O2 -c $$f \
+			-o build/c/obj/$$(basename $$f .c).o \
+			|| exit 1; \
+	done
+	@touch $@
+
+tsa: build/c/tsa.stamp
+build/c/tsa.stamp: $(EXT_SRCS) $(EXT_HDRS)
+	@mkdir -p build/c
+	@for f in $(EXT_SRCS); do \
+		echo "  TSA $$f"; \
+		$(CLANG) -std=gnu11 -D_GNU_SOURCE -Iext -Wthread-safety -Werror \
+			-fsyntax-only $$f || exit 1; \
+	done
+	@touch $@
+
+# Engine objects per sanitizer, then one binary per tests/c driver.
+ASAN_OBJS := $(patsubst ext/%.c,build/c/asan/obj/%.o,$(EXT_SRCS))
+TSAN_OBJS := $(patsubst ext/%.c,build/c/tsan/obj/%.o,$(EXT_SRCS))
+
+build/c/asan/obj/%.o: ext/%.c $(EXT_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_C) $(ASAN_FLAGS) -c $< -o $@
+
+build/c/tsan/obj/%.o: ext/%.c $(EXT_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_C) $(TSAN_FLAGS) -c $< -o $@
+
+build/c/asan/%: tests/c/%.c $(ASAN_OBJS)
+	$(CC) $(CFLAGS_C) $(ASAN_FLAGS) $< $(ASAN_OBJS) -o $@ -lm
+
+build/c/tsan/%: tests/c/%.c $(TSAN_OBJS)
+	$(CC) $(CFLAGS_C) $(TSAN_FLAGS) $< $(TSAN_OBJS) -o $@ -lm
+
+ASAN_BINS := $(patsubst tests/c/%.c,build/c/asan/%,$(C_TESTS))
+
+asan: build/c/asan.stamp
+build/c/asan.stamp: $(ASAN_BINS)
+	@for t in $(ASAN_BINS); do \
+		echo "  RUN $$t"; ./$$t || { echo "FAILED: $$t" >&2; exit 1; }; \
+	done
+	@touch $@
+
+tsan: build/c/tsan.stamp
+build/c/tsan.stamp: build/c/tsan/stress
+	@echo "  RUN $< (TSan$(if $(SETARCH), via $(SETARCH)))"
+	@$(SETARCH) ./$< || { echo "FAILED: $<" >&2; exit 1; }
+	@touch $@
+
+bench: build
+	$(OVSCT) bench $(BENCH_ARGS)
+
+clean:
+	rm -rf build ovsct/_engine*.so

@@ -1,0 +1,444 @@
+"""The ``ovsct`` command: ovs-appctl for ovsctd, offline replays, benchmarks.
+
+    ovsct [-t TARGET] [-f text|json] [--pretty] [--timeout=S] COMMAND [ARG...]
+    ovsct -r FILE [--action=ACTION] [--batch=N] [--write=OUT]
+          states | COMMAND [ARG...]
+    ovsct bench [...]
+
+Client mode sends COMMAND to the daemon and prints what ovs-appctl would
+print, on the same streams with the same exit codes: 0 on success, 1 when
+the daemon cannot be reached (ovs-appctl's messages with "ovsct:"), 2 when
+the daemon returns an error (its text, then "ovsct: TARGET: server returned
+an error").  COMMAND is an OVS name with or without its "dpctl/" prefix
+(``ovsct dump-conntrack`` is ``dpctl/dump-conntrack``), or one of our ct/*
+names without "ct/" (``ovsct replay FILE`` is ``ct/replay FILE``).
+
+Offline mode (-r) builds a local engine on a manual clock, runs the capture
+through it at t = 0 ms, moves the clock to t = 1 ms (so that a one-way UDP
+connection shows timeout=59 with -s, as OVS does just after the packets) and
+runs the same command handler as the daemon, printing the same text.
+``states`` prints one ``<index>: <ct_state>`` line per packet.
+
+Neighbours: ovsct/client.py (transport), ovsct/commands.py (the table: help
+text, name mapping, offline handlers), ovsct/bench.py (``ovsct bench``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from typing import Any, NoReturn, TextIO
+
+from ovsct import __version__
+from ovsct import client
+
+PROGRAM = "ovsct"
+DEFAULT_ACTION = "ct(commit)"
+OFFLINE_TIME_MS = 1
+BUILTINS = ("exit", "list-commands", "set-options", "version")
+
+_log_seq = 0
+
+
+class UsageError(Exception):
+    """A command-line error: printed as "ovsct: <text>", exit status 1."""
+
+
+def _warn_log(module: str, text: str, err: TextIO) -> None:
+    """A vlog WARN line on stderr, as ovs-appctl prints before failing."""
+    global _log_seq
+    _log_seq += 1
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    err.write("%s|%05d|%s|WARN|%s\n" % (stamp, _log_seq, module, text))
+
+
+# ---------------------------------------------------------------------------
+# Options.
+
+class Options:
+    target: str | None = None
+    fmt = "text"
+    pretty = False
+    timeout: int | None = None
+    read: str | None = None
+    action: str | None = None
+    batch = 32
+    write: str | None = None
+    help = False
+    version = False
+
+
+# (long name, short name, takes a value)
+_OPTIONS = [
+    ("target", "t", True), ("format", "f", True), ("pretty", None, False),
+    ("timeout", "T", True), ("read", "r", True), ("action", None, True),
+    ("batch", None, True), ("write", None, True), ("help", "h", False),
+    ("version", "V", False),
+]
+_LONG = {name: value for name, _, value in _OPTIONS}
+_SHORT = {short: (name, value) for name, short, value in _OPTIONS if short}
+
+
+def parse_options(argv: list[str]) -> tuple[Options, list[str]]:
+    """getopt_long with "+": options end at the first non-option, so
+    COMMAND's own options (-m, -s) are left to it."""
+    opts = Options()
+    seen: dict[str, str] = {}
+
+    def store(name: str, value: str) -> None:
+        if name == "target" and name in seen:
+            raise UsageError("-t or --target may be specified only once")
+        seen[name] = value
+
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            i += 1
+            break
+        if arg.startswith("--"):
+            name, eq, value = arg[2:].partition("=")
+            if name not in _LONG:
+                raise UsageError("unrecognized option '%s'" % arg)
+            if _LONG[name] and not eq:
+                i += 1
+                if i == len(argv):
+                    raise UsageError("option '--%s' requires an argument"
+                                     % name)
+                value = argv[i]
+            elif not _LONG[name] and eq:
+                raise UsageError("option '--%s' doesn't allow an argument"
+                                 % name)
+            store(name, value)
+        elif arg.startswith("-") and arg != "-":
+            j = 1
+            while j < len(arg):
+                if arg[j] not in _SHORT:
+                    raise UsageError("invalid option -- '%s'" % arg[j])
+                name, takes = _SHORT[arg[j]]
+                if takes:
+                    value = arg[j + 1:]
+                    if not value:
+                        i += 1
+                        if i == len(argv):
+                            raise UsageError("option requires an argument "
+                                             "-- '%s'" % arg[j])
+                        value = argv[i]
+                    store(name, value)
+                    break
+                store(name, "")
+                j += 1
+        else:
+            break
+        i += 1
+
+    opts.target = seen.get("target")
+    if "format" in seen:
+        opts.fmt = seen["format"].lower()
+        if opts.fmt not in ("text", "json"):
+            raise UsageError("value %s on -f or --format is invalid"
+                             % seen["format"])
+    opts.pretty = "pretty" in seen
+    if "timeout" in seen:
+        try:
+            opts.timeout = int(seen["timeout"], 10)
+            if opts.timeout <= 0:
+                raise ValueError
+        except ValueError:
+            raise UsageError("value %s on -T or --timeout is invalid"
+                             % seen["timeout"])
+    opts.read = seen.get("read")
+    opts.action = seen.get("action")
+    opts.write = seen.get("write")
+    if "batch" in seen:
+        try:
+            opts.batch = int(seen["batch"], 10)
+            if opts.batch <= 0:
+                raise ValueError
+        except ValueError:
+            raise UsageError("value %s on --batch is invalid" % seen["batch"])
+    opts.help = "help" in seen
+    opts.version = "version" in seen
+    if opts.read is None:
+        for name in ("action", "batch", "write"):
+            if name in seen:
+                raise UsageError("--%s needs -r FILE" % name)
+    return opts, argv[i:]
+
+
+# ---------------------------------------------------------------------------
+# The command table (imported lazily: it pulls in the engine).
+
+def _table() -> dict[str, Any]:
+    from ovsct.commands import COMMANDS
+    return {c.name: c for c in COMMANDS}
+
+
+def command_name(name: str) -> str:
+    """Maps a short name to the table's: "dump-conntrack" ->
+    "dpctl/dump-conntrack", "replay" -> "ct/replay".  Unknown names are
+    returned unchanged (the daemon reports them)."""
+    if "/" in name or name in BUILTINS:
+        return name
+    try:
+        table = _table()
+    except ImportError:
+        table = {}
+    for prefix in ("", "dpctl/", "ct/"):
+        if prefix + name in table:
+            return prefix + name
+    return name
+
+
+def help_text() -> str:
+    lines = [
+        "%s, for querying and controlling the ovsct connection tracker"
+        % PROGRAM,
+        "usage: %s [TARGET] [-f text|json] COMMAND [ARG...]" % PROGRAM,
+        "       %s -r FILE [--action=ACTION] [--batch=N] [--write=OUT] "
+        "COMMAND [ARG...]" % PROGRAM,
+        "       %s bench [PHASE] [OPTIONS]" % PROGRAM,
+        "",
+        "Commands (\"dpctl/\" and \"ct/\" may be omitted):",
+    ]
+    try:
+        from ovsct.commands import COMMANDS
+    except ImportError as e:
+        COMMANDS = []
+        lines.append("  (command table unavailable: %s)" % e)
+    groups: dict[str, list] = {}
+    for command in COMMANDS:
+        groups.setdefault(command.group, []).append(command)
+    for group, commands in groups.items():
+        lines.append("%s:" % group)
+        for c in commands:
+            lines.append("  %s %s" % (c.name, c.usage) if c.usage
+                         else "  %s" % c.name)
+            lines.append("      %s" % c.summary)
+    lines += [
+        "Daemon:",
+        "  list-commands      list the daemon's commands",
+        "  version            print the daemon's version",
+        "  exit               make the daemon exit",
+        "Offline only (-r):",
+        "  states             print each packet's ct_state",
+        "",
+        "Targets:",
+        "  -t, --target=TARGET  pidfile name or socket to contact "
+        "(default ovsctd)",
+        "Offline mode:",
+        "  -r, --read=FILE      run the pcap/pcapng FILE through a local "
+        "engine",
+        "  --action=ACTION      ct() action (default %s)" % DEFAULT_ACTION,
+        "  --batch=N            packets per engine call (default 32)",
+        "  --write=OUT          write the packets, after NAT, to OUT",
+        "Other options:",
+        "  -f, --format=FMT     text (default) or json",
+        "  --pretty             indent JSON output",
+        "  -T, --timeout=SECS   wait at most SECS seconds for a response",
+        "  -h, --help           print this helpful information",
+        "  -V, --version        display ovsct version information",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# Output.
+
+def _write_json(value: Any, pretty: bool, out: TextIO) -> None:
+    if pretty:
+        out.write(json.dumps(value, indent=4, sort_keys=True) + "\n")
+    else:
+        out.write(json.dumps(value, separators=(",", ":"), sort_keys=True)
+                  + "\n")
+
+
+def _write_result(result: Any, fmt: str, pretty: bool, out: TextIO) -> None:
+    if isinstance(result, client.RawText):
+        out.flush()
+        try:
+            fd = out.fileno()
+        except (AttributeError, OSError, ValueError):
+            out.write(str(result))
+        else:
+            result.write_to(fd)
+    elif isinstance(result, str) and fmt == "text":
+        # Bytes, as ovs-appctl's fputs(): the text is UTF-8 whatever the
+        # locale says.
+        buffer = getattr(out, "buffer", None)
+        if buffer is not None:
+            out.flush()
+            buffer.write(result.encode("utf-8"))
+        else:
+            out.write(result)
+    else:
+        _write_json(result, pretty, out)
+
+
+# ---------------------------------------------------------------------------
+# Client mode.
+
+def _on_alarm(signum: int, frame: Any) -> NoReturn:
+    # What ovs-appctl --timeout does: fatal_signal logs and re-raises.
+    _warn_log("fatal_signal", "terminating with signal 14 (Alarm clock)",
+              sys.stderr)
+    sys.stderr.flush()
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGALRM)
+    raise SystemExit(128 + signal.SIGALRM)      # Not reached.
+
+
+def run_client(opts: Options, args: list[str], out: TextIO,
+               err: TextIO) -> int:
+    target = opts.target or client.DEFAULT_TARGET
+    method = command_name(args[0])
+    params = args[1:]
+    if method == "ct/replay" and params:
+        # The daemon's working directory is not ours (--detach: "/").
+        params[0] = os.path.abspath(params[0])
+    if opts.timeout:
+        signal.signal(signal.SIGALRM, _on_alarm)
+        signal.alarm(opts.timeout)
+    try:
+        path = client.resolve_target(target)
+        with client.UnixctlClient.connect(path) as conn:
+            if opts.fmt != "text":
+                error, _ = conn.transact("set-options",
+                                         ["--format", opts.fmt])
+                if error is None:
+                    error, result = conn.transact(method, params)
+            else:
+                error, result = conn.transact(method, params)
+    except client.ClientError as e:
+        if e.log:
+            _warn_log(e.log[0], e.log[1], err)
+        if e.message == "transaction error":
+            err.write("%s: %s: %s\n" % (PROGRAM, target, e))
+        else:
+            err.write("%s: %s\n" % (PROGRAM, e))
+        return 1
+    if error is not None:
+        err.write(error if isinstance(error, str) else json.dumps(error))
+        err.write("%s: %s: server returned an error\n" % (PROGRAM, target))
+        return 2
+    _write_result(result, opts.fmt, opts.pretty, out)
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# Offline mode.
+
+def run_offline(opts: Options, args: list[str], out: TextIO,
+                err: TextIO) -> int:
+    from ovsct import format as fmt
+    from ovsct.action import parse_ct_action
+    from ovsct.commands import CommandError, Context, dispatch
+    from ovsct.engine import Conntrack, pcap_write
+
+    name = args[0]
+    if name != "states":
+        name = command_name(name)
+        if name not in _table():
+            raise UsageError("%s: not available with -r (use a dpctl/ or "
+                             "ct/ command, or states)" % args[0])
+    action_text = opts.action or DEFAULT_ACTION
+    try:
+        action = parse_ct_action(action_text)
+    except ValueError as e:
+        raise UsageError("--action: %s" % e)
+
+    with Conntrack(manual_clock=True, start_ms=0, sweeper=False) as engine:
+        try:
+            if opts.write:
+                states, frames, offsets = engine.execute_pcap(
+                    opts.read, action, opts.batch, frames=True)
+                pcap_write(opts.write, frames, offsets)
+            else:
+                states = engine.execute_pcap(opts.read, action, opts.batch)
+        except (OSError, ValueError) as e:
+            err.write("%s: %s: %s\n" % (PROGRAM, opts.read,
+                                        getattr(e, "strerror", None) or e))
+            return 1
+        engine.set_time(OFFLINE_TIME_MS)
+
+        if name == "states":
+            if len(args) > 1:
+                raise UsageError("states takes no arguments")
+            if opts.fmt == "json":
+                _write_json([{"packet": i, "ct_state":
+                              fmt.ct_state_name(s).split("|")}
+                             for i, s in enumerate(states, 1)],
+                            opts.pretty, out)
+            else:
+                out.write("".join("%d: %s\n" % (i, fmt.ct_state_name(s))
+                                  for i, s in enumerate(states, 1)))
+            return 0
+
+        context = Context(engine=engine, program=PROGRAM)
+        try:
+            value = dispatch(context, name, args[1:]).value(
+                opts.fmt == "json")
+        except CommandError as e:
+            err.write(e.text if e.text.endswith("\n") else e.text + "\n")
+            return 2
+    if opts.fmt == "json":
+        _write_json(value, opts.pretty, out)
+    elif value:
+        out.write(value if value.endswith("\n") else value + "\n")
+    return 0
+
+
+# ---------------------------------------------------------------------------
+
+def run_bench(args: list[str]) -> int:
+    import argparse
+
+    from ovsct import bench
+
+    parser = argparse.ArgumentParser(prog=PROGRAM)
+    subparsers = parser.add_subparsers(dest="command")
+    bench.add_parser(subparsers)
+    return bench.run(parser.parse_args(args))
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None,
+         err: TextIO | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        opts, args = parse_options(argv)
+        if opts.help:
+            out.write(help_text())
+            return 0
+        if opts.version:
+            out.write("%s (ovsct) %s\n" % (PROGRAM, __version__))
+            return 0
+        if not args:
+            raise UsageError("at least one non-option argument is required "
+                             "(use --help for help)")
+        if args[0] == "bench" and opts.read is None:
+            return run_bench(args)
+        if opts.read is not None:
+            return run_offline(opts, args, out, err)
+        return run_client(opts, args, out, err)
+    except UsageError as e:
+        err.write("%s: %s\n" % (PROGRAM, e))
+        return 1
+    except BrokenPipeError:
+        # Output closed early (ovsct dump-conntrack | head): quiet exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    finally:
+        try:
+            out.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

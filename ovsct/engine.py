@@ -1,0 +1,473 @@
+"""Python face of the C connection tracker (ovsct._engine).
+
+`Conntrack` wraps the binding's object: it turns the dataclasses below and
+`ovsct.action.Action` into the plain tuples the binding takes, and the raw
+buffers the binding returns (dumps, bucket counts) into Python values.  No
+text is made here (ovsct.format does that), except `dump_text()`, which is
+the C formatter's output passed through.
+
+Every engine call runs in C with the GIL released; a batch of frames is one
+call (`execute`, `execute_pcap`), never one call per packet.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from array import array
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any, Iterable, Optional, Sequence, Union
+
+from ovsct import _engine
+from ovsct.errors import NotFound, OvsctError, TableFull
+
+__all__ = [
+    "Conntrack", "Entry", "FlushFilter", "NotFound", "OvsctError",
+    "TableFull", "Tuple", "TupleMatch", "TP_NAMES", "TP_DEFAULTS",
+    "PROTO_CLASSES", "TCP_STATE_NAMES", "COUNTER_NAMES", "action_to_c",
+    "pcap_load", "pcap_write", "bench_run", "trim",
+]
+
+# Timeout-policy attribute names (ovsct_tp_names) and their defaults (s).
+TP_NAMES: tuple[str, ...] = tuple(_engine.TP_NAMES)
+TP_DEFAULTS: dict[str, int] = dict(zip(TP_NAMES, _engine.TP_DEFAULTS))
+
+# enum ovsct_proto_class order.
+PROTO_CLASSES: tuple[str, ...] = (
+    "tcp", "udp", "udplite", "sctp", "icmp", "icmpv6", "dccp", "igmp",
+    "other",
+)
+# enum ovsct_tcp_state order, OVS's ct_dpif_tcp_state names.
+TCP_STATE_NAMES: tuple[str, ...] = (
+    "CLOSED", "LISTEN", "SYN_SENT", "SYN_RECV", "ESTABLISHED",
+    "CLOSE_WAIT", "FIN_WAIT_1", "CLOSING", "LAST_ACK", "FIN_WAIT_2",
+    "TIME_WAIT",
+)
+# struct ovsct_counters order.
+COUNTER_NAMES: tuple[str, ...] = (
+    "packets", "invalid", "created", "removed", "expired", "full",
+    "zone_full", "nat_exhausted", "lookup_reaped", "sweeps",
+    "sweep_scanned", "lock_contended", "max_sweep_hold_ns",
+)
+
+CS_SRC_NAT = 0x40
+CS_DST_NAT = 0x80
+NAT_F_PERSISTENT = 1 << 0
+NAT_F_HASH = 1 << 1
+NAT_F_RANDOM = 1 << 2
+_NAT_FLAG_BITS = {"persistent": NAT_F_PERSISTENT, "hash": NAT_F_HASH,
+                  "random": NAT_F_RANDOM}
+
+_ICMP_PROTOS = (1, 58)
+_U64 = (1 << 64) - 1
+_U128 = (1 << 128) - 1
+_U32 = (1 << 32) - 1
+
+# struct ovsct_tuple and struct ovsct_entry, native byte order, no padding
+# (ovsct.h).  Checked against the binding's sizeof() below.
+_TUPLE_FMT = "16s16sHHBBBB"
+_ENTRY_FMT = "=" + _TUPLE_FMT * 2 + "qQQIIHBBBBBBB7x"
+_ENTRY_SIZE = struct.calcsize(_ENTRY_FMT)
+assert _ENTRY_SIZE == _engine.ENTRY_SIZE, (_ENTRY_SIZE, _engine.ENTRY_SIZE)
+
+
+@dataclass(slots=True)
+class Tuple:
+    """One direction of a connection.  Addresses are strings."""
+
+    l3: int = 4
+    proto: int = 0
+    src: str = ""
+    dst: str = ""
+    sport: int = 0
+    dport: int = 0
+    icmp_id: int = 0
+    icmp_type: int = 0
+    icmp_code: int = 0
+
+
+@dataclass(slots=True)
+class TupleMatch:
+    """A partial tuple for flush_filter(); zero / None fields match any."""
+
+    l3: int = 0
+    proto: Optional[int] = None
+    src: Optional[str] = None
+    dst: Optional[str] = None
+    sport: int = 0
+    dport: int = 0
+    icmp_id: int = 0
+    icmp_type: int = 0
+    icmp_code: int = 0
+
+
+@dataclass(slots=True)
+class FlushFilter:
+    """OVS's ofp_ct_match: zone, mark/labels under mask, tuple matches."""
+
+    zone: Optional[int] = None
+    mark: int = 0
+    mark_mask: int = 0
+    labels: int = 0
+    labels_mask: int = 0
+    orig: Optional[TupleMatch] = None
+    reply: Optional[TupleMatch] = None
+
+
+@dataclass(slots=True)
+class Entry:
+    """A connection as copied out by a dump."""
+
+    orig: Tuple
+    reply: Tuple
+    zone: int
+    mark: int
+    labels: int
+    expiration: int                 # engine clock, ms
+    timeout: int                    # seconds left, OVS rounding
+    tcp_state: Optional[tuple[str, str]]    # (orig, reply); None: not TCP
+    tcp_wscale: tuple[int, int]
+    tcp_flags: tuple[int, int]
+    bucket: int
+    nat: int                        # CS_SRC_NAT | CS_DST_NAT bits
+
+
+# Conversions to the binding's tuples.
+
+def _addr16(addr: str, l3: int = 0) -> bytes:
+    """Network-order 16-byte form of 'addr' (IPv4 in the first 4 bytes)."""
+    if not isinstance(addr, str):
+        raise TypeError(f"address must be a str, not {type(addr).__name__}")
+    if l3 == 0:
+        l3 = 6 if ":" in addr else 4
+    try:
+        if l3 == 4:
+            return socket.inet_pton(socket.AF_INET, addr) + bytes(12)
+        if l3 == 6:
+            return socket.inet_pton(socket.AF_INET6, addr)
+    except OSError:
+        raise ValueError(f"bad IPv{l3} address {addr!r}") from None
+    raise ValueError(f"l3 must be 4 or 6, not {l3!r}")
+
+
+def _split128(v: int) -> tuple[int, int]:
+    v = int(v)
+    if v < 0 or v > _U128:
+        raise ValueError("label out of range (128 bits)")
+    return v & _U64, v >> 64
+
+
+def _tuple_to_c(t: Tuple) -> tuple:
+    l3 = t.l3 or (6 if ":" in t.src else 4)
+    if t.proto in _ICMP_PROTOS:
+        sport = dport = t.icmp_id
+    else:
+        sport, dport = t.sport, t.dport
+    return (l3, t.proto, _addr16(t.src, l3), _addr16(t.dst, l3), sport,
+            dport, t.icmp_type, t.icmp_code)
+
+
+def _match_to_c(m: Optional[TupleMatch]) -> Optional[tuple]:
+    if m is None:
+        return None
+    return (None if m.src is None else _addr16(m.src, m.l3),
+            None if m.dst is None else _addr16(m.dst, m.l3),
+            m.l3, m.proto, m.sport, m.dport, m.icmp_id, m.icmp_type,
+            m.icmp_code)
+
+
+def _filter_to_c(f: FlushFilter) -> tuple:
+    return ((f.zone, f.mark & _U32, f.mark_mask & _U32)
+            + _split128(f.labels) + _split128(f.labels_mask)
+            + (_match_to_c(f.orig), _match_to_c(f.reply)))
+
+
+def _nat_to_c(nat: Any) -> Optional[tuple]:
+    """ovsct.action.Nat -> (kind, l3, flags, pmin, pmax, amin16, amax16)."""
+    if nat is None:
+        return None
+    kind = getattr(nat, "kind", None)
+    if kind in ("src", "snat", CS_SRC_NAT):
+        kind = CS_SRC_NAT
+    elif kind in ("dst", "dnat", CS_DST_NAT):
+        kind = CS_DST_NAT
+    elif kind in (None, "", 0xff):
+        kind = 0xff
+    else:
+        raise ValueError(f"bad NAT kind {kind!r}")
+    amin = getattr(nat, "addr_min", None)
+    amax = getattr(nat, "addr_max", None) or amin
+    l3 = getattr(nat, "l3", 0) or 0
+    if not l3:
+        l3 = 6 if amin and ":" in str(amin) else 4
+    flags = getattr(nat, "flag_bits", None)
+    if flags is None:
+        flags = 0
+        for name in getattr(nat, "flags", ()) or ():
+            flags |= _NAT_FLAG_BITS[name]
+    pmin = getattr(nat, "port_min", None) or 0
+    pmax = getattr(nat, "port_max", None) or pmin
+    return (kind, l3, flags, pmin, pmax,
+            _addr16(str(amin), l3) if amin else bytes(16),
+            _addr16(str(amax), l3) if amax else bytes(16))
+
+
+def action_to_c(action: Any) -> tuple:
+    """Converts an Action (or a ct(...) string) to the binding's tuple:
+    (zone, commit, force, set_mark, mark, mark_mask, set_labels, labels_lo,
+     labels_hi, labels_mask_lo, labels_mask_hi, nat)."""
+    if isinstance(action, tuple):
+        return action
+    if isinstance(action, str):
+        from ovsct.action import parse_ct_action
+        action = parse_ct_action(action)
+    mark = getattr(action, "mark", None)
+    mark_mask = getattr(action, "mark_mask", None)
+    labels = getattr(action, "labels", None)
+    labels_mask = getattr(action, "labels_mask", None)
+    # Action keeps None for "not set"; a value without a mask is a full set.
+    set_mark = mark is not None or mark_mask is not None
+    set_labels = labels is not None or labels_mask is not None
+    mark = mark or 0
+    labels = labels or 0
+    if mark_mask is None:
+        mark_mask = _U32 if set_mark else 0
+    if labels_mask is None:
+        labels_mask = _U128 if set_labels else 0
+    return ((getattr(action, "zone", 0) or 0, bool(action.commit),
+             bool(getattr(action, "force", False)), set_mark, mark & _U32,
+             mark_mask & _U32, set_labels)
+            + _split128(labels) + _split128(labels_mask)
+            + (_nat_to_c(getattr(action, "nat", None)),))
+
+
+def _action(action: Any) -> tuple:
+    # Frozen (hashable) actions are converted once.
+    try:
+        return _action_cache[action]
+    except KeyError:
+        pass
+    except TypeError:               # unhashable: convert every time
+        return action_to_c(action)
+    c = action_to_c(action)
+    if len(_action_cache) >= 256:
+        _action_cache.clear()
+    _action_cache[action] = c
+    return c
+
+
+_action_cache: dict = {}
+
+
+def _zone_arg(zone: Optional[int]) -> int:
+    return -1 if zone is None else zone
+
+
+class Conntrack:
+    """A connection tracker (see docs/architecture.md)."""
+
+    def __init__(self, buckets: int = 0, manual_clock: bool = False,
+                 start_ms: int = 0, sweeper: bool = True) -> None:
+        self._ct = _engine.Conntrack(buckets=buckets,
+                                     manual_clock=manual_clock,
+                                     start_ms=start_ms, sweeper=sweeper)
+
+    # Lifecycle.
+
+    def close(self) -> None:
+        self._ct.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._ct.closed
+
+    def __enter__(self) -> "Conntrack":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self._ct.closed:
+            return "<ovsct.Conntrack closed>"
+        return f"<ovsct.Conntrack n_buckets={self._ct.n_buckets}>"
+
+    # Clock.
+
+    @property
+    def now(self) -> int:
+        return self._ct.now
+
+    def set_time(self, ms: int) -> None:
+        self._ct.set_time(ms)
+
+    def advance(self, ms: int) -> None:
+        self._ct.set_time(self._ct.now + ms)
+
+    def use_real_clock(self) -> None:
+        self._ct.use_real_clock()
+
+    # Execution.
+
+    def execute(self, frames, offsets, action) -> bytes:
+        """Runs 'action' on each frame; returns one ct_state byte per frame.
+
+        'frames' is a buffer of concatenated Ethernet frames: writable
+        buffers (bytearray, memoryview) receive NAT rewrites in place;
+        read-only ones (bytes) are copied first.  'offsets' holds n + 1
+        uint32 values (array('I'), raw native-order bytes, or ints)."""
+        return self._ct.execute(frames, offsets, _action(action))
+
+    def execute_frames(self, frames: Sequence[bytes], action) -> bytes:
+        offsets = array("I", [0])
+        offsets.extend(accumulate(map(len, frames)))
+        return self._ct.execute(b"".join(frames), offsets, _action(action))
+
+    def execute_pcap(self, path, action, batch: int = 32,
+                     frames: bool = False):
+        """Runs a capture through the engine in batches of 'batch' frames
+        (C reader, GIL released).  Returns the states, or with
+        'frames=True' (states, frames, offsets): the frames after NAT,
+        ready for pcap_write()."""
+        return self._ct.execute_pcap(path, _action(action), batch, frames)
+
+    # Counts and settings.
+
+    def nconns(self) -> int:
+        return self._ct.nconns()
+
+    @property
+    def maxconns(self) -> int:
+        return self._ct.maxconns
+
+    @maxconns.setter
+    def maxconns(self, value: int) -> None:
+        self._ct.maxconns = value
+
+    @property
+    def sweep_interval(self) -> int:
+        return self._ct.sweep_interval
+
+    @sweep_interval.setter
+    def sweep_interval(self, ms: int) -> None:
+        self._ct.sweep_interval = ms
+
+    @property
+    def tcp_seq_chk(self) -> bool:
+        return self._ct.tcp_seq_chk
+
+    @tcp_seq_chk.setter
+    def tcp_seq_chk(self, value: bool) -> None:
+        self._ct.tcp_seq_chk = bool(value)
+
+    @property
+    def n_buckets(self) -> int:
+        return self._ct.n_buckets
+
+    # Zone limits.
+
+    def set_zone_limit(self, zone: Optional[int], limit: int) -> None:
+        self._ct.set_zone_limit(_zone_arg(zone), limit)
+
+    def del_zone_limit(self, zone: Optional[int]) -> None:
+        self._ct.del_zone_limit(_zone_arg(zone))
+
+    def get_zone_limit(self, zone: Optional[int]) -> tuple[int, int, bool]:
+        return self._ct.get_zone_limit(_zone_arg(zone))
+
+    def list_zone_limits(self) -> list[int]:
+        return self._ct.list_zone_limits()
+
+    # Timeout policies.
+
+    def set_zone_tp(self, zone: int, policy: dict[str, int]) -> None:
+        values: list[Optional[int]] = [None] * len(TP_NAMES)
+        for key, value in policy.items():
+            try:
+                values[TP_NAMES.index(key)] = int(value)
+            except ValueError:
+                raise ValueError(
+                    f"unknown timeout policy attribute {key!r}") from None
+        self._ct.set_zone_tp(zone, values)
+
+    def del_zone_tp(self, zone: int) -> None:
+        self._ct.del_zone_tp(zone)
+
+    def get_zone_tp(self, zone: int) -> Optional[dict[str, int]]:
+        values = self._ct.get_zone_tp(zone)
+        if values is None:
+            return None
+        return {k: v for k, v in zip(TP_NAMES, values) if v is not None}
+
+    def list_zone_tps(self) -> dict[int, dict[str, int]]:
+        return {zone: {k: v for k, v in zip(TP_NAMES, values)
+                       if v is not None}
+                for zone, values in self._ct.list_zone_tps()}
+
+    # Flush.
+
+    def flush(self, zone: Optional[int] = None) -> int:
+        return self._ct.flush(zone)
+
+    def flush_tuple(self, zone: int, tup: Tuple) -> None:
+        self._ct.flush_tuple(zone, _tuple_to_c(tup))
+
+    def flush_filter(self, flt: FlushFilter) -> int:
+        return self._ct.flush_filter(_filter_to_c(flt))
+
+    # Dumps and statistics.
+
+    def dump_raw(self, zone: Optional[int] = None) -> bytes:
+        """Packed struct ovsct_entry records (ENTRY_FORMAT)."""
+        return self._ct.dump(zone)
+
+    def dump(self, zone: Optional[int] = None) -> list[Entry]:
+        # The binding makes the Entry/Tuple objects itself (no __init__
+        # call per object): a million entries take well under a second.
+        return self._ct.dump_entries(zone, Tuple, Entry, TCP_STATE_NAMES)
+
+    def dump_text(self, zone: Optional[int] = None, verbose: bool = False,
+                  stats: bool = False, sort: bool = True) -> str:
+        """OVS dump-conntrack lines, each ending in "\\n" (C formatter).
+        'sort' orders lines bytewise (OVS prints in hash order)."""
+        return self._ct.dump_text(zone, verbose, stats, sort)
+
+    def stats(self, zone: Optional[int] = None) -> dict:
+        total, per_proto, tcp_states = self._ct.stats(zone)
+        return {"total": total,
+                "per_proto": dict(zip(PROTO_CLASSES, per_proto)),
+                "tcp_states": dict(zip(TCP_STATE_NAMES, tcp_states))}
+
+    def bucket_counts(self) -> list[int]:
+        counts = array("I")
+        counts.frombytes(self._ct.bucket_counts())
+        return counts.tolist()
+
+    def counters(self) -> dict[str, int]:
+        return dict(zip(COUNTER_NAMES, self._ct.counters()))
+
+    def sweep_now(self) -> int:
+        return self._ct.sweep_now()
+
+
+ENTRY_FORMAT = _ENTRY_FMT
+
+
+def pcap_load(path) -> tuple[bytes, bytes]:
+    """(frames, offsets): offsets are n + 1 native uint32 as bytes."""
+    return _engine.pcap_load(path)
+
+
+def pcap_write(path, frames, offsets: Union[bytes, Iterable[int]]) -> None:
+    _engine.pcap_write(path, frames, offsets)
+
+
+def bench_run(phase: str, conns: int, threads: int, batch: int,
+              buckets: int = 0) -> str:
+    """Runs a C benchmark phase; returns its JSON text."""
+    return _engine.bench_run(phase, conns, threads, batch, buckets)
+
+
+def trim() -> None:
+    _engine.trim()

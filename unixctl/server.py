@@ -1,0 +1,666 @@
+"""Unixctl server: ovs.unixctl.server's contract with non-blocking big I/O.
+
+This is a fork of the logic of ovs/unixctl/server.py (ovs 4.0.0), which in
+turn follows lib/unixctl.c.  What is kept: the global command registry
+(ovs.unixctl.commands, so ovs.vlog's vlog/* commands work unchanged), the
+callback contract callback(conn, argv, aux) with conn.reply() /
+conn.reply_error() / conn.reply_json(), deferred replies, one request in
+flight per connection, the exact error texts of process_command(), the
+"set-options --format text|json" built-in and OVS's list-commands format.
+
+What differs, and why:
+
+* Input is split into JSON texts by a small string-aware scanner and parsed
+  with the stdlib C decoder; the library parses byte by byte in Python.
+  Anything that cannot be a JSON-RPC request (garbage, invalid UTF-8, a
+  missing "params", "id":null, an unexpected member) closes that connection
+  without a reply, as OVS does (OBSERVED.md section 4); other connections are
+  not affected.
+
+* Output is a queue of byte chunks written with non-blocking send(), a
+  bounded amount per connection per loop pass.  A long text reply is encoded
+  lazily, 64 KB at a time, only as the socket drains, so a 115 MB dump
+  neither builds a second 115 MB copy nor blocks the loop, and a client that
+  never reads only holds its own reply.  The library keeps output in one str
+  that it re-encodes and slices on every send(), after serializing the reply
+  with ovs.json.to_string() (0.8 s for a 115 MB string here, against about
+  0.1 s for the chunked encoder below).  A body may also be an iterable of
+  str pieces, consumed as the socket drains.
+
+* Text bodies follow lib/unixctl.c, not the Python library: None becomes "",
+  and a non-empty body that does not end in a newline gets one.
+
+* Worker threads hand results back through call_from_thread(), which wakes
+  the poll loop through a pipe; only the loop thread touches connections.
+
+Neighbours: unixctl/main.py (daemon, registration of the command table),
+ovsct/client.py (the client end of the same wire format).
+"""
+
+from __future__ import annotations
+
+import codecs
+import collections
+import errno
+import json
+import os
+import re
+import socket
+import stat
+import threading
+from typing import Any, Callable, Iterable, Iterator
+
+import ovs.fatal_signal
+import ovs.jsonrpc
+import ovs.poller
+import ovs.timeval
+import ovs.unixctl
+import ovs.vlog
+
+vlog = ovs.vlog.Vlog("unixctl")
+
+Message = ovs.jsonrpc.Message
+TEXT = ovs.unixctl.UnixctlOutputFormat.TEXT
+JSON = ovs.unixctl.UnixctlOutputFormat.JSON
+
+MAX_INPUT = 4 << 20           # Characters of one request before we give up.
+SEND_BUDGET = 8 << 20         # Bytes written per connection per loop pass.
+CHUNK = 64 << 10              # Characters encoded per lazy output chunk.
+MAX_REQUESTS_PER_RUN = 10     # As lib/unixctl.c run_connection().
+
+_encode_str = json.encoder.encode_basestring_ascii
+
+
+# ---------------------------------------------------------------------------
+# Registration helpers (the registry itself is ovs.unixctl.commands).
+
+def command_register(name: str, usage: str, min_args: int, max_args: int,
+                     callback: Callable, aux: Any) -> None:
+    """ovs.unixctl.command_register(): duplicates are ignored."""
+    ovs.unixctl.command_register(name, usage, min_args, max_args, callback,
+                                 aux)
+
+
+def list_commands_text() -> str:
+    """lib/unixctl.c unixctl_list_commands(): sorted, "  %-23s %s\\n"."""
+    lines = ["The available commands are:\n"]
+    for name in sorted(ovs.unixctl.commands):
+        lines.append("  %-23s %s\n" % (name, ovs.unixctl.commands[name].usage))
+    return "".join(lines)
+
+
+def _unixctl_list_commands(conn: "UnixctlConnection", argv: list[str],
+                           aux: Any) -> None:
+    conn.reply(list_commands_text())
+
+
+def _unixctl_version(conn: "UnixctlConnection", argv: list[str],
+                     version: str) -> None:
+    conn.reply(version)
+
+
+def _unixctl_set_options(conn: "UnixctlConnection", argv: list[str],
+                         aux: Any) -> None:
+    """set-options [--format text|json], as lib/unixctl.c in OVS >= 3.4."""
+    fmt = conn.fmt
+    i = 0
+    while i < len(argv):
+        if i + 1 == len(argv):
+            conn.reply_error("option requires an argument -- %s" % argv[i])
+            return
+        if argv[i] != "--format":
+            conn.reply_error("invalid option -- %s" % argv[i])
+            return
+        value = argv[i + 1].lower()
+        if value == "text":
+            fmt = TEXT
+        elif value == "json":
+            fmt = JSON
+        else:
+            conn.reply_error("option --format has invalid value %s"
+                             % argv[i + 1])
+            return
+        i += 2
+    conn.fmt = fmt
+    conn.reply(None)
+
+
+# ---------------------------------------------------------------------------
+# Output encoding.
+
+# Printable ASCII that needs no escape in a JSON string, plus newline.
+_PLAIN = bytes(c for c in range(0x20, 0x7f) if c not in b'"\\') + b"\n"
+
+
+def _encode_chunk(text: str) -> bytes:
+    """The JSON string body (no quotes) of 'text'.  Dump text is printable
+    ASCII plus newlines, so the common case is encode + one replace, about
+    twice as fast as the generic encoder."""
+    if text.isascii():
+        raw = text.encode("ascii")
+        if not raw.translate(None, _PLAIN):
+            return raw.replace(b"\n", b"\\n")
+    return _encode_str(text)[1:-1].encode("ascii")
+
+
+def _text_chunks(text: str) -> Iterator[bytes]:
+    for i in range(0, len(text), CHUNK):
+        yield _encode_chunk(text[i:i + CHUNK])
+
+
+def _stream_chunks(pieces: Iterable[str]) -> Iterator[bytes]:
+    # lib/unixctl.c's rule for a body that arrives in pieces: a newline is
+    # added at the end if the text is non-empty and lacks one.
+    last = ""
+    for piece in pieces:
+        if piece:
+            last = piece
+            yield from _text_chunks(piece)
+    if last and not last.endswith("\n"):
+        yield b"\\n"
+
+
+def encode_string(text: str | Iterable[str]) -> list:
+    """The JSON string 'text' as output items: bytes for short strings, a
+    lazy chunk iterator (between quote bytes) for long ones.  'text' may also
+    be an iterable of str pieces (a body produced incrementally, e.g. a dump
+    read from the engine in chunks); it is consumed only as the socket
+    drains, in the loop thread, and gets the final-newline rule."""
+    if not isinstance(text, str):
+        return [b'"', _stream_chunks(text), b'"']
+    if len(text) <= CHUNK:
+        return [_encode_str(text).encode("ascii")]
+    return [b'"', _text_chunks(text), b'"']
+
+
+def _json_chunks(items: list) -> Iterator[bytes]:
+    step = 1024
+    for i in range(0, len(items), step):
+        piece = json.dumps(items[i:i + step], separators=(",", ":"))
+        if i:
+            yield b","
+        yield piece[1:-1].encode("ascii")
+
+
+def encode_json(value: Any) -> list:
+    """'value' as output items; long top-level lists (and long lists that are
+    values of a top-level object) are encoded lazily in slices."""
+    if isinstance(value, str):
+        return encode_string(value)
+    if isinstance(value, list) and len(value) > 1024:
+        return [b"[", _json_chunks(value), b"]"]
+    if isinstance(value, dict) and any(
+            isinstance(v, (list, str)) and len(v) > 1024
+            for v in value.values()):
+        items: list = [b"{"]
+        for n, (k, v) in enumerate(value.items()):
+            if n:
+                items.append(b",")
+            items.append(_encode_str(str(k)).encode("ascii") + b":")
+            items.extend(encode_json(v))
+        items.append(b"}")
+        return items
+    return [json.dumps(value, separators=(",", ":")).encode("ascii")]
+
+
+# ---------------------------------------------------------------------------
+# Input framing.
+
+_NON_WS = re.compile(r"[^ \t\r\n]")
+_STRUCT = re.compile(r'["{}\[\]]')
+_IN_STRING = re.compile(r'["\\]')
+
+
+class _Framer:
+    """Splits a character stream into top-level JSON texts without parsing
+    them, so a request split across reads waits for its end and pipelined
+    requests are taken one at a time.  Keeps its place across feeds."""
+
+    def __init__(self) -> None:
+        self.buf = ""
+        self.pos = 0
+        self.start = -1          # Start of the current text, -1 between.
+        self.depth = 0
+        self.in_string = False
+        self.more = False        # Input is buffered after the last text.
+
+    def feed(self, text: str) -> None:
+        self.buf += text
+
+    def __len__(self) -> int:
+        return len(self.buf)
+
+    def next(self) -> str | None:
+        """Returns the next complete text, None if more input is needed.
+        Raises ValueError if the input cannot be a JSON-RPC message."""
+        buf = self.buf
+        i = self.pos
+        self.more = False
+        if self.start < 0:
+            m = _NON_WS.search(buf, i)
+            if m is None:
+                self.buf, self.pos = "", 0
+                return None
+            i = m.start()
+            if buf[i] not in "{[":
+                raise ValueError("syntax error at beginning of input")
+            self.start = i
+        while True:
+            if self.in_string:
+                m = _IN_STRING.search(buf, i)
+                if m is None:
+                    self.pos = len(buf)
+                    return None
+                j = m.start()
+                if buf[j] == "\\":
+                    if j + 1 >= len(buf):
+                        self.pos = j
+                        return None
+                    i = j + 2
+                    continue
+                self.in_string = False
+                i = j + 1
+                continue
+            m = _STRUCT.search(buf, i)
+            if m is None:
+                self.pos = len(buf)
+                return None
+            j = m.start()
+            c = buf[j]
+            i = j + 1
+            if c == '"':
+                self.in_string = True
+            elif c in "{[":
+                self.depth += 1
+            else:
+                self.depth -= 1
+                if self.depth == 0:
+                    text = buf[self.start:i]
+                    self.buf, self.pos, self.start = buf[i:], 0, -1
+                    self.more = bool(self.buf.strip())
+                    return text
+
+
+# ---------------------------------------------------------------------------
+# Connections.
+
+class UnixctlConnection:
+    """One client connection.  Commands see it as 'conn'."""
+
+    def __init__(self, server: "UnixctlServer", sock: socket.socket,
+                 name: str):
+        self.server = server
+        self.sock = sock
+        self.name = name
+        self.fmt = TEXT
+        self.closed = False
+        self._pending = False            # A request awaits its reply.
+        self._request_id: Any = None
+        self._framer = _Framer()
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._out: collections.deque = collections.deque()
+        self._error = 0
+
+    # -- Replies (the ovs library's API). --------------------------------
+
+    def reply(self, body: str | Iterable[str] | None) -> None:
+        """Success with text 'body' (a str, or an iterable of str pieces,
+        see encode_string()).  In JSON mode, commands without a JSON
+        rendering answer {"reply-format": "plain", "reply": body}."""
+        if body is None or isinstance(body, str):
+            body = _normalize(body)
+        items = encode_string(body)
+        if self.fmt == JSON:
+            items = [b'{"reply-format":"plain","reply":'] + items + [b"}"]
+        self._reply_items(True, items)
+
+    def reply_json(self, body: Any) -> None:
+        """Success with the JSON value 'body'."""
+        self._reply_items(True, encode_json(body))
+
+    def reply_error(self, body: str | None) -> None:
+        self._reply_items(False, encode_string(_normalize(body)))
+
+    def reply_result(self, text: str | None, data: Any) -> None:
+        """Success for a command that has both renderings: 'data' in JSON
+        mode, 'text' otherwise."""
+        if self.fmt == JSON:
+            self.reply_json(data)
+        else:
+            self.reply(text)
+
+    @property
+    def pending(self) -> bool:
+        return self._pending
+
+    def _reply_items(self, success: bool, body: list) -> None:
+        if self.closed:
+            return              # The client went away meanwhile.
+        assert self._pending, "reply without a request"
+        head = '{"id":%s,' % json.dumps(self._request_id)
+        head += '"result":' if success else '"error":'
+        self._out.append(head.encode("utf-8"))
+        self._out.extend(body)
+        self._out.append(b',"error":null}' if success else b"}")
+        self._pending = False
+        self._request_id = None
+        self.server.poke(self)
+
+    # -- I/O. -------------------------------------------------------------
+
+    def backlog(self) -> bool:
+        return bool(self._out)
+
+    def run(self) -> int:
+        """Writes pending output, then reads and processes requests.
+        Returns 0, errno.EAGAIN, or an error that should close us."""
+        error = self._flush()
+        if error or self._out:
+            return error
+        for _ in range(MAX_REQUESTS_PER_RUN):
+            if self._pending or self.closed:
+                break
+            error = self._recv_one()
+            if error:
+                return error
+        return self._flush()
+
+    def _flush(self) -> int:
+        sent = 0
+        out = self._out
+        while out and sent < SEND_BUDGET:
+            head = out[0]
+            if not isinstance(head, (bytes, memoryview)):
+                chunk = next(head, None)
+                if chunk is None:
+                    out.popleft()
+                else:
+                    out.appendleft(chunk)
+                continue
+            try:
+                n = self.sock.send(head)
+            except (BlockingIOError, InterruptedError):
+                return 0
+            except OSError as e:
+                return e.errno or errno.EIO
+            sent += n
+            if n == len(head):
+                out.popleft()
+            else:
+                out[0] = memoryview(head)[n:]
+                return 0
+        return 0
+
+    def _recv_one(self) -> int:
+        """Processes one request if a complete one is buffered or arrives.
+        Returns 0 if nothing more can be done now, else an error."""
+        while True:
+            try:
+                text = self._framer.next()
+            except ValueError as e:
+                return self._protocol_error(str(e))
+            if text is not None:
+                return self._handle_text(text)
+            if len(self._framer) > MAX_INPUT:
+                return self._protocol_error("request too long")
+            try:
+                data = self.sock.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                return errno.EAGAIN
+            except OSError as e:
+                return e.errno or errno.EIO
+            if not data:
+                return ovs.jsonrpc.EOF
+            try:
+                self._framer.feed(self._decoder.decode(data))
+            except UnicodeDecodeError:
+                return self._protocol_error("invalid UTF-8")
+
+    def _protocol_error(self, why: str) -> int:
+        vlog.warn("%s: error parsing stream: %s" % (self.name, why))
+        return errno.EPROTO
+
+    def _handle_text(self, text: str) -> int:
+        try:
+            obj = json.loads(text)
+        except (ValueError, RecursionError) as e:
+            return self._protocol_error(str(e) or type(e).__name__)
+        msg = Message.from_json(obj)
+        if not isinstance(msg, Message):
+            vlog.warn("%s: received bad JSON-RPC message: %s"
+                      % (self.name, msg))
+            return errno.EPROTO
+        if msg.type != Message.T_REQUEST:
+            vlog.warn("%s: received unexpected %s message"
+                      % (self.name, Message.type_to_string(msg.type)))
+            return errno.EINVAL
+        self._process_command(msg)
+        return 0
+
+    def _process_command(self, request: Message) -> None:
+        """lib/unixctl.c process_command(), texts included."""
+        self._pending = True
+        self._request_id = request.id
+        method, params = request.method, request.params
+        if vlog.dbg_is_enabled():
+            vlog.dbg("received request %s%s, id=%s"
+                     % (method, json.dumps(params), json.dumps(request.id)))
+        command = ovs.unixctl.commands.get(method)
+        if command is None:
+            error = ('"%s" is not a valid command (use "list-commands" to '
+                     'see a list of valid commands)' % method)
+        elif len(params) < command.min_args:
+            error = ('"%s" command requires at least %d arguments'
+                     % (method, command.min_args))
+        elif len(params) > command.max_args:
+            error = ('"%s" command takes at most %d arguments'
+                     % (method, command.max_args))
+        elif not all(isinstance(p, str) for p in params):
+            error = '"%s" command has non-string argument' % method
+        else:
+            try:
+                command.callback(self, list(params), command.aux)
+            except Exception:
+                vlog.exception("%s: command %s failed" % (self.name, method))
+                if self._pending:
+                    self.reply_error("%s: internal error" % method)
+            return
+        self.reply_error(error)
+
+    def wait(self, poller: ovs.poller.Poller) -> None:
+        if self.closed:
+            return
+        events = 0
+        if self._out:
+            events |= ovs.poller.POLLOUT
+        elif not self._pending:
+            events |= ovs.poller.POLLIN
+        if events:
+            poller.fd_wait(self.sock, events)
+        if not self._pending and not self._out and self._framer.more:
+            poller.immediate_wake()     # Pipelined requests are buffered.
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._out.clear()
+            self.sock.close()
+
+
+def _normalize(body: str | None) -> str:
+    if not body:
+        return ""
+    return body if body.endswith("\n") else body + "\n"
+
+
+# ---------------------------------------------------------------------------
+# Server.
+
+class UnixctlServer:
+    """Listens on a Unix socket and serves ovs.unixctl.commands."""
+
+    def __init__(self, sock: socket.socket, path: str):
+        self._listener = sock
+        self.path = path
+        self._conns: list[UnixctlConnection] = []
+        self._poked: set = set()
+        self._calls: collections.deque = collections.deque()
+        self._lock = threading.Lock()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+
+    @staticmethod
+    def create(path: str, version: str) -> "UnixctlServer":
+        """Binds 'path' (mode 0600; an existing socket there is replaced),
+        registers list-commands, version and set-options.  Raises OSError."""
+        try:
+            if stat.S_ISSOCK(os.lstat(path).st_mode):
+                os.unlink(path)
+        except FileNotFoundError:
+            pass
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old_umask = os.umask(0o177)
+        try:
+            ovs.fatal_signal.add_file_to_unlink(path)
+            _bind(sock, path)
+            os.chmod(path, 0o600)
+            sock.listen(64)
+        except OSError:
+            sock.close()
+            ovs.fatal_signal.remove_file_to_unlink(path)
+            raise
+        finally:
+            os.umask(old_umask)
+        sock.setblocking(False)
+        # ovs.unixctl registers a "help" command at import; OVS has none.
+        ovs.unixctl.commands.pop("help", None)
+        command_register("list-commands", "", 0, 0, _unixctl_list_commands,
+                         None)
+        command_register("version", "", 0, 0, _unixctl_version, version)
+        command_register("set-options", "[--format text|json]", 1, 2,
+                         _unixctl_set_options, None)
+        return UnixctlServer(sock, path)
+
+    # -- Cross-thread. -----------------------------------------------------
+
+    def call_from_thread(self, fn: Callable, *args: Any) -> None:
+        """Runs fn(*args) in the loop thread soon.  Any thread."""
+        with self._lock:
+            self._calls.append((fn, args))
+        try:
+            os.write(self._wake_w, b"x")
+        except BlockingIOError:
+            pass                # Already awake.
+
+    def poke(self, conn: UnixctlConnection) -> None:
+        """'conn' has new output: run it on this pass of the loop."""
+        self._poked.add(conn)
+
+    # -- Loop. --------------------------------------------------------------
+
+    def run(self) -> None:
+        self._run_calls()
+        for _ in range(10):
+            try:
+                sock, _addr = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as e:
+                vlog.warn("%s: accept failed: %s"
+                          % (self.path, os.strerror(e.errno)))
+                break
+            sock.setblocking(False)
+            self._conns.append(UnixctlConnection(
+                self, sock, "unix#%d" % sock.fileno()))
+        for conn in list(self._conns):
+            self._run_conn(conn)
+        self._run_poked()
+
+    def _run_calls(self) -> None:
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        while True:
+            with self._lock:
+                if not self._calls:
+                    break
+                fn, args = self._calls.popleft()
+            try:
+                fn(*args)
+            except Exception:
+                vlog.exception("deferred call failed")
+
+    def _run_poked(self) -> None:
+        # A reply made during this pass (deferred or inline) is written now
+        # rather than after the next poll.  Only written: new requests wait
+        # for the next pass, so one busy client cannot starve the others.
+        poked, self._poked = self._poked, set()
+        for conn in poked:
+            if not conn.closed and conn in self._conns:
+                error = conn._flush()
+                if error:
+                    conn.close()
+                    self._conns.remove(conn)
+
+    def _run_conn(self, conn: UnixctlConnection) -> None:
+        self._poked.discard(conn)
+        error = conn.run()
+        if error and error != errno.EAGAIN:
+            conn.close()
+            self._conns.remove(conn)
+
+    def wait(self, poller: ovs.poller.Poller) -> None:
+        poller.fd_wait(self._listener, ovs.poller.POLLIN)
+        poller.fd_wait(self._wake_r, ovs.poller.POLLIN)
+        if self._poked or self._calls:
+            poller.immediate_wake()
+        for conn in self._conns:
+            conn.wait(poller)
+
+    def flush(self, timeout_ms: int = 1000) -> None:
+        """Blocks up to 'timeout_ms' for queued replies to be written."""
+        deadline = ovs.timeval.msec() + timeout_ms
+        while any(c.backlog() for c in self._conns):
+            if ovs.timeval.msec() >= deadline:
+                break
+            for conn in list(self._conns):
+                # Only write: requests that arrive now stay unanswered.
+                if conn.backlog() and conn._flush():
+                    conn.close()
+                    self._conns.remove(conn)
+            poller = ovs.poller.Poller()
+            for conn in self._conns:
+                if conn.backlog():
+                    poller.fd_wait(conn.sock, ovs.poller.POLLOUT)
+            poller.timer_wait_until(deadline)
+            poller.block()
+
+    def close(self) -> None:
+        """Closes every connection and removes the socket file."""
+        for conn in self._conns:
+            conn.close()
+        self._conns = []
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+            ovs.fatal_signal.unlink_file_now(self.path)
+        for fd in (self._wake_r, self._wake_w):
+            os.close(fd)
+        self._wake_r = self._wake_w = -1
+
+
+def _bind(sock: socket.socket, path: str) -> None:
+    try:
+        sock.bind(path)
+    except OSError as e:
+        if "too long" not in str(e) and e.errno != errno.ENAMETOOLONG:
+            raise
+        # sun_path holds 108 bytes; bind through /proc/self/fd like OVS.
+        dirfd = os.open(os.path.dirname(path), os.O_DIRECTORY | os.O_RDONLY)
+        try:
+            sock.bind("/proc/self/fd/%d/%s" % (dirfd, os.path.basename(path)))
+        finally:
+            os.close(dirfd)
