@@ -26,7 +26,8 @@ SAMPLE := $(firstword $(wildcard data/sample.pcap) tests/data/sample.pcap)
 
 # `ovsct` from PATH when installed, else the module itself.
 OVSCT ?= $(shell command -v ovsct 2>/dev/null || \
-	echo "$(PYTHON) -c 'import sys; from ovsct.cli import main; sys.exit(main())'")
+	echo "$(PYTHON) -c 'import sys; from ovsct.cli import main; \
+	sys.exit(main())'")
 
 CFLAGS_C := -std=gnu11 -D_GNU_SOURCE -pthread -Iext -Wall -Wextra
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer

@@ -53,6 +53,9 @@ typedef struct {
     PyObject_HEAD
     struct ovsct *ct;       /* NULL once closed. */
     Py_ssize_t busy;        /* Calls running without the GIL (GIL-guarded). */
+    Py_ssize_t n_cursors;   /* Open dump cursors (dump_begin()). */
+    struct ovsct *doomed;   /* Closed while cursors were open: destroyed
+                             * when the last one goes. */
 } CtObject;
 
 static inline module_state *
@@ -597,9 +600,10 @@ static void
 ct_dealloc(CtObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
-    struct ovsct *ct = self->ct;
+    struct ovsct *ct = self->ct ? self->ct : self->doomed;
 
     self->ct = NULL;
+    self->doomed = NULL;
     if (ct) {
         /* Joins the sweeper: may wait for a bucket lock. */
         Py_BEGIN_ALLOW_THREADS
@@ -621,7 +625,9 @@ ct_close(CtObject *self, PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     self->ct = NULL;
-    if (ct) {
+    if (ct && self->n_cursors) {
+        self->doomed = ct;      /* The last cursor destroys it. */
+    } else if (ct) {
         Py_BEGIN_ALLOW_THREADS
         ovsct_destroy(ct);
         Py_END_ALLOW_THREADS
@@ -1840,6 +1846,169 @@ ct_dump_text(CtObject *self, PyObject *args, PyObject *kwargs)
     return result;
 }
 
+/* Dump cursors: dump_begin() and dump_text_next() let a caller stream a
+ * dump in pieces (the daemon writes each piece while the next one is
+ * formatted), instead of building the whole text first. */
+#define CURSOR_NAME "ovsct._engine.dump_cursor"
+#define CURSOR_ENTRIES 256
+
+struct dump_cursor {
+    struct ovsct_dump *dump;
+    struct ovsct *ct;           /* Kept alive by 'owner'. */
+    CtObject *owner;            /* Strong reference. */
+    bool busy;                  /* A dump_text_next() is running. */
+    struct ovsct_entry entries[CURSOR_ENTRIES];
+};
+
+static void
+cursor_destroy(PyObject *capsule)
+{
+    struct dump_cursor *c = PyCapsule_GetPointer(capsule, CURSOR_NAME);
+    CtObject *owner;
+
+    if (!c) {
+        PyErr_Clear();
+        return;
+    }
+    owner = c->owner;
+    ovsct_dump_done(c->dump);
+    free(c);
+    if (--owner->n_cursors == 0 && owner->doomed && !owner->busy) {
+        struct ovsct *ct = owner->doomed;
+
+        owner->doomed = NULL;
+        Py_BEGIN_ALLOW_THREADS
+        ovsct_destroy(ct);
+        Py_END_ALLOW_THREADS
+    }
+    Py_DECREF(owner);
+}
+
+/* dump_begin(zone=None) -> cursor (an opaque capsule). */
+static PyObject *
+ct_dump_begin(CtObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"zone", NULL};
+    struct ovsct *ct = ct_get(self);
+    PyObject *zone_obj = Py_None, *capsule;
+    struct dump_cursor *c;
+    uint16_t zone;
+    bool has_zone;
+    int err;
+
+    if (!ct || !PyArg_ParseTupleAndKeywords(args, kwargs, "|O:dump_begin",
+                                            kwlist, &zone_obj)
+        || parse_opt_zone(zone_obj, &zone, &has_zone)) {
+        return NULL;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        return PyErr_NoMemory();
+    }
+    err = ovsct_dump_start(ct, has_zone ? &zone : NULL, &c->dump);
+    if (err) {
+        free(c);
+        return set_error(ct_state(self), err, NULL, NULL);
+    }
+    c->ct = ct;
+    c->owner = self;
+    capsule = PyCapsule_New(c, CURSOR_NAME, cursor_destroy);
+    if (!capsule) {
+        ovsct_dump_done(c->dump);
+        free(c);
+        return NULL;
+    }
+    Py_INCREF(self);
+    self->n_cursors++;
+    return capsule;
+}
+
+/* dump_text_next(cursor, verbose=False, stats=False, size=1 MiB) -> str
+ *
+ * The next OVS dump lines (each ending in "\n"), about 'size' bytes of
+ * them, formatted with the GIL released; "" once the dump is over.  Lines
+ * come in bucket (hash) order, as OVS prints them. */
+static PyObject *
+ct_dump_text_next(CtObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"cursor", "verbose", "stats", "size", NULL};
+    PyObject *capsule, *result;
+    struct dump_cursor *c;
+    int verbose = 0, print_stats = 0;
+    Py_ssize_t want = 1 << 20;
+    size_t len = 0, cap;
+    char *text;
+    int err = 0;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|ppn:dump_text_next",
+                                     kwlist, &capsule, &verbose,
+                                     &print_stats, &want)) {
+        return NULL;
+    }
+    c = PyCapsule_GetPointer(capsule, CURSOR_NAME);
+    if (!c) {
+        return NULL;
+    }
+    if (c->owner != self || c->busy) {
+        PyErr_SetString(PyExc_ValueError,
+                        "dump cursor of another Conntrack, or in use");
+        return NULL;
+    }
+    if (want < 4096) {
+        want = 4096;
+    }
+    cap = (size_t) want + 4096;
+    text = malloc(cap);
+    if (!text) {
+        return PyErr_NoMemory();
+    }
+    c->busy = true;
+    self->busy++;
+    Py_BEGIN_ALLOW_THREADS
+    int64_t now = ovsct_now(c->ct);
+    while (len < (size_t) want) {
+        size_t n = 0;
+
+        err = ovsct_dump_next(c->dump, c->entries, CURSOR_ENTRIES, &n);
+        if (err || !n) {
+            break;
+        }
+        for (size_t i = 0; i < n && !err; i++) {
+            for (;;) {
+                int l = ovsct_format_entry(&c->entries[i], verbose,
+                                           print_stats, now, text + len,
+                                           cap - len);
+                if (l < 0) {
+                    err = EINVAL;
+                    break;
+                }
+                if ((size_t) l + 1 < cap - len) {
+                    len += (size_t) l;
+                    text[len++] = '\n';
+                    break;
+                }
+                char *t = realloc(text, cap * 2 + (size_t) l);
+                if (!t) {
+                    err = ENOMEM;
+                    break;
+                }
+                text = t;
+                cap = cap * 2 + (size_t) l;
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    self->busy--;
+    c->busy = false;
+    if (err) {
+        free(text);
+        return set_error(ct_state(self), err, NULL, NULL);
+    }
+    result = PyUnicode_DecodeASCII(text, (Py_ssize_t) len, NULL);
+    free(text);
+    return result;
+}
+
 /* stats(zone=None) -> (total, per_proto[OVSCT_PC_N], tcp_states[N]). */
 static PyObject *
 ct_stats(CtObject *self, PyObject *args, PyObject *kwargs)
@@ -2008,6 +2177,12 @@ static PyMethodDef ct_methods[] = {
      "dump(zone=None) -> bytes of ENTRY_SIZE records"},
     {"dump_entries", (PyCFunction) ct_dump_entries, METH_VARARGS,
      "dump_entries(zone, Tuple, Entry, tcp_state_names) -> list"},
+    {"dump_begin", (PyCFunction) (void (*)(void)) ct_dump_begin,
+     METH_VARARGS | METH_KEYWORDS, "dump_begin(zone=None) -> cursor"},
+    {"dump_text_next", (PyCFunction) (void (*)(void)) ct_dump_text_next,
+     METH_VARARGS | METH_KEYWORDS,
+     "dump_text_next(cursor, verbose=False, stats=False, size=1048576)"
+     " -> str"},
     {"dump_text", (PyCFunction) (void (*)(void)) ct_dump_text,
      METH_VARARGS | METH_KEYWORDS,
      "dump_text(zone=None, verbose=False, stats=False, sort=True) -> str"},
@@ -2190,7 +2365,8 @@ static PyMethodDef module_methods[] = {
     {"bench_run", (PyCFunction) (void (*)(void)) mod_bench_run,
      METH_VARARGS | METH_KEYWORDS,
      "bench_run(phase, conns, threads, batch, buckets=0) -> str (JSON)"},
-    {"trim", mod_trim, METH_NOARGS, "trim()\n\nReturns free memory to the OS."},
+    {"trim", mod_trim, METH_NOARGS,
+     "trim()\n\nReturns free memory to the OS."},
     {NULL, NULL, 0, NULL},
 };
 

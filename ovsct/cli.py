@@ -30,7 +30,7 @@ import os
 import signal
 import sys
 import time
-from typing import Any, NoReturn, TextIO
+from typing import Any, Callable, NoReturn, TextIO
 
 from ovsct import __version__
 from ovsct import client
@@ -311,7 +311,11 @@ def run_client(opts: Options, args: list[str], out: TextIO,
                 if error is None:
                     error, result = conn.transact(method, params)
             else:
-                error, result = conn.transact(method, params)
+                # Text goes to stdout as it arrives (ovs-appctl prints the
+                # result verbatim, so printing it piecewise is the same).
+                out.flush()
+                sink = _fd_writer(out)
+                error, result = conn.transact(method, params, sink=sink)
     except client.ClientError as e:
         if e.log:
             _warn_log(e.log[0], e.log[1], err)
@@ -324,8 +328,24 @@ def run_client(opts: Options, args: list[str], out: TextIO,
         err.write(error if isinstance(error, str) else json.dumps(error))
         err.write("%s: %s: server returned an error\n" % (PROGRAM, target))
         return 2
-    _write_result(result, opts.fmt, opts.pretty, out)
+    if result is not client.STREAMED:
+        _write_result(result, opts.fmt, opts.pretty, out)
     return 0
+
+
+def _fd_writer(out: TextIO) -> Callable[[bytes], None]:
+    """A sink writing bytes to 'out': straight to its file descriptor when
+    it has one, else decoded through write()."""
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        return lambda data: out.write(data.decode("utf-8"))
+
+    def write(data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    return write
 
 
 # ---------------------------------------------------------------------------

@@ -27,7 +27,7 @@ import os
 import select
 import socket
 import time
-from typing import Any
+from typing import Any, Callable
 
 RUNDIR_ENV = "OVS_RUNDIR"
 SYSTEM_RUNDIR = "/var/run/openvswitch"
@@ -200,10 +200,16 @@ class UnixctlClient:
         self.close()
 
     def transact(self, method: str, params: list[str],
-                 timeout: float | None = None) -> tuple[Any, Any]:
+                 timeout: float | None = None,
+                 sink: Callable[[bytes], Any] | None = None
+                 ) -> tuple[Any, Any]:
         """Sends one request and waits for its reply.  Returns
         (error, result): exactly one is not None.  Raises ClientError for a
-        transport failure, TimeoutError if 'timeout' seconds pass first."""
+        transport failure, TimeoutError if 'timeout' seconds pass first.
+
+        With 'sink', a string result is passed to sink() as UTF-8 pieces
+        while it arrives (a big dump is printed as the server sends it,
+        not after) and the result returned is STREAMED."""
         deadline = None if timeout is None else time.monotonic() + timeout
         req_id = self._next_id
         self._next_id += 1
@@ -211,6 +217,9 @@ class UnixctlClient:
                               "params": params}, separators=(",", ":"))
         try:
             self._send_all(request.encode("utf-8"), deadline)
+            if sink is not None and self._recv_streaming(deadline, sink,
+                                                         req_id):
+                return None, STREAMED
             while True:
                 msg = self._recv_msg(deadline)
                 if not isinstance(msg, dict):
@@ -266,6 +275,52 @@ class UnixctlClient:
                 raise self._error(-1, None)
             self._n += n
 
+    def _recv(self, deadline: float | None) -> None:
+        self._wait(select.POLLIN, deadline)
+        if len(self._in) - self._n < _RECV_SIZE:
+            self._in += bytes(max(_RECV_SIZE, len(self._in)))
+        n = self.sock.recv_into(memoryview(self._in)[self._n:])
+        if not n:
+            raise self._error(-1, None)
+        self._n += n
+
+    def _recv_streaming(self, deadline: float | None,
+                        sink: Callable[[bytes], Any], req_id: int) -> bool:
+        """If the reply is {"id":req_id,"result":"...","error":null},
+        passes the unescaped string to 'sink' piece by piece as it arrives
+        and returns True.  Otherwise leaves what it read in the buffer for
+        the ordinary parser and returns False."""
+        head = b'{"id":%d,"result":"' % req_id
+        while self._n < len(head):
+            if self._n and (not head.startswith(bytes(self._in[:self._n]))
+                            or self._ends_object()):
+                return False
+            self._recv(deadline)
+        if bytes(self._in[:len(head)]) != head:
+            return False
+        pos = len(head)
+        while True:
+            buf, n = self._in, self._n
+            end = _unescaped_quote(buf, pos, n)
+            cut = end if end >= 0 else _safe_cut(buf, pos, n)
+            if cut > pos:
+                sink(_unescape(buf[pos:cut]))
+                pos = cut
+            if end >= 0:
+                tail = len(_FAST_TAIL)
+                while self._n - end < tail:
+                    self._recv(deadline)
+                if bytes(self._in[end:end + tail]) != _FAST_TAIL:
+                    raise self._error(errno.EPROTO, "error parsing stream")
+                rest = bytes(self._in[end + tail:self._n])
+                self._in = bytearray(rest if rest.strip() else b"")
+                self._n = len(self._in)
+                return True
+            del self._in[:pos]
+            self._n -= pos
+            pos = 0
+            self._recv(deadline)
+
     def _ends_object(self) -> bool:
         i = self._n - 1
         while i > 0 and self._in[i] in b" \t\r\n":
@@ -297,6 +352,44 @@ class UnixctlClient:
         self._in = bytearray(rest if rest.strip() else b"")
         self._n = len(self._in)
         return msg
+
+
+STREAMED = object()     # transact()'s result when it went to the sink.
+
+
+def _unescaped_quote(buf: bytearray, start: int, end: int) -> int:
+    """Index of the first '"' in buf[start:end] not escaped by an odd run
+    of backslashes, or -1."""
+    i = buf.find(b'"', start, end)
+    while i >= 0:
+        j = i
+        while j > start and buf[j - 1] == 0x5c:
+            j -= 1
+        if (i - j) % 2 == 0:
+            return i
+        i = buf.find(b'"', i + 1, end)
+    return -1
+
+
+def _safe_cut(buf: bytearray, start: int, end: int) -> int:
+    """Where buf[start:end] may be cut without splitting an escape
+    (the longest, \\uXXXX, is 6 bytes)."""
+    k = buf.rfind(b"\\", max(start, end - 6), end)
+    if k < 0:
+        return end
+    j = k
+    while j > start and buf[j - 1] == 0x5c:
+        j -= 1
+    return k if (k - j + 1) % 2 else end
+
+
+def _unescape(piece: bytearray) -> bytes:
+    """A JSON string's escaped UTF-8 bytes -> the UTF-8 text.  Replies
+    hold little but "\\n": handled by one replace, else the decoder."""
+    out = piece.replace(b"\\n", b"\n")
+    if b"\\" not in out:
+        return bytes(out)
+    return json.loads(b'"' + bytes(piece) + b'"').encode("utf-8")
 
 
 _FAST_HEAD = b'{"id":'

@@ -116,10 +116,14 @@ ERR_REPLAY = "cannot replay {}: {}"
 @dataclass
 class Context:
     """What a handler may use: the engine and the name errors start with
-    (OVS's program_name)."""
+    (OVS's program_name).  'stream_dump': dump-conntrack's text comes in
+    pieces, in hash order as OVS prints it (the daemon sends each piece as
+    the next is formatted); otherwise it is one sorted string (the offline
+    CLI, whose output then does not depend on the bucket layout)."""
 
     engine: Any
     program: str = "ovsctd"
+    stream_dump: bool = False
 
 
 class Result:
@@ -140,6 +144,8 @@ class Result:
     def text(self) -> str:
         if callable(self._text):
             self._text = self._text()
+        if not isinstance(self._text, str):
+            self._text = "".join(self._text)
         return self._text
 
     @property
@@ -153,6 +159,15 @@ class Result:
         this (not both properties) in the thread that ran the handler: for
         dump-conntrack each property is a full walk of the table."""
         return self.data if as_json else self.text
+
+    def stream(self, as_json: bool) -> Any:
+        """Like value(), but text made in pieces stays an iterator of str
+        pieces, for a front end that can send them as they come."""
+        if as_json:
+            return self.data
+        if callable(self._text):
+            self._text = self._text()
+        return self._text
 
     def __repr__(self) -> str:
         return f"Result(text={self.text!r}, data={self.data!r})"
@@ -329,9 +344,13 @@ def _dump_conntrack(run: _Dpctl, argv: list[str]) -> Result:
     engine = run.engine
     verbose = run.verbosity > 0
     stats = run.print_statistics
-    return Result(
-        lambda: engine.dump_text(zone, verbose=verbose, stats=stats),
-        lambda: fmt.entries_json(engine.dump(zone)))
+    if run.ctx.stream_dump:
+        text = (lambda: engine.dump_text_chunks(zone, verbose=verbose,
+                                                stats=stats))
+    else:
+        text = (lambda: engine.dump_text(zone, verbose=verbose,
+                                         stats=stats))
+    return Result(text, lambda: fmt.entries_json(engine.dump(zone)))
 
 
 def _ct_stats_show(run: _Dpctl, argv: list[str]) -> Result:

@@ -17,7 +17,7 @@ import struct
 from array import array
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any, Iterable, Iterator, Optional, Sequence, Union
 
 from ovsct import _engine
 from ovsct.errors import NotFound, OvsctError, TableFull
@@ -432,6 +432,20 @@ class Conntrack:
         """OVS dump-conntrack lines, each ending in "\\n" (C formatter).
         'sort' orders lines bytewise (OVS prints in hash order)."""
         return self._ct.dump_text(zone, verbose, stats, sort)
+
+    def dump_text_chunks(self, zone: Optional[int] = None,
+                         verbose: bool = False, stats: bool = False,
+                         size: int = 1 << 20) -> Iterator[str]:
+        """The dump_text() lines in pieces of about 'size' bytes, in bucket
+        (hash) order as OVS prints them, each piece formatted in C with the
+        GIL released when it is asked for: a consumer can send one piece
+        while the next is made."""
+        cursor = self._ct.dump_begin(zone)
+        while True:
+            piece = self._ct.dump_text_next(cursor, verbose, stats, size)
+            if not piece:
+                return
+            yield piece
 
     def stats(self, zone: Optional[int] = None) -> dict:
         total, per_proto, tcp_states = self._ct.stats(zone)

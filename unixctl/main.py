@@ -99,7 +99,7 @@ def _table_callback(conn: unixctl_server.UnixctlConnection, argv: list[str],
         # Result.value() renders lazily (a dump is formatted only in the
         # form asked for), so it runs here, off the loop thread.
         try:
-            value = command.handler(daemon.context, argv).value(as_json)
+            value = command.handler(daemon.context, argv).stream(as_json)
         except CommandError as e:
             server.call_from_thread(conn.reply_error, e.text)
         except Exception as e:      # A bug: report it, keep serving.
@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, MemoryError) as e:
         ovs.util.ovs_fatal(0, "cannot create the connection tracker (%s)"
                            % e, vlog)
-    context = Context(engine=engine, program=PROGRAM)
+    context = Context(engine=engine, program=PROGRAM, stream_dump=True)
 
     if args.unixctl:
         path = ovs.util.abs_file_name(rundir, args.unixctl)
