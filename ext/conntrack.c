@@ -102,6 +102,7 @@ ovsct_create(const struct ovsct_config *cfg, struct ovsct **ctp)
     }
     ct->n_buckets = n;
     ct->bucket_shift = 32 - bits;
+    ct->bucket_low_bits = cfg && cfg->bucket_low_bits;
     ct->seed = random_seed();
     atomic_init(&ct->maxconns, OVSCT_DEFAULT_MAXCONNS);
     atomic_init(&ct->sweep_interval, OVSCT_DEFAULT_SWEEP_MS);
@@ -938,7 +939,7 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
     uint8_t state = OVSCT_CS_TRACKED;
     int dir = 0;
 
-    ct_mutex_lock(&b->lock);
+    ct_bucket_lock(ct, b);
     c = ct_map_find(ct, b, hash, &pkt.key, x->now, &dir);
     ct_mutex_unlock(&b->lock);
 

@@ -557,15 +557,16 @@ static PyObject *
 ct_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"buckets", "manual_clock", "start_ms",
-                             "sweeper", NULL};
+                             "sweeper", "bucket_low_bits", NULL};
     module_state *st = PyType_GetModuleState(type);
     uint32_t buckets = 0;
-    int manual_clock = 0, sweeper = 1;
+    int manual_clock = 0, sweeper = 1, low_bits = 0;
     long long start_ms = 0;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O&pLp:Conntrack", kwlist,
-                                     conv_u32, &buckets, &manual_clock,
-                                     &start_ms, &sweeper)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O&pLpp:Conntrack",
+                                     kwlist, conv_u32, &buckets,
+                                     &manual_clock, &start_ms, &sweeper,
+                                     &low_bits)) {
         return NULL;
     }
 
@@ -574,6 +575,7 @@ ct_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         .manual_clock = manual_clock,
         .start_ms = start_ms,
         .no_sweeper = !sweeper,
+        .bucket_low_bits = low_bits,
     };
     struct ovsct *ct = NULL;
     int err;

@@ -246,6 +246,7 @@ struct ovsct {
     /* Immutable after creation. */
     uint32_t n_buckets;
     uint32_t bucket_shift;      /* 32 - log2(n_buckets); 32 for one. */
+    bool bucket_low_bits;       /* ovsct_config's, for measurements. */
     uint64_t seed;              /* Hash seed. */
     struct ct_bucket *buckets;
 
@@ -330,8 +331,16 @@ uint32_t ct_key_hash(const struct ovsct *, const struct ct_key *);
 static inline uint32_t
 ct_bucket_of(const struct ovsct *ct, uint32_t hash)
 {
+    if (__builtin_expect(ct->bucket_low_bits, 0)) {
+        return hash & (ct->n_buckets - 1);
+    }
     return ct->bucket_shift >= 32 ? 0 : hash >> ct->bucket_shift;
 }
+
+/* Locks bucket 'b' on the packet path, counting contention (a failed
+ * first try) for the measurements. */
+void ct_bucket_lock(struct ovsct *ct, struct ct_bucket *b)
+    CT_ACQUIRES(b->lock);
 void ct_double_lock(struct ovsct *, struct ct_bucket *a,
                     struct ct_bucket *b)
     CT_ACQUIRES(a->lock, b->lock);

@@ -162,6 +162,11 @@ struct ovsct_config {
     bool manual_clock;          /* Start with a manual clock at 'start_ms'. */
     int64_t start_ms;
     bool no_sweeper;            /* Do not start the sweeper thread. */
+    bool bucket_low_bits;       /* Pick the bucket from the hash's low bits
+                                 * instead of its high bits (the naive
+                                 * mapping, kept for measurements: the
+                                 * bucket's map also indexes by low bits,
+                                 * so its entries then cluster). */
 };
 #define OVSCT_DEFAULT_BUCKETS 4096
 #define OVSCT_DEFAULT_MAXCONNS 3000000

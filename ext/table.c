@@ -95,6 +95,15 @@ ct_mutex_destroy(struct ct_mutex *m)
 #endif
 }
 
+void
+ct_bucket_lock(struct ovsct *ct, struct ct_bucket *b)
+{
+    if (!ct_mutex_trylock(&b->lock)) {
+        ct_stat_inc(&ct_my_stat(ct)->lock_contended);
+        ct_mutex_lock(&b->lock);
+    }
+}
+
 /* Locks the buckets 'a' and 'b' in ascending index order, once if they are
  * the same bucket.  The only place that takes two bucket locks; released
  * by ct_double_unlock().  Counts contention (failed first attempts). */

@@ -268,10 +268,14 @@ class Conntrack:
     """A connection tracker (see docs/architecture.md)."""
 
     def __init__(self, buckets: int = 0, manual_clock: bool = False,
-                 start_ms: int = 0, sweeper: bool = True) -> None:
+                 start_ms: int = 0, sweeper: bool = True,
+                 bucket_low_bits: bool = False) -> None:
+        # 'bucket_low_bits' picks buckets by the hash's low bits: the naive
+        # mapping, only for measurements (docs/benchmarks.md).
         self._ct = _engine.Conntrack(buckets=buckets,
                                      manual_clock=manual_clock,
-                                     start_ms=start_ms, sweeper=sweeper)
+                                     start_ms=start_ms, sweeper=sweeper,
+                                     bucket_low_bits=bucket_low_bits)
 
     # Lifecycle.
 
