@@ -42,6 +42,7 @@ _FIELDS: tuple[tuple[str, str, str], ...] = (
     ("frame_build_ms", "frame building (included above)", "ms"),
     ("bytes_per_conn_rss", "memory per conn (RSS)", "bytes"),
     ("bytes_per_conn_alloc", "memory per conn (malloc)", "bytes"),
+    ("bytes_per_conn_mapped", "memory per conn (mapped)", "bytes"),
     ("sweep_interval_ms", "sweep interval", "ms"),
     ("first_removal_ms", "first removal after expiry", "ms"),
     ("p50_ms", "50% removed after", "ms"),
