@@ -908,6 +908,49 @@ conn_create(struct ovsct *ct, struct exec_ctx *x, const struct ct_pkt *pkt,
     return c;
 }
 
+/* Creates a plain (not NAT) connection for 'pkt' in bucket 'b', whose
+ * lock the caller has held since its lookup missed: no other thread can
+ * have created it meanwhile, and the symmetric hash puts both nodes in
+ * 'b', so no second lock and no second lookup are needed.  Returns NULL
+ * if admission refused it or memory ran out. */
+static struct ct_conn *
+conn_create_locked(struct ovsct *ct, struct exec_ctx *x,
+                   const struct ct_pkt *pkt, uint32_t hash,
+                   struct ct_bucket *b)
+    CT_REQUIRES(b->lock)
+{
+    struct ct_conn *c = conn_alloc(ct, &pkt->key, NULL);
+    uint32_t idx = (uint32_t) (b - ct->buckets);
+
+    if (!c) {
+        return NULL;
+    }
+    conn_init_state(c, pkt, x);
+    if (admit(ct, x, pkt->key.zone) != ADMIT_OK) {
+        ct_conn_free(ct, c);
+        return NULL;
+    }
+    c->node[0].hash = c->node[1].hash = hash;
+    c->node[0].bucket = c->node[1].bucket = idx;
+    c->gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
+    atomic_store_explicit(&c->n_linked, 2, memory_order_relaxed);
+    if (ct_map_insert(ct, b, hash, c, 0)) {
+        unadmit(ct, c->key.zone);
+        ct_conn_free(ct, c);
+        return NULL;
+    }
+    if (ct_map_insert(ct, b, hash, c, 1)) {
+        atomic_store(&c->n_linked, 3);  /* Never visible: keep it. */
+        ct_map_unlink(ct, b, c, 0);
+        unadmit(ct, c->key.zone);
+        ct_conn_free(ct, c);
+        return NULL;
+    }
+    atomic_fetch_add_explicit(&b->n_live, 1, memory_order_relaxed);
+    ct_stat_inc(&ct_my_stat(ct)->created);
+    return c;
+}
+
 /* Rewrites 'frame' for NAT connection 'c' met in direction 'dir': orig
  * packets take the translated tuple, replies get the original one back.
  * Returns the snat/dnat ct_state bits. */
@@ -941,6 +984,19 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
 
     ct_bucket_lock(ct, b);
     c = ct_map_find(ct, b, hash, &pkt.key, x->now, &dir);
+    if (!c && a->commit && !pkt.icmp_related
+        && a->nat.kind != OVSCT_CS_SRC_NAT && a->nat.kind != OVSCT_CS_DST_NAT
+        && valid_new(&pkt)) {
+        /* The common new connection: look up and insert under one hold.
+         * If this fails (limits, memory), the general path below tries
+         * again, reaping expired entries first. */
+        c = conn_create_locked(ct, x, &pkt, hash, b);
+        if (c) {
+            ct_mutex_unlock(&b->lock);
+            apply_mark_labels(c, a);
+            return OVSCT_CS_TRACKED | OVSCT_CS_NEW;
+        }
+    }
     ct_mutex_unlock(&b->lock);
 
     if (pkt.icmp_related) {

@@ -217,14 +217,16 @@ flush_all(struct ovsct *ct) CT_NO_THREAD_SAFETY_ANALYSIS
                                   memory_order_relaxed);
         }
     }
-    ct_unlock_all(ct);
-
+    /* Retire the old maps before the buckets can be seen empty: the
+     * reclaimer gives memory back once the table looks empty, and these
+     * maps still point at their connections. */
     for (dm = dead; dm;) {
         struct ct_dead_map *next = dm->next;
 
         ct_retire_maps(ct, dm);
         dm = next;
     }
+    ct_unlock_all(ct);
     return live < 0 ? 0 : (size_t) live;
 }
 

@@ -297,9 +297,8 @@ struct ovsct {
 
     /* Connection memory (slab.c). */
     struct ct_slab_cache slab_cache[CT_MAX_THREADS][CT_SLAB_CLASSES];
-    struct ct_mutex slab_lock;  /* Guards 'slabs', 'n_slabs', 'depot'. */
-    struct slab *slabs CT_GUARDED;
-    size_t n_slabs CT_GUARDED;
+    struct ct_mutex slab_lock;  /* Guards 'arenas' and 'depot'. */
+    struct arena *arenas CT_GUARDED;
     void *depot[CT_SLAB_CLASSES] CT_GUARDED;
     _Atomic uint32_t slab_gen;
 

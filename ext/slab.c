@@ -10,13 +10,21 @@
  *
  * How: objects of fixed size classes -- four for connections (plain, TCP,
  * NAT, TCP+NAT) and one per power of two from 128 B to 128 KiB for map
- * arrays -- are carved from slabs obtained with mmap() (256 KiB, or eight
- * objects for the big classes); bigger map arrays are mapped directly.  Each thread slot
- * has a private cache per class: a free list and the uncarved rest of its
- * current slab, used without any lock.  A thread that frees more than
- * CACHE_HIGH objects moves a batch of BATCH to the class's depot, and a
- * thread whose cache is empty takes a batch from there; the depot and the
- * slab list are under 'lock', taken once per BATCH objects.
+ * arrays -- are carved from 2 MiB slabs (or eight objects for the big
+ * classes); bigger map arrays are mapped directly.  Slabs are cut from
+ * 64 MiB arenas, address space reserved with one mmap(): mmap() takes the
+ * process's memory-map lock for writing, which stalls every other
+ * thread's page faults, so it should be rare.  A new slab is faulted in
+ * with one MADV_POPULATE_WRITE call instead of 512 page faults on the
+ * packet path.  (Transparent huge pages were tried and dropped: with
+ * them, one run in three stalled for hundreds of milliseconds.)
+ *
+ * Each thread slot has a private cache per class: a free list and the
+ * uncarved rest of its current slab, used without any lock.  A thread
+ * that frees more than CACHE_HIGH objects moves a batch of BATCH to the
+ * class's depot, and a thread whose cache is empty takes a batch from
+ * there; the depot and the arena list are under 'slab_lock', taken once
+ * per BATCH objects or per slab.
  *
  * Giving memory back: when the table is empty (after a flush, once the
  * reclaimer has freed everything), ct_slab_release() bumps the slab
@@ -32,24 +40,33 @@
 
 #include "ovsct-private.h"
 
-#define SLAB_MIN_SIZE (256 * 1024)
+#define SLAB_MIN_SIZE (2 * 1024 * 1024)
+#define ARENA_SIZE (64 * 1024 * 1024)
+#ifndef MADV_POPULATE_WRITE
+#define CT_MADV_POPULATE_WRITE 23
+#else
+#define CT_MADV_POPULATE_WRITE MADV_POPULATE_WRITE
+#endif
 #define CACHE_HIGH 256
 #define BATCH 64
 #define BLOCK_MIN_SHIFT 7       /* Map arrays: 128 B ... */
 #define BLOCK_MAX_SHIFT 17      /* ... 128 KiB from slabs, bigger mapped. */
 
-/* A slab (descriptor kept outside the slab so that all of it is usable). */
-struct slab {
-    struct slab *next;          /* In 'slabs', under 'slab_lock'. */
-    void *base;
+/* An arena: reserved address space that slabs are cut from. */
+struct arena {
+    struct arena *next;         /* In 'arenas', under 'slab_lock'. */
+    void *map_base;             /* What mmap() returned. */
+    char *base;                 /* 'map_base' rounded up to 2 MiB. */
     size_t size;
-    uint32_t gen;               /* Generation it was mapped in. */
+    size_t used;                /* Bytes handed out as slabs. */
+    uint32_t gen;               /* Slab generation it was mapped in. */
 };
 
 /* Links of a free object (overlaid on the object's first bytes). */
 struct free_obj {
     struct free_obj *next;      /* Next in a free list or batch. */
     struct free_obj *next_batch;        /* Depot only: next batch. */
+    size_t n;                   /* Depot only: objects in this batch. */
 };
 
 size_t
@@ -84,36 +101,125 @@ slab_size(size_t obj_size)
     return obj_size * 8 > SLAB_MIN_SIZE ? obj_size * 8 : SLAB_MIN_SIZE;
 }
 
-/* Maps a new slab for class 'cls' and makes it 'c''s carving area. */
+/* Returns 'size' bytes (a multiple of 2 MiB) of generation 'gen' memory
+ * for a slab, from the current arena or a new one. */
+static void *
+slab_memory(struct ovsct *ct, size_t size, uint32_t gen)
+{
+    struct arena *a;
+    void *p = NULL;
+
+    ct_mutex_lock(&ct->slab_lock);
+    a = ct->arenas;
+    if (!a || a->gen != gen || a->size - a->used < size) {
+        size_t asize = size > ARENA_SIZE ? size : ARENA_SIZE;
+        void *base = mmap(NULL, asize + SLAB_MIN_SIZE,
+                          PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+        a = base == MAP_FAILED ? NULL : malloc(sizeof *a);
+        if (!a) {
+            if (base != MAP_FAILED) {
+                munmap(base, asize + SLAB_MIN_SIZE);
+            }
+            goto out;
+        }
+        /* Align to 2 MiB so that huge pages can back it; the slack at
+         * either end stays mapped and is unmapped with the arena. */
+        a->base = (char *) (((uintptr_t) base + SLAB_MIN_SIZE - 1)
+                            & ~(uintptr_t) (SLAB_MIN_SIZE - 1));
+        a->size = asize;
+        a->used = 0;
+        a->gen = gen;
+        a->next = ct->arenas;
+        a->map_base = base;
+        ct->arenas = a;
+    }
+    p = a->base + a->used;
+    a->used += size;
+out:
+    ct_mutex_unlock(&ct->slab_lock);
+    if (p) {
+        /* Fault the slab in with one call (mmap read lock only) rather
+         * than page by page on the packet path.  Best effort: kernels
+         * before 5.14 lack it and fault lazily. */
+        madvise(p, size, CT_MADV_POPULATE_WRITE);
+    }
+    return p;
+}
+
+/* Gives 'c' a new slab for class 'cls' to carve. */
 static int
 slab_new(struct ovsct *ct, struct ct_slab_cache *c, int cls)
 {
     size_t size = slab_size(ct_slab_obj_size(cls));
-    struct slab *s = malloc(sizeof *s);
-    void *base;
+    char *base = slab_memory(ct, size, c->gen);
 
-    if (!s) {
+    if (!base) {
         return ENOMEM;
     }
-    /* MAP_POPULATE: one fault-in for the whole slab instead of one page
-     * fault per 4 KiB on the packet path. */
-    base = mmap(NULL, size, PROT_READ | PROT_WRITE,
-                MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (base == MAP_FAILED) {
-        free(s);
-        return ENOMEM;
-    }
-    s->base = base;
-    s->size = size;
-    s->gen = c->gen;
-    ct_mutex_lock(&ct->slab_lock);
-    s->next = ct->slabs;
-    ct->slabs = s;
-    ct->n_slabs++;
-    ct_mutex_unlock(&ct->slab_lock);
     c->carve = base;
-    c->carve_end = (char *) base + size;
+    c->carve_end = base + size;
     return 0;
+}
+
+/* Pops one object from the depot of class 'cls', or returns NULL.  Call
+ * with 'slab_lock' held. */
+static struct free_obj *
+depot_pop(struct ovsct *ct, int cls) CT_REQUIRES(ct->slab_lock)
+{
+    struct free_obj *o = ct->depot[cls], *rest;
+
+    if (o) {
+        rest = o->next;
+        if (rest) {
+            rest->next_batch = o->next_batch;
+            rest->n = o->n - 1;
+            ct->depot[cls] = rest;
+        } else {
+            ct->depot[cls] = o->next_batch;
+        }
+    }
+    return o;
+}
+
+/* Gives connection cache 'c' a free map block of 1 KiB or more to carve
+ * connections from.  Map arrays grow by doubling, so once the buckets
+ * have grown, their old smaller arrays would lie unused in the caches
+ * (as much memory again as the maps): they become connections instead.
+ * Returns false if there is none. */
+static bool
+carve_from_map_block(struct ovsct *ct, struct ct_slab_cache *c)
+{
+    struct ct_slab_cache *own = ct->slab_cache[ct_thread_slot()];
+    struct free_obj *o = NULL;
+    int cls;
+
+    for (cls = CT_SLAB_CLASSES - 1; cls >= CT_CONN_CLASSES + 3; cls--) {
+        struct ct_slab_cache *mc = &own[cls];
+
+        if (mc->gen == c->gen && mc->free) {
+            o = mc->free;
+            mc->free = o->next;
+            mc->n_free--;
+            break;
+        }
+    }
+    if (!o) {
+        ct_mutex_lock(&ct->slab_lock);
+        for (cls = CT_SLAB_CLASSES - 1; !o && cls >= CT_CONN_CLASSES + 3;
+             cls--) {
+            o = depot_pop(ct, cls);
+        }
+        cls++;
+        ct_mutex_unlock(&ct->slab_lock);
+    }
+    if (!o) {
+        return false;
+    }
+    c->carve = (char *) o;
+    c->carve_end = (char *) o + ct_slab_obj_size(cls);
+    return true;
 }
 
 void *
@@ -133,7 +239,7 @@ ct_slab_alloc(struct ovsct *ct, int cls)
         if (o) {
             ct->depot[cls] = o->next_batch;
             c->free = o;
-            c->n_free = BATCH;
+            c->n_free = (uint32_t) o->n;
         }
         ct_mutex_unlock(&ct->slab_lock);
     }
@@ -143,7 +249,9 @@ ct_slab_alloc(struct ovsct *ct, int cls)
         c->n_free--;
         return o;
     }
-    if (c->carve + size > c->carve_end && slab_new(ct, c, cls)) {
+    if (c->carve + size > c->carve_end
+        && !(cls < CT_CONN_CLASSES && carve_from_map_block(ct, c))
+        && slab_new(ct, c, cls)) {
         return NULL;
     }
     o = (struct free_obj *) c->carve;
@@ -173,6 +281,7 @@ ct_slab_free(struct ovsct *ct, void *p, int cls)
         c->free = tail->next;
         c->n_free -= BATCH;
         tail->next = NULL;
+        head->n = BATCH;
         ct_mutex_lock(&ct->slab_lock);
         head->next_batch = ct->depot[cls];
         ct->depot[cls] = head;
@@ -186,7 +295,7 @@ ct_slab_free(struct ovsct *ct, void *p, int cls)
 size_t
 ct_slab_release(struct ovsct *ct)
 {
-    struct slab *s, *next, *keep = NULL;
+    struct arena *a, *next, *keep = NULL;
     uint32_t old;
     size_t n = 0;
 
@@ -202,19 +311,18 @@ ct_slab_release(struct ovsct *ct)
     for (int i = 0; i < CT_SLAB_CLASSES; i++) {
         ct->depot[i] = NULL;
     }
-    for (s = ct->slabs; s; s = next) {
-        next = s->next;
-        if ((int32_t) (s->gen - old) <= 0) {
-            munmap(s->base, s->size);
-            ct->n_slabs--;
-            n += s->size;
-            free(s);
+    for (a = ct->arenas; a; a = next) {
+        next = a->next;
+        if ((int32_t) (a->gen - old) <= 0) {
+            n += a->used;
+            munmap(a->map_base, a->size + SLAB_MIN_SIZE);
+            free(a);
         } else {
-            s->next = keep;
-            keep = s;
+            a->next = keep;
+            keep = a;
         }
     }
-    ct->slabs = keep;
+    ct->arenas = keep;
     ct_mutex_unlock(&ct->slab_lock);
     return n;
 }
@@ -223,16 +331,15 @@ ct_slab_release(struct ovsct *ct)
 void
 ct_slab_destroy(struct ovsct *ct)
 {
-    struct slab *s, *next;
+    struct arena *a, *next;
 
     ct_mutex_lock(&ct->slab_lock);
-    for (s = ct->slabs; s; s = next) {
-        next = s->next;
-        munmap(s->base, s->size);
-        free(s);
+    for (a = ct->arenas; a; a = next) {
+        next = a->next;
+        munmap(a->map_base, a->size + SLAB_MIN_SIZE);
+        free(a);
     }
-    ct->slabs = NULL;
-    ct->n_slabs = 0;
+    ct->arenas = NULL;
     ct_mutex_unlock(&ct->slab_lock);
 }
 
