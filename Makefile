@@ -46,7 +46,7 @@ export TSAN_OPTIONS ?= halt_on_error=1:second_deadlock_stack=1
 # Keep the objects and binaries (they are intermediate to the stamps).
 .SECONDARY:
 
-.PHONY: all build run test pytest check-ext tsa asan tsan c-checks bench \
+.PHONY: all build run test system-deps pytest check-ext tsa asan tsan c-checks bench \
 	clean
 
 all: build
@@ -56,6 +56,7 @@ all: build
 # both import.  The editable install (entry points `ovsct`, `ovsctd`) is
 # made once, or again if `ovsct` resolves outside this tree.
 build:
+	@sh tools/bootstrap.sh python $(PYTHON)
 	$(PYTHON) setup.py -q build_ext --inplace -j $(JOBS)
 	@(cd / && $(PYTHON) -c "import sys, ovsct; \
 	sys.exit(not ovsct.__file__.startswith('$(CURDIR)/'))") 2>/dev/null || \
@@ -68,8 +69,11 @@ run: build
 	$(OVSCT) -r $(SAMPLE) dump-conntrack
 
 # pytest's own status is make's: 5 (no tests collected) fails too.
-test: build c-checks
+test: system-deps build c-checks
 	$(PYTHON) -m pytest -q
+
+system-deps:
+	@sh tools/bootstrap.sh system
 
 pytest: build
 	$(PYTHON) -m pytest -q
