@@ -523,6 +523,9 @@ ovsct_get_counters(struct ovsct *ct, struct ovsct_counters *out)
     out->sweeps = atomic_load(&ct->sweeps);
     out->sweep_scanned = atomic_load(&ct->sweep_scanned);
     out->max_sweep_hold_ns = atomic_load(&ct->max_sweep_hold_ns);
+    for (int i = 0; i < OVSCT_SWEEP_HOLD_CLASSES; i++) {
+        out->sweep_hold_hist[i] = atomic_load(&ct->sweep_hold_hist[i]);
+    }
 }
 
 void
@@ -768,6 +771,48 @@ enum link_res {
     LINK_NOMEM,
 };
 
+/* Admits and links the new connection 'c': node 0 (hash 'hash') in 'b',
+ * node 1 (hash 'rhash') in 'rb' (which may be 'b').  The caller holds both
+ * locks and has made sure the keys are free.  Returns LINK_OK,
+ * LINK_REFUSED (with '*refused') or LINK_NOMEM; on failure 'c' was never
+ * visible and the counts are as before. */
+static enum link_res
+conn_insert__(struct ovsct *ct, struct exec_ctx *x, struct ct_conn *c,
+              struct ct_bucket *b, uint32_t hash, struct ct_bucket *rb,
+              uint32_t rhash, enum admit_res *refused)
+    CT_REQUIRES(b->lock) CT_NO_THREAD_SAFETY_ANALYSIS
+{
+    /* Also needs rb->lock, which is b->lock when rb == b: the analysis
+     * cannot express a capability that may alias another. */
+    enum admit_res ar = admit(ct, x, c->key.zone);
+
+    if (ar != ADMIT_OK) {
+        *refused = ar;
+        return LINK_REFUSED;
+    }
+    c->node[0].hash = hash;
+    c->node[0].bucket = (uint32_t) (b - ct->buckets);
+    c->node[1].hash = rhash;
+    c->node[1].bucket = (uint32_t) (rb - ct->buckets);
+    c->gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
+    atomic_store_explicit(&c->n_linked, 2, memory_order_relaxed);
+    if (ct_map_insert(ct, b, hash, c, 0)) {
+        unadmit(ct, c->key.zone);
+        return LINK_NOMEM;
+    }
+    if (ct_map_insert(ct, rb, rhash, c, 1)) {
+        /* Take the forward node back out; n_linked 3 -> 2 keeps 'c' from
+         * being retired (it was never visible outside our locks). */
+        atomic_store(&c->n_linked, 3);
+        ct_map_unlink(ct, b, c, 0);
+        unadmit(ct, c->key.zone);
+        return LINK_NOMEM;
+    }
+    atomic_fetch_add_explicit(&b->n_live, 1, memory_order_relaxed);
+    ct_stat_inc(&ct_my_stat(ct)->created);
+    return LINK_OK;
+}
+
 /* Links the new connection 'c' (forward hash 'hash', reverse hash 'rhash')
  * under both bucket locks.  Repeats the lookup of the forward key first,
  * so that two threads racing on one new tuple create one connection; with
@@ -781,7 +826,6 @@ conn_link(struct ovsct *ct, struct exec_ctx *x, struct ct_conn *c,
     struct ct_bucket *b = &ct->buckets[ct_bucket_of(ct, hash)];
     struct ct_bucket *rb = &ct->buckets[ct_bucket_of(ct, rhash)];
     enum link_res res = LINK_OK;
-    enum admit_res ar;
 
     ct_double_lock(ct, b, rb);
     *found = ct_map_find(ct, b, hash, &c->key, x->now, dir);
@@ -799,34 +843,7 @@ conn_link(struct ovsct *ct, struct exec_ctx *x, struct ct_conn *c,
             goto out;
         }
     }
-    ar = admit(ct, x, c->key.zone);
-    if (ar != ADMIT_OK) {
-        *refused = ar;
-        res = LINK_REFUSED;
-        goto out;
-    }
-    c->node[0].hash = hash;
-    c->node[0].bucket = (uint32_t) (b - ct->buckets);
-    c->node[1].hash = rhash;
-    c->node[1].bucket = (uint32_t) (rb - ct->buckets);
-    c->gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
-    atomic_store_explicit(&c->n_linked, 2, memory_order_relaxed);
-    if (ct_map_insert(ct, b, hash, c, 0)) {
-        unadmit(ct, c->key.zone);
-        res = LINK_NOMEM;
-        goto out;
-    }
-    if (ct_map_insert(ct, rb, rhash, c, 1)) {
-        /* Take the forward node back out; 'c' was never visible outside
-         * the locks we hold, and n_linked 3 -> 2 keeps it from being
-         * retired. */
-        atomic_store(&c->n_linked, 3);
-        ct_map_unlink(ct, b, c, 0);
-        unadmit(ct, c->key.zone);
-        res = LINK_NOMEM;
-        goto out;
-    }
-    atomic_fetch_add_explicit(&b->n_live, 1, memory_order_relaxed);
+    res = conn_insert__(ct, x, c, b, hash, rb, rhash, refused);
 out:
     ct_double_unlock(ct, b, rb);
     return res;
@@ -902,7 +919,6 @@ conn_create(struct ovsct *ct, struct exec_ctx *x, const struct ct_pkt *pkt,
         ct_conn_free(ct, c);
         return res == LINK_FOUND ? found : NULL;
     }
-    ct_stat_inc(&ct_my_stat(ct)->created);
     *dir = 0;
     *created = true;
     return c;
@@ -920,34 +936,16 @@ conn_create_locked(struct ovsct *ct, struct exec_ctx *x,
     CT_REQUIRES(b->lock)
 {
     struct ct_conn *c = conn_alloc(ct, &pkt->key, NULL);
-    uint32_t idx = (uint32_t) (b - ct->buckets);
+    enum admit_res refused;
 
     if (!c) {
         return NULL;
     }
     conn_init_state(c, pkt, x);
-    if (admit(ct, x, pkt->key.zone) != ADMIT_OK) {
+    if (conn_insert__(ct, x, c, b, hash, b, hash, &refused) != LINK_OK) {
         ct_conn_free(ct, c);
         return NULL;
     }
-    c->node[0].hash = c->node[1].hash = hash;
-    c->node[0].bucket = c->node[1].bucket = idx;
-    c->gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
-    atomic_store_explicit(&c->n_linked, 2, memory_order_relaxed);
-    if (ct_map_insert(ct, b, hash, c, 0)) {
-        unadmit(ct, c->key.zone);
-        ct_conn_free(ct, c);
-        return NULL;
-    }
-    if (ct_map_insert(ct, b, hash, c, 1)) {
-        atomic_store(&c->n_linked, 3);  /* Never visible: keep it. */
-        ct_map_unlink(ct, b, c, 0);
-        unadmit(ct, c->key.zone);
-        ct_conn_free(ct, c);
-        return NULL;
-    }
-    atomic_fetch_add_explicit(&b->n_live, 1, memory_order_relaxed);
-    ct_stat_inc(&ct_my_stat(ct)->created);
     return c;
 }
 

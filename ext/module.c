@@ -2105,7 +2105,7 @@ ct_counters(CtObject *self, PyObject *Py_UNUSED(ignored))
     CT_BEGIN(self);
     ovsct_get_counters(ct, &c);
     CT_END(self);
-    return Py_BuildValue("(KKKKKKKKKKKKK)",
+    return Py_BuildValue("(KKKKKKKKKKKKKKKKKKKKK)",
                          (unsigned long long) c.packets,
                          (unsigned long long) c.invalid,
                          (unsigned long long) c.created,
@@ -2118,7 +2118,15 @@ ct_counters(CtObject *self, PyObject *Py_UNUSED(ignored))
                          (unsigned long long) c.sweeps,
                          (unsigned long long) c.sweep_scanned,
                          (unsigned long long) c.lock_contended,
-                         (unsigned long long) c.max_sweep_hold_ns);
+                         (unsigned long long) c.max_sweep_hold_ns,
+                         (unsigned long long) c.sweep_hold_hist[0],
+                         (unsigned long long) c.sweep_hold_hist[1],
+                         (unsigned long long) c.sweep_hold_hist[2],
+                         (unsigned long long) c.sweep_hold_hist[3],
+                         (unsigned long long) c.sweep_hold_hist[4],
+                         (unsigned long long) c.sweep_hold_hist[5],
+                         (unsigned long long) c.sweep_hold_hist[6],
+                         (unsigned long long) c.sweep_hold_hist[7]);
 }
 
 static PyObject *
@@ -2318,22 +2326,26 @@ out:
     return result;
 }
 
-/* bench_run(phase, conns, threads, batch, buckets=0) -> JSON str. */
+/* bench_run(phase, conns, threads, batch, buckets=0, sweep_interval=0,
+ *           spread=0) -> JSON str. */
 static PyObject *
 mod_bench_run(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"phase", "conns", "threads", "batch", "buckets",
-                             NULL};
+                             "sweep_interval", "spread", NULL};
     module_state *st = get_state(module);
     struct ovsct_bench_params p = { .buckets = 0 };
     PyObject *result;
     char *json;
     int err;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sO&O&O&|O&:bench_run",
-                                     kwlist, &p.phase, conv_u32, &p.conns,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs,
+                                     "sO&O&O&|O&O&O&:bench_run", kwlist,
+                                     &p.phase, conv_u32, &p.conns,
                                      conv_u32, &p.threads, conv_u32, &p.batch,
-                                     conv_u32, &p.buckets)) {
+                                     conv_u32, &p.buckets,
+                                     conv_u32, &p.sweep_interval_ms,
+                                     conv_u32, &p.spread_ms)) {
         return NULL;
     }
     json = PyMem_RawCalloc(1, BENCH_JSON_SIZE);

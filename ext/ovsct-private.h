@@ -312,6 +312,7 @@ struct ovsct {
     _Atomic uint64_t sweeps;
     _Atomic uint64_t sweep_scanned;
     _Atomic uint64_t max_sweep_hold_ns;
+    _Atomic uint64_t sweep_hold_hist[OVSCT_SWEEP_HOLD_CLASSES];
 };
 
 /* epoch.c */
@@ -364,7 +365,8 @@ void ct_remove_locked(struct ovsct *, struct ct_bucket *b, struct ct_conn *,
 bool ct_conn_kill(struct ovsct *, struct ct_conn *);
 void ct_conn_key(const struct ct_conn *, int dir, struct ct_key *);
 size_t ct_bucket_sweep(struct ovsct *, struct ct_bucket *b, int64_t now,
-                       size_t *scanned, uint64_t *hold_ns)
+                       size_t *scanned, uint64_t *hold_ns,
+                       uint64_t *hold_hist)
     CT_EXCLUDED(b->lock);
 
 /* conntrack.c */

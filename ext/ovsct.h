@@ -344,7 +344,11 @@ struct ovsct_counters {
     uint64_t sweep_scanned;     /* Nodes scanned by the sweeper. */
     uint64_t lock_contended;    /* Bucket lock trylock failures. */
     uint64_t max_sweep_hold_ns; /* Longest bucket lock hold by the sweeper. */
+    uint64_t sweep_hold_hist[8];    /* Sweeper bucket-lock holds by length:
+                                     * < 1, 4, 16, 64, 256 us, < 1 ms,
+                                     * < 4 ms, >= 4 ms. */
 };
+#define OVSCT_SWEEP_HOLD_CLASSES 8
 void ovsct_get_counters(struct ovsct *, struct ovsct_counters *);
 
 /* Runs one full sweep pass synchronously and returns the number of
@@ -374,6 +378,9 @@ struct ovsct_bench_params {
     uint32_t threads;
     uint32_t batch;
     uint32_t buckets;           /* 0: default. */
+    uint32_t sweep_interval_ms; /* 0: default. */
+    uint32_t spread_ms;         /* "aging": creation times spread over this
+                                 * many ms (0: all at once). */
 };
 int ovsct_bench_run(const struct ovsct_bench_params *, char *json,
                     size_t json_size);

@@ -39,7 +39,7 @@ ct_sweep_all(struct ovsct *ct, int64_t now)
 
     for (uint32_t i = 0; i < ct->n_buckets; i++) {
         removed += ct_bucket_sweep(ct, &ct->buckets[i], now, &scanned,
-                                   &hold);
+                                   &hold, NULL);
     }
     return removed;
 }
@@ -76,17 +76,22 @@ sweep_slice(struct ovsct *ct)
     uint32_t cur = atomic_load(&ct->sweep_cursor) & (n - 1);
     int64_t now = ovsct_now(ct);
     size_t scanned = 0, removed = 0;
-    uint64_t hold = 0;
+    uint64_t hold = 0, hist[OVSCT_SWEEP_HOLD_CLASSES] = { 0 };
 
     for (uint32_t k = 0; k < per && scanned < CT_SWEEP_BUDGET; k++) {
         removed += ct_bucket_sweep(ct, &ct->buckets[cur], now, &scanned,
-                                   &hold);
+                                   &hold, hist);
         cur = (cur + 1) & (n - 1);
     }
     atomic_store(&ct->sweep_cursor, cur);
     atomic_fetch_add(&ct->sweeps, 1);
     atomic_fetch_add(&ct->sweep_scanned, scanned);
     raise_max(&ct->max_sweep_hold_ns, hold);
+    for (int i = 0; i < OVSCT_SWEEP_HOLD_CLASSES; i++) {
+        if (hist[i]) {
+            atomic_fetch_add(&ct->sweep_hold_hist[i], hist[i]);
+        }
+    }
     return removed && removed * 8 >= scanned;
 }
 

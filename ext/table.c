@@ -453,15 +453,32 @@ mono_ns(void)
     return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
 }
 
+/* Index of a lock hold of 'ns' in ovsct_counters' 'sweep_hold_hist':
+ * < 1, 4, 16, 64, 256 us, < 1 ms, < 4 ms, >= 4 ms. */
+static int
+hold_class(uint64_t ns)
+{
+    static const uint64_t limits[OVSCT_SWEEP_HOLD_CLASSES - 1] = {
+        1000, 4000, 16000, 64000, 256000, 1000000, 4000000,
+    };
+    int i = 0;
+
+    while (i < OVSCT_SWEEP_HOLD_CLASSES - 1 && ns >= limits[i]) {
+        i++;
+    }
+    return i;
+}
+
 /* Removes from 'b' every node whose connection is dead or expired at 'now'.
  * Drops and retakes the lock every CT_SWEEP_HOLD_MAX removals so that no
  * hold grows with the bucket's size.  Adds the slots looked at to
- * '*scanned', raises '*hold_ns' to the longest hold, returns the number of
- * nodes removed. */
+ * '*scanned', raises '*hold_ns' to the longest hold, counts each hold in
+ * 'hold_hist' (OVSCT_SWEEP_HOLD_CLASSES entries) unless it is NULL,
+ * returns the number of nodes removed. */
 #define CT_SWEEP_HOLD_MAX 256
 size_t
 ct_bucket_sweep(struct ovsct *ct, struct ct_bucket *b, int64_t now,
-                size_t *scanned, uint64_t *hold_ns)
+                size_t *scanned, uint64_t *hold_ns, uint64_t *hold_hist)
 {
     size_t removed = 0;
     bool again;
@@ -511,6 +528,9 @@ ct_bucket_sweep(struct ovsct *ct, struct ct_bucket *b, int64_t now,
         held = mono_ns() - t0;
         if (held > *hold_ns) {
             *hold_ns = held;
+        }
+        if (hold_hist) {
+            hold_hist[hold_class(held)]++;
         }
     } while (again);
     return removed;

@@ -44,11 +44,15 @@ TCP_STATE_NAMES: tuple[str, ...] = (
     "CLOSE_WAIT", "FIN_WAIT_1", "CLOSING", "LAST_ACK", "FIN_WAIT_2",
     "TIME_WAIT",
 )
-# struct ovsct_counters order.
+# struct ovsct_counters order; sweep_hold_hist[8] (sweeper bucket-lock
+# holds by length) is flattened into one name per class.
 COUNTER_NAMES: tuple[str, ...] = (
     "packets", "invalid", "created", "removed", "expired", "full",
     "zone_full", "nat_exhausted", "lookup_reaped", "sweeps",
     "sweep_scanned", "lock_contended", "max_sweep_hold_ns",
+    "sweep_hold_lt_1us", "sweep_hold_lt_4us", "sweep_hold_lt_16us",
+    "sweep_hold_lt_64us", "sweep_hold_lt_256us", "sweep_hold_lt_1ms",
+    "sweep_hold_lt_4ms", "sweep_hold_ge_4ms",
 )
 
 CS_SRC_NAT = 0x40
@@ -482,9 +486,11 @@ def pcap_write(path, frames, offsets: Union[bytes, Iterable[int]]) -> None:
 
 
 def bench_run(phase: str, conns: int, threads: int, batch: int,
-              buckets: int = 0) -> str:
+              buckets: int = 0, sweep_interval: int = 0,
+              spread: int = 0) -> str:
     """Runs a C benchmark phase; returns its JSON text."""
-    return _engine.bench_run(phase, conns, threads, batch, buckets)
+    return _engine.bench_run(phase, conns, threads, batch, buckets,
+                             sweep_interval, spread)
 
 
 def trim() -> None:
