@@ -403,19 +403,28 @@ def test_replay_errors(daemon):
     assert b"/nonexistent.pcap" in r.stderr
 
 
-def test_round_trip_under_a_millisecond(daemon):
+def test_many_round_trips_on_one_connection(daemon):
+    # The timing of these is a benchmark (benchmarks/rtt.py), not a test.
     s = connect(daemon)
-    for method in ("version", "dpctl/ct-get-nconns"):
-        request = json.dumps({"id": 0, "method": method,
+    for method, result in (("version", "ovsctd (ovsct) 0.1.0\n"),
+                           ("dpctl/ct-get-nconns", None)):
+        request = json.dumps({"id": 7, "method": method,
                               "params": []}).encode()
-        times = []
         for _ in range(200):
-            t0 = time.perf_counter()
             s.sendall(request)
-            s.recv(65536)
-            times.append(time.perf_counter() - t0)
-        times.sort()
-        assert times[len(times) // 2] < 0.001, (method, times[100])
+            buf = b""
+            while True:     # A reply may arrive in several reads.
+                buf += s.recv(65536)
+                try:
+                    reply = json.loads(buf)
+                    break
+                except ValueError:
+                    continue
+            assert reply["id"] == 7 and reply["error"] is None
+            if result is not None:
+                assert reply["result"] == result
+            else:
+                assert reply["result"].strip().isdigit()
     s.close()
 
 

@@ -1,0 +1,258 @@
+"""The engine's rules through the Python API, with an injected clock.
+
+Each test builds its frames by hand (tests/framebuild.py), runs them
+through ct() and checks ct_state, the table and the counts.  The clock is
+manual: expiry is tested by moving it, never by sleeping.  Covers the
+rules of the engine issue that the OVS oracle captures cannot (they run
+one action, zone 0, no limits): zones, expiry and exact counts,
+timeout policies, maxconns and zone limits, marks and labels with masks,
+force, flushes, and concurrent use from several Python threads.
+"""
+
+import threading
+
+import pytest
+
+from framebuild import icmp4, icmp4_error, tcp4, udp4, udp6
+
+_engine = pytest.importorskip("ovsct._engine")
+
+from ovsct.action import parse_ct_action  # noqa: E402
+from ovsct.engine import (  # noqa: E402
+    Conntrack, FlushFilter, Tuple, TupleMatch)
+from ovsct.errors import NotFound  # noqa: E402
+
+NEW, EST, REL, RPL, INV, TRK = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+
+A, B = "10.0.0.1", "10.0.0.2"
+
+
+@pytest.fixture
+def ct():
+    with Conntrack(manual_clock=True, start_ms=1000, sweeper=False) as c:
+        yield c
+
+
+def run(ct, frames, action="ct(commit)"):
+    if isinstance(frames, bytes):
+        frames = [frames]
+    return list(ct.execute_frames(frames, parse_ct_action(action)))
+
+
+def test_udp_states_follow_ovs(ct):
+    fwd, rev = udp4(A, B, 1000, 53), udp4(B, A, 53, 1000)
+    assert run(ct, [fwd, fwd, rev, rev, fwd]) == [
+        NEW | TRK, NEW | TRK, EST | RPL | TRK, EST | RPL | TRK, EST | TRK]
+    assert ct.nconns() == 1
+
+
+def test_lookup_without_commit_creates_nothing(ct):
+    assert run(ct, udp4(A, B, 1000, 53), "ct") == [NEW | TRK]
+    assert ct.nconns() == 0 and ct.dump() == []
+
+
+def test_malformed_frames_are_invalid_not_fatal(ct):
+    good = udp4(A, B, 1000, 53)
+    frames = [b"", b"\x00" * 13, good[:30], good[:-1] + b"", udp4(A, B, 0, 53)]
+    assert run(ct, frames) == [INV | TRK] * 5
+    assert ct.nconns() == 0
+
+
+def test_bad_batch_layout_is_a_clear_error(ct):
+    with pytest.raises(ValueError):
+        ct.execute(b"\x00" * 10, [0, 20], parse_ct_action("ct(commit)"))
+    with pytest.raises(ValueError):
+        ct.execute(b"\x00" * 10, [5, 2], parse_ct_action("ct(commit)"))
+
+
+def test_zones_are_separate_tables(ct):
+    f = udp4(A, B, 1000, 53)
+    assert run(ct, f, "ct(commit,zone=1)") == [NEW | TRK]
+    assert run(ct, f, "ct(commit,zone=2)") == [NEW | TRK]
+    assert ct.nconns() == 2
+    assert [e.zone for e in ct.dump(zone=2)] == [2]
+    assert ct.flush(zone=1) == 1
+    assert [e.zone for e in ct.dump()] == [2]
+
+
+def test_expired_entries_vanish_at_once_and_are_never_counted(ct):
+    run(ct, udp4(A, B, 1000, 53))               # udp_first: 60 s
+    ct.advance(60000 - 1)
+    assert ct.nconns() == 1 and len(ct.dump()) == 1
+    ct.advance(1)
+    # No sweep has run: expired entries are invisible and uncounted.
+    assert ct.dump() == [] and ct.dump_text() == ""
+    assert ct.nconns() == 0
+    assert ct.stats()["total"] == 0 and sum(ct.bucket_counts()) == 0
+    assert run(ct, udp4(A, B, 1000, 53)) == [NEW | TRK]
+
+
+def test_timeouts_per_state(ct):
+    fwd, rev = udp4(A, B, 1000, 53), udp4(B, A, 53, 1000)
+    run(ct, [fwd, rev])                         # Both ways: udp_multiple 30
+    ct.advance(30000)
+    assert ct.nconns() == 0
+    run(ct, [fwd])
+    ct.advance(1)
+    assert [e.timeout for e in ct.dump()] == [59]
+
+
+def test_zone_timeout_policy(ct):
+    ct.set_zone_tp(5, {"udp_first": 7})
+    run(ct, udp4(A, B, 1000, 53), "ct(commit,zone=5)")
+    run(ct, udp4(A, B, 1001, 53), "ct(commit,zone=6)")
+    ct.advance(7000)
+    assert [e.zone for e in ct.dump()] == [6]
+    ct.del_zone_tp(5)
+    with pytest.raises(NotFound):
+        ct.del_zone_tp(5)
+    run(ct, udp4(A, B, 1002, 53), "ct(commit,zone=5)")
+    ct.advance(1)
+    assert sorted(e.timeout for e in ct.dump()) == [52, 59]
+
+
+def test_maxconns_refuses_and_expired_entries_do_not_hold_the_table(ct):
+    ct.maxconns = 5
+    states = run(ct, [udp4(A, B, 1000 + i, 53) for i in range(8)])
+    assert states == [NEW | TRK] * 8            # Refused ones stay new.
+    assert ct.nconns() == 5
+    assert ct.counters()["full"] == 3
+    ct.advance(60000)                           # All expire, none swept.
+    run(ct, [udp4(A, B, 2000 + i, 53) for i in range(5)])
+    assert ct.nconns() == 5 and ct.counters()["full"] == 3
+
+
+def test_zone_limits_count_exactly(ct):
+    for i in range(4):
+        run(ct, udp4(A, B, 1000 + i, 53), "ct(commit,zone=7)")
+    ct.set_zone_limit(7, 3)                     # Counts what is there.
+    assert ct.get_zone_limit(7) == (3, 4, True)
+    run(ct, udp4(A, B, 2000, 53), "ct(commit,zone=7)")
+    assert ct.get_zone_limit(7)[1] == 4 and ct.counters()["zone_full"] == 1
+    ct.set_zone_limit(None, 1)                  # Default: per zone.
+    run(ct, [udp4(A, B, 3000 + i, 53) for i in range(3)],
+        "ct(commit,zone=8)")
+    assert ct.get_zone_limit(8) == (1, 1, False)
+    ct.set_zone_limit(9, 0)                     # Explicit 0 admits nothing.
+    run(ct, udp4(A, B, 4000, 53), "ct(commit,zone=9)")
+    assert ct.get_zone_limit(9) == (0, 0, True)
+    assert [e.zone for e in ct.dump(zone=9)] == []
+    ct.advance(60000)                           # Expired: not counted.
+    assert ct.get_zone_limit(7) == (3, 0, True)
+    ct.del_zone_limit(7)
+    assert ct.list_zone_limits() == [9]
+
+
+def test_mark_and_labels_with_masks(ct):
+    f = udp4(A, B, 1000, 53)
+    run(ct, f, "ct(commit,exec(set_field:0x12->ct_mark,"
+               "set_field:0xab00000000->ct_label))")
+    run(ct, f, "ct(commit,exec(set_field:0x3400/0xff00->ct_mark))")
+    (e,) = ct.dump()
+    assert (e.mark, e.labels) == (0x3412, 0xab00000000)
+    assert "mark=13330,labels=0xab00000000" in ct.dump_text()
+
+
+def test_force_ends_the_connection_seen_in_reply_direction(ct):
+    run(ct, udp4(A, B, 1000, 53))
+    assert run(ct, udp4(B, A, 53, 1000), "ct(commit,force)") == [NEW | TRK]
+    (e,) = ct.dump()
+    assert (e.orig.src, e.orig.sport) == (B, 53)
+
+
+def test_icmp_echo_and_errors(ct):
+    req, rep = icmp4(A, B, 8, 77), icmp4(B, A, 0, 77)
+    assert run(ct, [req, rep]) == [NEW | TRK, EST | RPL | TRK]
+    assert run(ct, icmp4(B, A, 0, 78)) == [INV | TRK]   # Unsolicited.
+    flow = udp4(A, B, 1000, 53)
+    run(ct, flow)
+    err = icmp4_error(B, A, 3, 3, flow)         # Port unreachable.
+    assert run(ct, err) == [REL | RPL | TRK]
+    assert run(ct, icmp4_error(B, A, 3, 3, udp4(A, B, 9, 9))) == [INV | TRK]
+    assert ct.nconns() == 2                     # Errors create nothing.
+
+
+def test_tcp_syn_ack_cannot_open(ct):
+    assert run(ct, tcp4(A, B, 1000, 80, "SA")) == [INV | TRK]
+    assert run(ct, tcp4(A, B, 1000, 80, "S")) == [NEW | TRK]
+    (e,) = ct.dump()
+    assert e.tcp_state == ("SYN_SENT", "CLOSED")
+
+
+def test_flush_by_tuple_in_either_direction_and_by_filter(ct):
+    run(ct, [udp4(A, B, 1000, 53), udp4(A, B, 1001, 53), udp6(
+        "fc00::1", "fc00::2", 5, 6)])
+    reply = Tuple(l3=4, proto=17, src=B, dst=A, sport=53, dport=1000)
+    ct.flush_tuple(0, reply)
+    with pytest.raises(NotFound):
+        ct.flush_tuple(0, reply)
+    flt = FlushFilter(orig=TupleMatch(l3=6))
+    assert ct.flush_filter(flt) == 1
+    assert [e.orig.sport for e in ct.dump()] == [1001]
+    assert ct.flush() == 1 and ct.nconns() == 0
+
+
+def test_counts_agree_everywhere(ct):
+    run(ct, [udp4(A, B, 1000 + i, 53) for i in range(100)]
+        + [icmp4(A, B, 8, i) for i in range(20)])
+    ct.advance(1)
+    stats = ct.stats()
+    assert stats["total"] == ct.nconns() == 120 == sum(ct.bucket_counts())
+    assert stats["per_proto"]["udp"] == 100
+    assert len(ct.dump_text().splitlines()) == 120
+
+
+def test_sweep_removes_what_expired(ct):
+    run(ct, [udp4(A, B, 1000 + i, 53) for i in range(50)])
+    ct.advance(60000)
+    assert ct.sweep_now() == 50
+    assert ct.counters()["removed"] == 50
+
+
+def test_concurrent_threads(ct):
+    """Packets from several Python threads (the GIL is released in the
+    engine) while another thread flushes, dumps and sweeps."""
+    errors = []
+    stop = threading.Event()
+
+    def packets(base):
+        try:
+            for r in range(30):
+                frames = [udp4(A, B, base + i, 53) for i in range(200)]
+                ct.execute_frames(frames, parse_ct_action("ct(commit)"))
+        except Exception as e:      # pragma: no cover - reported below
+            errors.append(e)
+
+    def admin():
+        try:
+            while not stop.is_set():
+                ct.dump()
+                ct.stats()
+                ct.flush(zone=3)
+                ct.sweep_now()
+        except Exception as e:      # pragma: no cover
+            errors.append(e)
+
+    threads = [threading.Thread(target=packets, args=(b,))
+               for b in (1000, 1100, 5000)]
+    adm = threading.Thread(target=admin)
+    adm.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    adm.join()
+    assert not errors
+    # 1000..1199 and 1100..1299 overlap: 300 + 200 distinct tuples.
+    assert ct.nconns() == 500 == len(ct.dump())
+
+
+def test_flush_gives_memory_back(ct):
+    run(ct, [udp4(A, B, 1000 + i % 60000, 53 + i // 60000)
+             for i in range(20000)])
+    assert ct.nconns() == 20000
+    ct.flush()
+    assert ct.nconns() == 0 and ct.dump() == []
+    run(ct, udp4(A, B, 1000, 53))               # Usable after a release.
+    assert ct.nconns() == 1
