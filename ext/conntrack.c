@@ -555,10 +555,7 @@ ct_table_empty(struct ovsct *ct)
             return false;
         }
     }
-    ct_mutex_lock(&ct->reclaim_lock);
-    empty = !ct->pending && !ct->dead_maps && !atomic_load(&ct->retired);
-    ct_mutex_unlock(&ct->reclaim_lock);
-    return empty && atomic_load(&ct->n_conns) == 0;
+    return ct_retire_empty(ct) && atomic_load(&ct->n_conns) == 0;
 }
 
 /* Gives connection memory back to the OS if the table is empty.  Called

@@ -10,9 +10,10 @@
  * How: each thread that enters the engine owns a slot (ct_thread_slot()).
  * ovsct_execute() brackets a batch with ct_epoch_enter()/ct_epoch_exit(),
  * which publish the global epoch in the slot (0 = outside).  A retired
- * connection is stamped with the global epoch at retirement; ct_reclaim()
- * advances the global epoch and frees every pending connection whose stamp
- * is older than the oldest epoch any thread is inside.  A thread that
+ * connection goes into its thread slot's chunk (an array); ct_reclaim()
+ * takes the chunks, stamps them with the current epoch, advances the
+ * global epoch and frees every pending chunk whose stamp is older than
+ * the oldest epoch any thread is inside.  A thread that
  * entered before the removal published an epoch <= the stamp and blocks
  * the free; a thread that enters later cannot find the connection.
  *
@@ -127,18 +128,53 @@ oldest_epoch(uint32_t now)
     return oldest;
 }
 
+/* Retires 'c' (its last node was just unlinked) into this thread's
+ * chunk.  Memory failure leaks 'c' rather than free it too early. */
 void
 ct_retire(struct ovsct *ct, struct ct_conn *c)
 {
-    struct ct_conn *head = atomic_load_explicit(&ct->retired,
-                                                memory_order_relaxed);
+    struct ct_retire_slot *rs = &ct->retire[ct_thread_slot()];
+    struct ct_retire_chunk *ch;
 
-    c->retire_epoch = atomic_load(&global_epoch);
-    do {
-        c->retire_next = head;
-    } while (!atomic_compare_exchange_weak_explicit(&ct->retired, &head, c,
-                                                    memory_order_release,
-                                                    memory_order_relaxed));
+    ct_spin_lock(&rs->lock);
+    ch = rs->chunks;
+    if (!ch || ch->n == CT_RETIRE_CHUNK) {
+        struct ct_retire_chunk *fresh = malloc(sizeof *fresh);
+
+        if (!fresh) {
+            ct_spin_unlock(&rs->lock);
+            return;
+        }
+        fresh->n = 0;
+        fresh->next = ch;
+        rs->chunks = ch = fresh;
+    }
+    ch->items[ch->n++] = c;
+    ct_spin_unlock(&rs->lock);
+}
+
+/* True if no thread slot holds retired connections not yet taken by the
+ * reclaimer, and the reclaimer holds none either. */
+bool
+ct_retire_empty(struct ovsct *ct)
+{
+    uint32_t n = atomic_load(&n_slots_hint);
+    bool empty;
+
+    for (uint32_t i = 0; i < n; i++) {
+        struct ct_retire_slot *rs = &ct->retire[i];
+
+        ct_spin_lock(&rs->lock);
+        empty = !rs->chunks;
+        ct_spin_unlock(&rs->lock);
+        if (!empty) {
+            return false;
+        }
+    }
+    ct_mutex_lock(&ct->reclaim_lock);
+    empty = !ct->pending && !ct->dead_maps;
+    ct_mutex_unlock(&ct->reclaim_lock);
+    return empty;
 }
 
 void
@@ -179,34 +215,59 @@ free_dead_map(struct ovsct *ct, struct ct_dead_map *dm)
 
 /* Frees what is safe to free.  Returns the number of connections freed.
  * Must not be called from inside a batch (ct_epoch_enter()). */
+/* Frees the connections of chunk 'ch', prefetching ahead. */
+static void
+free_chunk(struct ovsct *ct, struct ct_retire_chunk *ch)
+{
+    for (uint32_t i = 0; i < ch->n; i++) {
+        if (i + 8 < ch->n) {
+            __builtin_prefetch(ch->items[i + 8], 1);
+        }
+        ct_conn_free(ct, ch->items[i]);
+    }
+    free(ch);
+}
+
 size_t
 ct_reclaim(struct ovsct *ct)
 {
-    struct ct_conn *list, *keep = NULL, *next;
+    struct ct_retire_chunk *ch, *keep = NULL, *next;
     struct ct_dead_map *dm, *dm_keep = NULL, *dm_next;
-    uint32_t now, oldest;
+    uint32_t n_slots = atomic_load(&n_slots_hint);
+    uint32_t stamp, now, oldest;
     size_t n = 0;
+    bool empty;
 
     ct_mutex_lock(&ct->reclaim_lock);
-    list = atomic_exchange_explicit(&ct->retired, NULL,
-                                    memory_order_acquire);
-    /* Everything retired so far carries a stamp <= 'now'. */
+    /* Take every slot's chunks.  All they hold was retired before this
+     * point, so the current epoch is a safe stamp for all of them. */
+    stamp = atomic_load(&global_epoch);
+    for (uint32_t i = 0; i < n_slots; i++) {
+        struct ct_retire_slot *rs = &ct->retire[i];
+        struct ct_retire_chunk *taken;
+
+        ct_spin_lock(&rs->lock);
+        taken = rs->chunks;
+        rs->chunks = NULL;
+        ct_spin_unlock(&rs->lock);
+        for (ch = taken; ch; ch = next) {
+            next = ch->next;
+            ch->epoch = stamp;
+            ch->next = ct->pending;
+            ct->pending = ch;
+        }
+    }
     now = atomic_fetch_add(&global_epoch, 1) + 1;
     oldest = oldest_epoch(now);
 
-    for (; list; list = next) {
-        next = list->retire_next;
-        list->retire_next = ct->pending;
-        ct->pending = list;
-    }
-    for (list = ct->pending; list; list = next) {
-        next = list->retire_next;
-        if ((int32_t) (list->retire_epoch - oldest) < 0) {
-            ct_conn_free(ct, list);
-            n++;
+    for (ch = ct->pending; ch; ch = next) {
+        next = ch->next;
+        if ((int32_t) (ch->epoch - oldest) < 0) {
+            n += ch->n;
+            free_chunk(ct, ch);
         } else {
-            list->retire_next = keep;
-            keep = list;
+            ch->next = keep;
+            keep = ch;
         }
     }
     ct->pending = keep;
@@ -221,16 +282,27 @@ ct_reclaim(struct ovsct *ct)
         }
     }
     ct->dead_maps = dm_keep;
-    if (n && !ct->pending && !ct->dead_maps
-        && !atomic_load(&ct->retired)) {
+    empty = !ct->pending && !ct->dead_maps;
+    ct_mutex_unlock(&ct->reclaim_lock);
+    if (n && empty) {
         /* Everything retired is freed: if the table is empty too, give
          * the connection memory back (a flush's memory returns). */
-        ct_mutex_unlock(&ct->reclaim_lock);
         ct_release_if_empty(ct);
-        return n;
     }
-    ct_mutex_unlock(&ct->reclaim_lock);
     return n;
+}
+
+/* Frees everything, waiting for threads inside a batch to leave it. */
+void
+ct_reclaim_all(struct ovsct *ct)
+{
+    for (;;) {
+        ct_reclaim(ct);
+        if (ct_retire_empty(ct)) {
+            return;
+        }
+        sched_yield();
+    }
 }
 
 /* Waits until every thread that is inside a batch now has left it. */
@@ -244,21 +316,3 @@ ct_epoch_wait_quiescent(void)
     }
 }
 
-/* Frees everything, waiting for threads inside a batch to leave it. */
-void
-ct_reclaim_all(struct ovsct *ct)
-{
-    for (;;) {
-        bool empty;
-
-        ct_reclaim(ct);
-        ct_mutex_lock(&ct->reclaim_lock);
-        empty = !ct->pending && !ct->dead_maps
-                && !atomic_load(&ct->retired);
-        ct_mutex_unlock(&ct->reclaim_lock);
-        if (empty) {
-            return;
-        }
-        sched_yield();
-    }
-}

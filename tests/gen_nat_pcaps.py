@@ -203,89 +203,126 @@ def write_pcap(path: str, frames: list[bytes]) -> None:
 
 
 # ---------------------------------------------------------------------------
-# The captures (see the table in the docstring).
+# The captures (see the table in the docstring).  Each builder gives the
+# frames as captured, or with after=True as the engine must put them out
+# once the capture's action has translated them (orig packets carry the
+# translated tuple, replies the original one; untranslated packets are
+# unchanged).  tests/test_nat.py compares the --write output with the
+# latter byte for byte: incremental checksum updates must agree with these
+# checksums computed from scratch.
 
-def _udp_snat() -> list[bytes]:
-    c, s, n = "10.1.1.1", "10.1.1.2", "10.1.1.240"
+def _udp_snat(after: bool = False) -> list[bytes]:
+    c, c3, s, n = "10.1.1.1", "10.1.1.3", "10.1.1.2", "10.1.1.240"
+    if not after:
+        return [
+            udp(c, s, 2000, 53),
+            udp(s, n, 53, 2000, b"answer", reply=True),
+            udp(c, s, 2001, 53),
+            udp(s, n, 53, 2001, b"answer", reply=True),
+            udp(c, s, 2000, 53, b"again"),
+            udp(c3, s, 2000, 53),
+            udp(s, n, 53, 2002, b"answer", reply=True),
+        ]
     return [
-        udp(c, s, 2000, 53),
-        udp(s, n, 53, 2000, b"answer", reply=True),
-        udp(c, s, 2001, 53),
-        udp(s, n, 53, 2001, b"answer", reply=True),
-        udp(c, s, 2000, 53, b"again"),
-        udp("10.1.1.3", s, 2000, 53),
-        udp(s, n, 53, 2002, b"answer", reply=True),
+        udp(n, s, 2000, 53),
+        udp(s, c, 53, 2000, b"answer", reply=True),
+        udp(n, s, 2001, 53),
+        udp(s, c, 53, 2001, b"answer", reply=True),
+        udp(n, s, 2000, 53, b"again"),
+        udp(n, s, 2002, 53),
+        udp(s, c3, 53, 2000, b"answer", reply=True),
     ]
 
 
-def _udp_snat_port() -> list[bytes]:
-    c, s, n = "10.1.1.1", "10.1.1.2", "10.1.1.240"
+def _udp_snat_port(after: bool = False) -> list[bytes]:
+    c, c3, s, n = "10.1.1.1", "10.1.1.3", "10.1.1.2", "10.1.1.240"
+    if not after:
+        return [
+            udp(c, s, 2000, 53),
+            udp(s, n, 53, 3000, b"answer", reply=True),
+            udp(c3, s, 2001, 53),
+            udp(c, s, 2000, 5353),
+            udp(s, n, 5353, 3000, b"answer", reply=True),
+        ]
     return [
-        udp(c, s, 2000, 53),
-        udp(s, n, 53, 3000, b"answer", reply=True),
-        udp("10.1.1.3", s, 2001, 53),
-        udp(c, s, 2000, 5353),
-        udp(s, n, 5353, 3000, b"answer", reply=True),
+        udp(n, s, 3000, 53),
+        udp(s, c, 53, 2000, b"answer", reply=True),
+        udp(c3, s, 2001, 53),                   # exhausted: unchanged
+        udp(n, s, 3000, 5353),
+        udp(s, c, 5353, 2000, b"answer", reply=True),
     ]
 
 
-def _udp_dnat() -> list[bytes]:
+def _udp_dnat(after: bool = False) -> list[bytes]:
+    c, vip, srv = "10.3.0.1", "10.3.0.64", "10.3.0.2"
+    if not after:
+        return [
+            udp(c, vip, 3333, 53),
+            udp(srv, c, 8080, 3333, b"answer", reply=True),
+        ]
     return [
-        udp("10.3.0.1", "10.3.0.64", 3333, 53),
-        udp("10.3.0.2", "10.3.0.1", 8080, 3333, b"answer", reply=True),
+        udp(c, srv, 3333, 8080),
+        udp(vip, c, 53, 3333, b"answer", reply=True),
     ]
 
 
-def _udp_dnat_addr() -> list[bytes]:
+def _udp_dnat_addr(after: bool = False) -> list[bytes]:
+    c, vip, srv = "10.3.0.1", "10.3.0.64", "10.3.0.2"
     return [
-        udp("10.3.0.1", "10.3.0.64", 3334, 53),
-        udp("10.3.0.2", "10.3.0.1", 53, 3334, b"answer", reply=True),
+        udp(c, srv if after else vip, 3334, 53),
+        udp(vip if after else srv, c, 53, 3334, b"answer", reply=True),
     ]
 
 
-def _tcp_snat() -> list[bytes]:
+def _tcp_snat(after: bool = False) -> list[bytes]:
     c, s, n = "10.1.1.5", "10.1.1.2", "10.1.1.240"
+    src, dst = (n, c) if after else (c, n)  # client's address out, back in
     cs, ss = 1000, 5000
     data = b"GET / HTTP/1.0\r\n\r\n\r\n"
     return [
-        tcp(c, s, 4000, 80, TCP_SYN, cs),
-        tcp(s, n, 80, 4000, TCP_SYN | TCP_ACK, ss, cs + 1, reply=True),
-        tcp(c, s, 4000, 80, TCP_ACK, cs + 1, ss + 1),
-        tcp(c, s, 4000, 80, TCP_PSH | TCP_ACK, cs + 1, ss + 1, data),
-        tcp(s, n, 80, 4000, TCP_ACK, ss + 1, cs + 1 + len(data),
+        tcp(src, s, 4000, 80, TCP_SYN, cs),
+        tcp(s, dst, 80, 4000, TCP_SYN | TCP_ACK, ss, cs + 1, reply=True),
+        tcp(src, s, 4000, 80, TCP_ACK, cs + 1, ss + 1),
+        tcp(src, s, 4000, 80, TCP_PSH | TCP_ACK, cs + 1, ss + 1, data),
+        tcp(s, dst, 80, 4000, TCP_ACK, ss + 1, cs + 1 + len(data),
             reply=True),
     ]
 
 
-def _icmp_snat() -> list[bytes]:
+def _icmp_snat(after: bool = False) -> list[bytes]:
     c, s, n = "10.1.1.1", "10.1.1.2", "10.1.1.240"
+    src, dst = (n, c) if after else (c, n)
     return [
-        icmp_echo(c, s, 0x1234, 1),
-        icmp_echo(s, n, 0x1234, 1, request=False, reply=True),
-        icmp_echo(c, s, 0x1234, 2),
+        icmp_echo(src, s, 0x1234, 1),
+        icmp_echo(s, dst, 0x1234, 1, request=False, reply=True),
+        icmp_echo(src, s, 0x1234, 2),
     ]
 
 
-def _icmp_err_snat() -> list[bytes]:
+def _icmp_err_snat(after: bool = False) -> list[bytes]:
     c, s, n = "10.1.1.1", "10.1.1.9", "10.1.1.240"
-    seen = ip(n, s, 17, udp_seg(n, s, 5555, 9999, b"probe"), ttl=63)
+    src, dst = (n, c) if after else (c, n)
+    # The quote is the datagram as it reached the server (TTL one less);
+    # translated back, it is the client's own datagram.
+    quoted = ip(dst, s, 17, udp_seg(dst, s, 5555, 9999, b"probe"), ttl=63)
     return [
-        udp(c, s, 5555, 9999, b"probe"),
-        icmp_error(s, n, 3, 3, seen),
-        icmp_error("10.1.1.254", n, 11, 0, seen),
+        udp(src, s, 5555, 9999, b"probe"),
+        icmp_error(s, dst, 3, 3, quoted),
+        icmp_error("10.1.1.254", dst, 11, 0, quoted),
     ]
 
 
-def _udp6_snat() -> list[bytes]:
-    c, s, n = "fc00::1", "fc00::2", "fc00::100"
-    seen = ip(n, "fc00::9", 17, udp_seg(n, "fc00::9", 4001, 9999, b"probe"))
+def _udp6_snat(after: bool = False) -> list[bytes]:
+    c, s, e, n = "fc00::1", "fc00::2", "fc00::9", "fc00::100"
+    src, dst = (n, c) if after else (c, n)
+    quoted = ip(dst, e, 17, udp_seg(dst, e, 4001, 9999, b"probe"))
     return [
-        udp(c, s, 4000, 53),
-        udp(s, n, 53, 4000, b"answer", reply=True),
-        icmp_echo(c, s, 7, 1),
-        icmp_echo(s, n, 7, 1, request=False, reply=True),
-        udp(c, "fc00::9", 4001, 9999, b"probe"),
-        icmp_error("fc00::9", n, 1, 4, seen),
+        udp(src, s, 4000, 53),
+        udp(s, dst, 53, 4000, b"answer", reply=True),
+        icmp_echo(src, s, 7, 1),
+        icmp_echo(s, dst, 7, 1, request=False, reply=True),
+        udp(src, e, 4001, 9999, b"probe"),
+        icmp_error(e, dst, 1, 4, quoted),
     ]
 
 
@@ -303,8 +340,10 @@ CAPTURES = {
 }
 
 
-def frames(name: str) -> list[bytes]:
-    return CAPTURES[name][1]()
+def frames(name: str, after: bool = False) -> list[bytes]:
+    """The frames of capture 'name'; with 'after', as NAT must leave
+    them."""
+    return CAPTURES[name][1](after)
 
 
 def main(argv: list[str]) -> int:
