@@ -256,3 +256,45 @@ def test_flush_gives_memory_back(ct):
     assert ct.nconns() == 0 and ct.dump() == []
     run(ct, udp4(A, B, 1000, 53))               # Usable after a release.
     assert ct.nconns() == 1
+
+
+def test_tcp_timeouts_follow_the_states(ct):
+    """The progression OVS showed on a real handshake and teardown
+    (REFERENCE.md section 9): the timeout printed by -s after each
+    packet, one millisecond later."""
+    c, s = (A, 40000), (B, 80)
+
+    def seg(src, dst, flags, seq, ack):
+        return tcp4(src[0], dst[0], src[1], dst[1], flags, seq, ack)
+
+    steps = [
+        (seg(c, s, "S", 100, 0), "SYN_SENT", 29),
+        (seg(s, c, "SA", 500, 101), "ESTABLISHED", 29),
+        (seg(c, s, "A", 101, 501), "ESTABLISHED", 86399),
+        (seg(s, c, "FA", 501, 101), "CLOSING", 899),
+        (seg(c, s, "A", 101, 502), "TIME_WAIT", 899),
+        (seg(c, s, "FA", 101, 502), "TIME_WAIT", 44),
+        (seg(s, c, "A", 502, 102), "TIME_WAIT", 29),
+    ]
+    for frame, state, timeout in steps:
+        run(ct, frame)
+        ct.advance(1)
+        (line,) = ct.dump_text(stats=True).splitlines()
+        assert "timeout=%d," % timeout in line, line
+        assert "protoinfo=(state=%s)" % state in line, line
+
+
+def test_tcp_policy_and_sequence_check_switch(ct):
+    ct.set_zone_tp(3, {"tcp_syn_sent": 20, "tcp_established": 3600})
+    run(ct, tcp4(A, B, 1, 80, "S", 100), "ct(commit,zone=3)")
+    ct.advance(1)
+    assert "timeout=19," in ct.dump_text(stats=True)
+    run(ct, [tcp4(B, A, 80, 1, "SA", 900, 101),
+             tcp4(A, B, 1, 80, "A", 101, 901)], "ct(commit,zone=3)")
+    ct.advance(1)
+    assert "timeout=3599," in ct.dump_text(stats=True)
+    far = tcp4(A, B, 1, 80, "A", 101 + 10 ** 9, 901, b"data")
+    assert run(ct, far, "ct(commit,zone=3)") == [INV | TRK]
+    ct.tcp_seq_chk = False
+    assert run(ct, far, "ct(commit,zone=3)") == [EST | TRK]
+    assert ct.tcp_seq_chk is False
