@@ -65,8 +65,8 @@ def engine() -> Conntrack:
     return Conntrack(manual_clock=True, start_ms=0, sweeper=False)
 
 
-def run(ct: Conntrack, frames: list[bytes], action) -> tuple[list[str],
-                                                           list[bytes]]:
+def run(ct: Conntrack, frames: list[bytes],
+        action) -> tuple[list[str], list[bytes]]:
     """Runs 'frames' through 'action' in one batch; returns the ct_state
     names and the frames as the engine left them (rewritten in place)."""
     buf = bytearray(b"".join(frames))
@@ -541,6 +541,17 @@ def test_exhaustion(proto):
     assert sorted((t[2], t[4]) for t in reply_tuples(ct)) == \
         [("10.9.9.1", 5000), ("10.9.9.1", 5001)]
     assert {fields(f)["sport"] for f in out[:2]} == {5000, 5001}
+    # The two translations lead back to the two clients that got them.
+    for f_in, f_out in zip(flows[:2], out[:2]):
+        a, b = fields(f_in), fields(f_out)
+        back = (G.udp(b["dst"], b["src"], b["dport"], b["sport"],
+                      reply=True) if proto == "udp" else
+                G.tcp(b["dst"], b["src"], b["dport"], b["sport"],
+                      G.TCP_SYN | G.TCP_ACK, 5, 2, reply=True))
+        states, res = run(ct, [back], "ct(nat)")
+        assert states == ["est|rpl|trk|dnat"]
+        r = fields(res[0])
+        assert (r["dst"], r["dport"]) == (a["src"], a["sport"])
 
     # Nothing was left behind by the failed attempts: a reply to one of
     # them (untranslated) is new, and ct without commit creates nothing.
