@@ -46,7 +46,7 @@ export TSAN_OPTIONS ?= halt_on_error=1:second_deadlock_stack=1
 # Keep the objects and binaries (they are intermediate to the stamps).
 .SECONDARY:
 
-.PHONY: all build run test system-deps pytest check-ext tsa asan tsan c-checks bench \
+.PHONY: all build run test system-deps lint pytest check-ext tsa asan tsan c-checks bench \
 	clean
 
 all: build
@@ -69,8 +69,11 @@ run: build
 	$(OVSCT) -r $(SAMPLE) dump-conntrack
 
 # pytest's own status is make's: 5 (no tests collected) fails too.
-test: system-deps build c-checks
+test: system-deps build c-checks lint
 	$(PYTHON) -m pytest -q
+
+lint:
+	$(PYTHON) -m flake8 ovsct unixctl tests benchmarks man setup.py
 
 system-deps:
 	@sh tools/bootstrap.sh system

@@ -3,8 +3,9 @@
 # there already (a second run costs a few imports and `command -v` calls).
 #
 #   tools/bootstrap.sh python PYTHON   Python packages: ovsct's dependencies
-#                                      (ovs, pyroute2, tabulate, dpkt) and
-#                                      pytest, from PyPI.
+#                                      (ovs, pyroute2, tabulate), and dpkt,
+#                                      pytest and flake8 for the checks,
+#                                      from PyPI.
 #   tools/bootstrap.sh system          Debian tools the checks use: a C
 #                                      compiler, clang (thread-safety
 #                                      analysis), ovs-appctl (daemon tests),
@@ -18,14 +19,14 @@ set -eu
 case "${1:-}" in
 python)
     PYTHON=${2:-python3}
-    if "$PYTHON" -c 'import ovs, pyroute2, tabulate, dpkt, pytest' \
+    if "$PYTHON" -c 'import ovs, pyroute2, tabulate, dpkt, pytest, flake8' \
             2>/dev/null; then
         exit 0
     fi
     echo "bootstrap: installing Python dependencies"
     # Debian's own python3 is "externally managed" (PEP 668).
     PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-        "$PYTHON" -m pip install -q ovs pyroute2 tabulate dpkt pytest
+        "$PYTHON" -m pip install -q ovs pyroute2 tabulate dpkt pytest flake8
     ;;
 system)
     missing=

@@ -50,6 +50,7 @@ vlog = ovs.vlog.Vlog("ovsctd")
 VERSION = "%s (ovsct) %s" % (PROGRAM, ovsct.__version__)
 DEFAULT_ACTION = "ct(commit)"
 
+
 class Daemon:
     """State shared by the loop and the command callbacks."""
 
