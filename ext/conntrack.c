@@ -105,6 +105,14 @@ ovsct_create(const struct ovsct_config *cfg, struct ovsct **ctp)
     ct->bucket_low_bits = cfg && cfg->bucket_low_bits;
     ct->seed = random_seed();
     atomic_init(&ct->maxconns, OVSCT_DEFAULT_MAXCONNS);
+    atomic_init(&ct->min_timeout_ms, INT64_MAX);
+    for (int i = 0; i < OVSCT_TP_N; i++) {
+        int64_t t = (int64_t) ovsct_tp_defaults[i] * 1000;
+
+        if (t < atomic_load(&ct->min_timeout_ms)) {
+            atomic_store(&ct->min_timeout_ms, t);
+        }
+    }
     atomic_init(&ct->sweep_interval, OVSCT_DEFAULT_SWEEP_MS);
     atomic_init(&ct->tcp_seq_chk, true);
     atomic_init(&ct->last_full_reap, INT64_MIN);
@@ -193,8 +201,15 @@ ovsct_now(const struct ovsct *ct)
 void
 ovsct_set_time(struct ovsct *ct, int64_t now_ms)
 {
+    bool back = now_ms < ovsct_now(ct);
+
     atomic_store(&ct->manual_now, now_ms);
     atomic_store(&ct->manual_clock, true);
+    if (back) {
+        /* Expiries set from now on may fall before the sweeper's lower
+         * bounds, which assumed time only moves forward. */
+        ct_clear_sweep_bounds(ct);
+    }
 }
 
 void
@@ -439,6 +454,41 @@ zone_limit_of(const struct ovsct *ct, uint16_t zone)
 
 /* Timeout policies. */
 
+/* Keeps 'min_timeout_ms' the shortest timeout an update may set, after
+ * policy 'tp' arrives.  If it got shorter, the sweeper's lower bounds
+ * (computed with the longer one) may be too late: clear them all. */
+static void
+lower_min_timeout(struct ovsct *ct, const struct ct_tp *tp)
+{
+    int64_t min = atomic_load(&ct->min_timeout_ms), cur = min;
+
+    for (int i = 0; i < OVSCT_TP_N; i++) {
+        if ((int64_t) tp->v[i] * 1000 < min) {
+            min = (int64_t) tp->v[i] * 1000;
+        }
+    }
+    if (min >= cur) {
+        return;
+    }
+    atomic_store(&ct->min_timeout_ms, min);
+    ct_clear_sweep_bounds(ct);
+}
+
+/* Forgets every slot's expiry lower bound (sweep.c). */
+void
+ct_clear_sweep_bounds(struct ovsct *ct)
+{
+    for (uint32_t i = 0; i < ct->n_buckets; i++) {
+        struct ct_bucket *b = &ct->buckets[i];
+
+        ct_mutex_lock(&b->lock);
+        for (uint32_t j = 0; b->slots && j <= b->mask; j++) {
+            b->slots[j].sweep_lb = 0;
+        }
+        ct_mutex_unlock(&b->lock);
+    }
+}
+
 int
 ovsct_set_zone_tp(struct ovsct *ct, uint16_t zone,
                   const uint32_t values[OVSCT_TP_N],
@@ -460,6 +510,7 @@ ovsct_set_zone_tp(struct ovsct *ct, uint16_t zone,
         ct->tp_graveyard = old;
     }
     ct_mutex_unlock(&ct->cfg_lock);
+    lower_min_timeout(ct, tp);
     return 0;
 }
 
@@ -792,12 +843,13 @@ conn_insert__(struct ovsct *ct, struct exec_ctx *x, struct ct_conn *c,
     c->node[1].hash = rhash;
     c->node[1].bucket = (uint32_t) (rb - ct->buckets);
     c->gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
-    atomic_store_explicit(&c->n_linked, 2, memory_order_relaxed);
+    atomic_store_explicit(&c->n_linked, ct_conn_two_slots(c) ? 2 : 1,
+                          memory_order_relaxed);
     if (ct_map_insert(ct, b, hash, c, 0)) {
         unadmit(ct, c->key.zone);
         return LINK_NOMEM;
     }
-    if (ct_map_insert(ct, rb, rhash, c, 1)) {
+    if (ct_conn_two_slots(c) && ct_map_insert(ct, rb, rhash, c, 1)) {
         /* Take the forward node back out; n_linked 3 -> 2 keeps 'c' from
          * being retired (it was never visible outside our locks). */
         atomic_store(&c->n_linked, 3);

@@ -137,6 +137,18 @@ enum {
     CT_ICMP_REPLY = 1,
 };
 
+/* Whether 'c' has a slot per node.  A plain connection's reverse key is
+ * the plain reverse of its forward key, which the symmetric hash sends to
+ * the same bucket and the same home slot: one slot then stands for both
+ * nodes (key_matches() in table.c tries both keys), which halves the map
+ * memory and work.  A NAT connection's reverse key hashes elsewhere: it
+ * has two slots, possibly in two buckets. */
+static inline bool
+ct_conn_two_slots(const struct ct_conn *c)
+{
+    return (c->ext & CT_EXT_NAT) != 0;
+}
+
 static inline struct ct_tcp_peer *
 ct_conn_tcp(struct ct_conn *c)
 {
@@ -162,9 +174,13 @@ ct_conn_nat_rkey(const struct ct_conn *c)
  * hashes agree. */
 struct ct_slot {
     uint32_t hash;
-    uint32_t pad_;
+    uint32_t sweep_lb;          /* The connection cannot expire before
+                                 * sweep_lb << CT_LB_SHIFT ms: the sweeper
+                                 * skips it without touching it (sweep.c
+                                 * explains why the bound holds). */
     uintptr_t ent;              /* conn | dir; 0: empty. */
 };
+#define CT_LB_SHIFT 10          /* Lower-bound unit: 1024 ms. */
 
 /* One bucket: a lock and the map it guards.  One cache line. */
 struct ct_bucket {
@@ -273,6 +289,9 @@ struct ovsct {
     _Atomic int64_t manual_now;
 
     /* Settings. */
+    _Atomic int64_t min_timeout_ms;     /* Shortest timeout any update may
+                                         * set: defaults and every policy
+                                         * ever set (never raised). */
     _Atomic uint32_t maxconns;
     _Atomic uint32_t sweep_interval;
     atomic_bool tcp_seq_chk;
@@ -399,6 +418,7 @@ void ct_block_free(struct ovsct *, void *, size_t size);
 void ct_slab_destroy(struct ovsct *);
 void ct_reap_all(struct ovsct *, bool force);
 void ct_release_if_empty(struct ovsct *);
+void ct_clear_sweep_bounds(struct ovsct *);
 bool ct_table_empty(struct ovsct *);
 size_t ct_sweep_all(struct ovsct *, int64_t now);
 

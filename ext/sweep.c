@@ -18,6 +18,18 @@
  *                     drains at full speed instead of at the pace of the
  *                     interval (the kernel's gc_worker adapts the same way).
  *
+ * Touching every connection on every pass would cost a cache miss each.
+ * Each map slot therefore keeps a lower bound on its connection's expiry
+ * (struct ct_slot 'sweep_lb'), and the sweeper skips a slot while the
+ * clock is below it.  The bound holds because an expiry is only ever set
+ * by a packet, to that packet's time plus some timeout, and no timeout is
+ * shorter than 'min_timeout_ms': so from any moment on, the expiry is at
+ * least min(current expiry, now + min_timeout_ms), which is what the
+ * sweeper records when it finds the connection alive.  A new policy with
+ * a shorter timeout clears every bound.  Counting reaps (exact counts)
+ * use the same scan, so they cost a pass over the slot arrays, not over
+ * the connections.
+ *
  * One bucket lock is held at a time, and ct_bucket_sweep() drops it every
  * CT_SWEEP_HOLD_MAX removals, so a lock hold does not grow with the table.
  * After each wake-up the thread frees retired connections (epoch.c).

@@ -223,16 +223,27 @@ ent_dir(uintptr_t e)
     return (int) (e & 1);
 }
 
+/* Whether the slot of node 'slot_dir' of 'c' answers 'key', and in which
+ * direction ('*dir': 0 orig, 1 reply).  A plain connection's one slot
+ * answers both its keys (ct_conn_two_slots()). */
 static bool
-key_matches(const struct ct_conn *c, int dir, const struct ct_key *key)
+key_matches(const struct ct_conn *c, int slot_dir, const struct ct_key *key,
+            int *dir)
 {
     struct ct_key k;
 
-    if (!dir) {
-        return !memcmp(&c->key, key, sizeof *key);
+    if (!slot_dir && !memcmp(&c->key, key, sizeof *key)) {
+        *dir = 0;
+        return true;
     }
-    ct_conn_key(c, 1, &k);
-    return !memcmp(&k, key, sizeof *key);
+    if (slot_dir || !ct_conn_two_slots(c)) {
+        ct_conn_key(c, 1, &k);
+        if (!memcmp(&k, key, sizeof *key)) {
+            *dir = 1;
+            return true;
+        }
+    }
+    return false;
 }
 
 static int
@@ -288,11 +299,10 @@ restart:
             continue;
         }
         c = ent_conn(e);
-        if (!key_matches(c, ent_dir(e), key)) {
+        if (!key_matches(c, ent_dir(e), key, dir)) {
             continue;
         }
         if (ct_conn_live(c, now, gen)) {
-            *dir = ent_dir(e);
             return c;
         }
         /* Dead or expired: reap it and look again (a live twin with the
@@ -325,6 +335,7 @@ ct_map_insert(struct ovsct *ct, struct ct_bucket *b, uint32_t hash,
     }
     b->slots[i].ent = ent_make(c, dir);
     b->slots[i].hash = hash;
+    b->slots[i].sweep_lb = 0;
     b->used++;
     return 0;
 }
@@ -409,7 +420,9 @@ ct_remove_locked(struct ovsct *ct, struct ct_bucket *b, struct ct_conn *c,
            <= ovsct_now(ct)) {
         ct_stat_inc(&ct_my_stat(ct)->expired);
     }
-    if (ob == b) {
+    if (!ct_conn_two_slots(c)) {
+        /* One slot for both keys: nothing else to unlink. */
+    } else if (ob == b) {
         ct_map_unlink(ct, b, c, !dir);
     } else if (atomic_load(&c->n_linked) == 2) {
         if (ct_mutex_trylock(&ob->lock)) {
@@ -438,7 +451,9 @@ ct_conn_kill(struct ovsct *ct, struct ct_conn *c)
     claimed = ct_conn_claim(ct, c);
     if (claimed) {
         ct_map_unlink(ct, b0, c, 0);
-        ct_map_unlink(ct, b1, c, 1);
+        if (ct_conn_two_slots(c)) {
+            ct_map_unlink(ct, b1, c, 1);
+        }
     }
     ct_double_unlock(ct, b0, b1);
     return claimed;
@@ -483,6 +498,11 @@ ct_bucket_sweep(struct ovsct *ct, struct ct_bucket *b, int64_t now,
     size_t removed = 0;
     bool again;
 
+    int64_t min_to = atomic_load_explicit(&ct->min_timeout_ms,
+                                          memory_order_relaxed);
+    uint32_t now_lb = now <= 0 ? 0 : (uint32_t) ((uint64_t) now
+                                                 >> CT_LB_SHIFT);
+
     do {
         uint8_t gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
         size_t this_hold = 0;
@@ -498,16 +518,31 @@ ct_bucket_sweep(struct ovsct *ct, struct ct_bucket *b, int64_t now,
         for (uint32_t i = 0; b->slots && i <= b->mask; i++) {
             uintptr_t e = b->slots[i].ent;
             struct ct_conn *c;
+            int64_t exp;
 
             if (!e || (!all_nodes && (e & 1))) {
                 continue;
             }
             (*scanned)++;
+            if (now_lb < b->slots[i].sweep_lb) {
+                continue;       /* Cannot have expired: not even touched. */
+            }
             c = ent_conn(e);
             if (ct_conn_live(c, now, gen)) {
+                /* Whatever packets come, the expiry stays at or after
+                 * min(now's expiry, now + shortest timeout). */
+                exp = atomic_load_explicit(&c->expiration,
+                                           memory_order_relaxed);
+                if (exp > now + min_to) {
+                    exp = now + min_to;
+                }
+                /* One unit of slack for batches whose clock reading is a
+                 * little older than ours. */
+                exp -= (int64_t) 1 << CT_LB_SHIFT;
+                b->slots[i].sweep_lb = exp <= 0 ? 0
+                    : (uint32_t) ((uint64_t) exp >> CT_LB_SHIFT);
                 continue;
-            }
-            ct_remove_locked(ct, b, c, ent_dir(e));
+            }            ct_remove_locked(ct, b, c, ent_dir(e));
             removed++;
             /* Deletions shift entries, possibly past the scan position:
              * rescan until a pass removes nothing, so that one call
