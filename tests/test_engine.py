@@ -298,3 +298,21 @@ def test_tcp_policy_and_sequence_check_switch(ct):
     ct.tcp_seq_chk = False
     assert run(ct, far, "ct(commit,zone=3)") == [EST | TRK]
     assert ct.tcp_seq_chk is False
+
+
+def test_counts_stay_exact_when_a_shorter_policy_arrives(ct):
+    """The sweeper skips connections by an expiry lower bound computed
+    with the shortest timeout in force; a policy with a shorter one, or a
+    clock set backwards, must not let an expired entry be counted."""
+    run(ct, [udp4(A, B, 1000 + i, 53) for i in range(10)], "ct(commit,zone=2)")
+    assert ct.nconns() == 10                    # Bounds recorded here.
+    ct.set_zone_tp(2, {"udp_single": 1})
+    run(ct, [udp4(A, B, 1000 + i, 53) for i in range(10)], "ct(commit,zone=2)")
+    ct.advance(1000)                            # Expired under udp_single.
+    assert ct.nconns() == 0
+    run(ct, udp4(A, B, 7, 53), "ct(commit,zone=4)")
+    assert ct.nconns() == 1
+    ct.set_time(ct.now - 50000)                 # Backwards...
+    run(ct, udp4(A, B, 7, 53), "ct(commit,zone=4)")     # ...expiry: +60 s
+    ct.advance(60000)
+    assert ct.nconns() == 0
