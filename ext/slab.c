@@ -247,6 +247,9 @@ ct_slab_alloc(struct ovsct *ct, int cls)
         o = c->free;
         c->free = o->next;
         c->n_free--;
+        /* Freed objects come back in no order: warm the next one now so
+         * that the next allocation does not wait for it. */
+        __builtin_prefetch(c->free, 1);
         return o;
     }
     if (c->carve + size > c->carve_end
