@@ -229,10 +229,11 @@ struct ct_tstat {
 } __attribute__((aligned(64)));
 
 /* Per-thread, per-class slab cache (slab.c); used only by its thread. */
+struct ct_magazine;
 struct ct_slab_cache {
-    void *free;                 /* Free objects, linked. */
-    uint32_t n_free;
-    uint32_t gen;               /* Slab generation the lists belong to. */
+    struct ct_magazine *loaded; /* Allocations pop from, frees push to. */
+    struct ct_magazine *prev;   /* The one swapped out before. */
+    uint32_t gen;               /* Slab generation the objects belong to. */
     char *carve;                /* Uncarved rest of the current slab. */
     char *carve_end;
 };
@@ -331,9 +332,10 @@ struct ovsct {
 
     /* Connection memory (slab.c). */
     struct ct_slab_cache slab_cache[CT_MAX_THREADS][CT_SLAB_CLASSES];
-    struct ct_mutex slab_lock;  /* Guards 'arenas' and 'depot'. */
+    struct ct_mutex slab_lock;  /* Guards 'arenas' and the depot. */
     struct arena *arenas CT_GUARDED;
-    void *depot[CT_SLAB_CLASSES] CT_GUARDED;
+    struct ct_magazine *depot_full[CT_SLAB_CLASSES] CT_GUARDED;
+    struct ct_magazine *depot_empty CT_GUARDED;
     _Atomic uint32_t slab_gen;
 
     /* Sweeper (sweep.c). */

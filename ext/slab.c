@@ -19,12 +19,15 @@
  * packet path.  (Transparent huge pages were tried and dropped: with
  * them, one run in three stalled for hundreds of milliseconds.)
  *
- * Each thread slot has a private cache per class: a free list and the
- * uncarved rest of its current slab, used without any lock.  A thread
- * that frees more than CACHE_HIGH objects moves a batch of BATCH to the
- * class's depot, and a thread whose cache is empty takes a batch from
- * there; the depot and the arena list are under 'slab_lock', taken once
- * per BATCH objects or per slab.
+ * Each thread slot has a private cache per class, used without any lock:
+ * two magazines (arrays of up to MAG_SIZE free objects, Bonwick's
+ * magazine layer) and the uncarved rest of its current slab.  Free
+ * objects are never written to: a free stores a pointer, an allocation
+ * pops one and prefetches the next, so a reclaimer freeing a million
+ * connections touches none of them and an allocation never waits on a
+ * dependent cache miss.  Full magazines go to the class's depot and empty
+ * ones come back through it; the depot and the arena list are under
+ * 'slab_lock', taken once per MAG_SIZE objects or per slab.
  *
  * Giving memory back: when the table is empty (after a flush, once the
  * reclaimer has freed everything), ct_slab_release() bumps the slab
@@ -47,8 +50,7 @@
 #else
 #define CT_MADV_POPULATE_WRITE MADV_POPULATE_WRITE
 #endif
-#define CACHE_HIGH 256
-#define BATCH 64
+#define MAG_SIZE 64
 #define BLOCK_MIN_SHIFT 7       /* Map arrays: 128 B ... */
 #define BLOCK_MAX_SHIFT 17      /* ... 128 KiB from slabs, bigger mapped. */
 
@@ -62,11 +64,11 @@ struct arena {
     uint32_t gen;               /* Slab generation it was mapped in. */
 };
 
-/* Links of a free object (overlaid on the object's first bytes). */
-struct free_obj {
-    struct free_obj *next;      /* Next in a free list or batch. */
-    struct free_obj *next_batch;        /* Depot only: next batch. */
-    size_t n;                   /* Depot only: objects in this batch. */
+/* A magazine of free objects. */
+struct ct_magazine {
+    struct ct_magazine *next;   /* In a depot list. */
+    uint32_t n;                 /* Objects in 'objs'. */
+    void *objs[MAG_SIZE];
 };
 
 size_t
@@ -86,11 +88,14 @@ ct_slab_obj_size(int cls)
     return (size + 7) & ~(size_t) 7;
 }
 
+/* Forgets 'c''s contents after a slab generation change: its pointers
+ * are into unmapped memory, so only the magazines themselves go. */
 static void
 cache_reset(struct ct_slab_cache *c, uint32_t gen)
 {
-    c->free = NULL;
-    c->n_free = 0;
+    free(c->loaded);
+    free(c->prev);
+    c->loaded = c->prev = NULL;
     c->carve = c->carve_end = NULL;
     c->gen = gen;
 }
@@ -163,22 +168,40 @@ slab_new(struct ovsct *ct, struct ct_slab_cache *c, int cls)
     return 0;
 }
 
-/* Pops one object from the depot of class 'cls', or returns NULL.  Call
- * with 'slab_lock' held. */
-static struct free_obj *
-depot_pop(struct ovsct *ct, int cls) CT_REQUIRES(ct->slab_lock)
+/* Pops a free object of class 'cls' from 'c' (or, through the depot,
+ * from another thread's frees), or returns NULL.  Never carves. */
+static void *
+cache_pop(struct ovsct *ct, struct ct_slab_cache *c, int cls)
 {
-    struct free_obj *o = ct->depot[cls], *rest;
+    struct ct_magazine *m = c->loaded, *full;
+    void *o;
 
-    if (o) {
-        rest = o->next;
-        if (rest) {
-            rest->next_batch = o->next_batch;
-            rest->n = o->n - 1;
-            ct->depot[cls] = rest;
+    if (!m || !m->n) {
+        if (c->prev && c->prev->n) {
+            c->loaded = c->prev;
+            c->prev = m;
         } else {
-            ct->depot[cls] = o->next_batch;
+            ct_mutex_lock(&ct->slab_lock);
+            full = ct->depot_full[cls];
+            if (full) {
+                ct->depot_full[cls] = full->next;
+                if (m) {
+                    m->next = ct->depot_empty;
+                    ct->depot_empty = m;
+                }
+                c->loaded = full;
+            }
+            ct_mutex_unlock(&ct->slab_lock);
+            if (!full) {
+                return NULL;
+            }
         }
+        m = c->loaded;
+    }
+    o = m->objs[--m->n];
+    if (m->n) {
+        /* Freed objects come back in no order: warm the next one. */
+        __builtin_prefetch(m->objs[m->n - 1], 1);
     }
     return o;
 }
@@ -192,28 +215,16 @@ static bool
 carve_from_map_block(struct ovsct *ct, struct ct_slab_cache *c)
 {
     struct ct_slab_cache *own = ct->slab_cache[ct_thread_slot()];
-    struct free_obj *o = NULL;
+    void *o = NULL;
     int cls;
 
-    for (cls = CT_SLAB_CLASSES - 1; cls >= CT_CONN_CLASSES + 3; cls--) {
-        struct ct_slab_cache *mc = &own[cls];
-
-        if (mc->gen == c->gen && mc->free) {
-            o = mc->free;
-            mc->free = o->next;
-            mc->n_free--;
-            break;
+    for (cls = CT_SLAB_CLASSES - 1; !o && cls >= CT_CONN_CLASSES + 3;
+         cls--) {
+        if (own[cls].gen == c->gen) {
+            o = cache_pop(ct, &own[cls], cls);
         }
     }
-    if (!o) {
-        ct_mutex_lock(&ct->slab_lock);
-        for (cls = CT_SLAB_CLASSES - 1; !o && cls >= CT_CONN_CLASSES + 3;
-             cls--) {
-            o = depot_pop(ct, cls);
-        }
-        cls++;
-        ct_mutex_unlock(&ct->slab_lock);
-    }
+    cls++;
     if (!o) {
         return false;
     }
@@ -228,28 +239,13 @@ ct_slab_alloc(struct ovsct *ct, int cls)
     struct ct_slab_cache *c = &ct->slab_cache[ct_thread_slot()][cls];
     uint32_t gen = atomic_load_explicit(&ct->slab_gen, memory_order_acquire);
     size_t size = ct_slab_obj_size(cls);
-    struct free_obj *o;
+    void *o;
 
     if (c->gen != gen) {
         cache_reset(c, gen);
     }
-    if (!c->free) {
-        ct_mutex_lock(&ct->slab_lock);
-        o = ct->depot[cls];
-        if (o) {
-            ct->depot[cls] = o->next_batch;
-            c->free = o;
-            c->n_free = (uint32_t) o->n;
-        }
-        ct_mutex_unlock(&ct->slab_lock);
-    }
-    if (c->free) {
-        o = c->free;
-        c->free = o->next;
-        c->n_free--;
-        /* Freed objects come back in no order: warm the next one now so
-         * that the next allocation does not wait for it. */
-        __builtin_prefetch(c->free, 1);
+    o = cache_pop(ct, c, cls);
+    if (o) {
         return o;
     }
     if (c->carve + size > c->carve_end
@@ -257,7 +253,7 @@ ct_slab_alloc(struct ovsct *ct, int cls)
         && slab_new(ct, c, cls)) {
         return NULL;
     }
-    o = (struct free_obj *) c->carve;
+    o = c->carve;
     c->carve += size;
     return o;
 }
@@ -267,28 +263,54 @@ ct_slab_free(struct ovsct *ct, void *p, int cls)
 {
     struct ct_slab_cache *c = &ct->slab_cache[ct_thread_slot()][cls];
     uint32_t gen = atomic_load_explicit(&ct->slab_gen, memory_order_acquire);
-    struct free_obj *o = p;
+    struct ct_magazine *m, *empty;
 
     if (c->gen != gen) {
         cache_reset(c, gen);
     }
-    o->next = c->free;
-    c->free = o;
-    if (++c->n_free >= CACHE_HIGH) {
-        /* Move BATCH objects to the depot as one batch. */
-        struct free_obj *head = c->free, *tail = head;
-
-        for (int i = 1; i < BATCH; i++) {
-            tail = tail->next;
+    m = c->loaded;
+    if (!m || m->n == MAG_SIZE) {
+        if (c->prev && c->prev->n < MAG_SIZE) {
+            c->loaded = c->prev;
+            c->prev = m;
+        } else {
+            /* Both full (or none yet): the previous one goes to the
+             * depot, the loaded one becomes previous, an empty one is
+             * loaded. */
+            ct_mutex_lock(&ct->slab_lock);
+            if (c->prev) {
+                c->prev->next = ct->depot_full[cls];
+                ct->depot_full[cls] = c->prev;
+            }
+            empty = ct->depot_empty;
+            if (empty) {
+                ct->depot_empty = empty->next;
+            }
+            ct_mutex_unlock(&ct->slab_lock);
+            if (!empty) {
+                empty = malloc(sizeof *empty);
+            }
+            c->prev = m;
+            c->loaded = empty;
+            if (!empty) {
+                return;         /* Out of memory: the object is lost. */
+            }
+            empty->n = 0;
         }
-        c->free = tail->next;
-        c->n_free -= BATCH;
-        tail->next = NULL;
-        head->n = BATCH;
-        ct_mutex_lock(&ct->slab_lock);
-        head->next_batch = ct->depot[cls];
-        ct->depot[cls] = head;
-        ct_mutex_unlock(&ct->slab_lock);
+        m = c->loaded;
+    }
+    m->objs[m->n++] = p;
+}
+
+/* Frees a depot list of magazines.  Call with 'slab_lock' held. */
+static void
+free_magazines(struct ct_magazine *m)
+{
+    while (m) {
+        struct ct_magazine *next = m->next;
+
+        free(m);
+        m = next;
     }
 }
 
@@ -312,8 +334,11 @@ ct_slab_release(struct ovsct *ct)
     }
     ct_mutex_lock(&ct->slab_lock);
     for (int i = 0; i < CT_SLAB_CLASSES; i++) {
-        ct->depot[i] = NULL;
+        free_magazines(ct->depot_full[i]);
+        ct->depot_full[i] = NULL;
     }
+    free_magazines(ct->depot_empty);
+    ct->depot_empty = NULL;
     for (a = ct->arenas; a; a = next) {
         next = a->next;
         if ((int32_t) (a->gen - old) <= 0) {
@@ -343,7 +368,20 @@ ct_slab_destroy(struct ovsct *ct)
         free(a);
     }
     ct->arenas = NULL;
+    for (int i = 0; i < CT_SLAB_CLASSES; i++) {
+        free_magazines(ct->depot_full[i]);
+        ct->depot_full[i] = NULL;
+    }
+    free_magazines(ct->depot_empty);
+    ct->depot_empty = NULL;
     ct_mutex_unlock(&ct->slab_lock);
+    for (int t = 0; t < CT_MAX_THREADS; t++) {
+        for (int i = 0; i < CT_SLAB_CLASSES; i++) {
+            free(ct->slab_cache[t][i].loaded);
+            free(ct->slab_cache[t][i].prev);
+            ct->slab_cache[t][i].loaded = ct->slab_cache[t][i].prev = NULL;
+        }
+    }
 }
 
 /* Map arrays. */
