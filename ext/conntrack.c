@@ -87,10 +87,11 @@ ovsct_create(const struct ovsct_config *cfg, struct ovsct **ctp)
     while ((1u << bits) < n) {
         bits++;
     }
-    ct = calloc(1, sizeof *ct);
+    ct = aligned_alloc(64, (sizeof *ct + 63) & ~(size_t) 63);
     if (!ct) {
         return ENOMEM;
     }
+    memset(ct, 0, sizeof *ct);
     ct->buckets = aligned_alloc(64, sizeof *ct->buckets * n);
     if (!ct->buckets) {
         free(ct);
@@ -925,10 +926,11 @@ nat_try(void *aux, const struct ct_key *translated)
     return t->res != LINK_TAKEN;
 }
 
-/* Creates and links a connection for 'pkt' (hash 'hash'), translated if the action asks for SNAT or DNAT.  If another
- * thread created it in the meantime, returns that one with '*dir' set and
- * '*created' false.  Returns NULL if admission refused it ('*refused'
- * says why) or the NAT space is exhausted (nothing is left behind). */
+/* Creates and links a connection for 'pkt' (hash 'hash'), translated if
+ * the action asks for SNAT or DNAT.  If another thread created it in the
+ * meantime, returns that one with '*dir' set and '*created' false.
+ * Returns NULL if admission refused it ('*refused' says why) or the NAT
+ * space is exhausted (nothing is left behind). */
 static struct ct_conn *
 conn_create(struct ovsct *ct, struct exec_ctx *x, const struct ct_pkt *pkt,
             uint32_t hash, int *dir, bool *created, enum admit_res *refused)

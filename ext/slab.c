@@ -168,6 +168,15 @@ slab_new(struct ovsct *ct, struct ct_slab_cache *c, int cls)
     return 0;
 }
 
+/* Whether the depot of class 'cls' may hold a full magazine: an unlocked
+ * read, kept exact enough by relaxed atomic stores under 'slab_lock'.
+ * It only decides whether the lock is worth taking. */
+static inline bool
+depot_hint(struct ovsct *ct, int cls) CT_NO_THREAD_SAFETY_ANALYSIS
+{
+    return __atomic_load_n(&ct->depot_full[cls], __ATOMIC_RELAXED) != NULL;
+}
+
 /* Pops a free object of class 'cls' from 'c' (or, through the depot,
  * from another thread's frees), or returns NULL.  Never carves. */
 static void *
@@ -181,10 +190,17 @@ cache_pop(struct ovsct *ct, struct ct_slab_cache *c, int cls)
             c->loaded = c->prev;
             c->prev = m;
         } else {
+            /* While a table fills, the depot is empty and every
+             * allocation carves: look before taking the global lock.  The
+             * unlocked read is a hint; the locked one decides. */
+            if (!depot_hint(ct, cls)) {
+                return NULL;
+            }
             ct_mutex_lock(&ct->slab_lock);
             full = ct->depot_full[cls];
             if (full) {
-                ct->depot_full[cls] = full->next;
+                __atomic_store_n(&ct->depot_full[cls], full->next,
+                                 __ATOMIC_RELAXED);
                 if (m) {
                     m->next = ct->depot_empty;
                     ct->depot_empty = m;
@@ -280,7 +296,8 @@ ct_slab_free(struct ovsct *ct, void *p, int cls)
             ct_mutex_lock(&ct->slab_lock);
             if (c->prev) {
                 c->prev->next = ct->depot_full[cls];
-                ct->depot_full[cls] = c->prev;
+                __atomic_store_n(&ct->depot_full[cls], c->prev,
+                                 __ATOMIC_RELAXED);
             }
             empty = ct->depot_empty;
             if (empty) {
@@ -335,7 +352,7 @@ ct_slab_release(struct ovsct *ct)
     ct_mutex_lock(&ct->slab_lock);
     for (int i = 0; i < CT_SLAB_CLASSES; i++) {
         free_magazines(ct->depot_full[i]);
-        ct->depot_full[i] = NULL;
+        __atomic_store_n(&ct->depot_full[i], NULL, __ATOMIC_RELAXED);
     }
     free_magazines(ct->depot_empty);
     ct->depot_empty = NULL;
@@ -370,7 +387,7 @@ ct_slab_destroy(struct ovsct *ct)
     ct->arenas = NULL;
     for (int i = 0; i < CT_SLAB_CLASSES; i++) {
         free_magazines(ct->depot_full[i]);
-        ct->depot_full[i] = NULL;
+        __atomic_store_n(&ct->depot_full[i], NULL, __ATOMIC_RELAXED);
     }
     free_magazines(ct->depot_empty);
     ct->depot_empty = NULL;

@@ -1,14 +1,24 @@
 """`ovsct bench`: the C benchmark driver (ext/bench.c) from the command line.
 
     ovsct bench [PHASE] [--conns N] [--threads T] [--batch B] [--buckets K]
-                [--json]
+                [--sweep-interval MS] [--spread MS] [--json]
 
 The whole run happens in C threads inside the extension
 (`ovsct._engine.bench_run`, GIL released); this module only parses the
 arguments and prints the JSON object the driver returns, either as one line
-(`--json`) or as a table.  Phases: "standard" (insert, look up, sweep and
-flush N distinct UDP connections) and "aging" (how fast the background
-sweeper removes N connections that expire together).
+(`--json`) or as tables.  Phases (ext/bench.c explains each):
+
+    standard  insert, look up, sweep and flush N distinct UDP connections
+    aging     how soon the background sweeper removes N expired ones, and
+              that expired entries are counted nowhere
+    scaling   insert with 1..T threads, sharded table vs. one bucket
+    buckets   256 .. 65536 buckets, 1..T threads, lock contention
+    hashbits  bucket from the hash's high bits vs. its low bits
+    memory    bytes per UDP, TCP and NAT connection; what a flush returns
+    sweep     sweeper CPU per scanned / removed connection, lock holds
+    tcp       handshake, data and close per connection (ns per packet)
+    nat       new connections through SNAT with a port range
+    dump      packet latency while the table is dumped and flushed
 
 cli.py calls `add_parser(subparsers)` and then `run(args)`.
 """
@@ -22,7 +32,8 @@ from typing import Any, Optional, TextIO
 
 __all__ = ["PHASES", "add_parser", "run", "render"]
 
-PHASES = ("standard", "aging")
+PHASES = ("standard", "aging", "scaling", "buckets", "hashbits", "memory",
+          "sweep", "tcp", "nat", "dump")
 
 # Display order, label and unit of the known result keys; other keys follow
 # in the driver's order.
@@ -30,6 +41,7 @@ _FIELDS: tuple[tuple[str, str, str], ...] = (
     ("phase", "phase", ""),
     ("conns", "connections", ""),
     ("threads", "threads", ""),
+    ("cores", "cores", ""),
     ("batch", "batch", "frames"),
     ("buckets", "buckets", ""),
     ("insert_ms", "insert", "ms"),
@@ -44,14 +56,21 @@ _FIELDS: tuple[tuple[str, str, str], ...] = (
     ("bytes_per_conn_alloc", "memory per conn (malloc)", "bytes"),
     ("bytes_per_conn_mapped", "memory per conn (mapped)", "bytes"),
     ("sweep_interval_ms", "sweep interval", "ms"),
+    ("spread_ms", "creation times spread over", "ms"),
     ("first_removal_ms", "first removal after expiry", "ms"),
-    ("p50_ms", "50% removed after", "ms"),
-    ("p99_ms", "99% removed after", "ms"),
-    ("max_ms", "all removed after", "ms"),
-    ("sweep_ns_per_conn", "sweeper CPU per conn", "ns"),
+    ("expire_p50_ms", "removal - expiry, p50", "ms"),
+    ("expire_p99_ms", "removal - expiry, p99", "ms"),
+    ("expire_max_ms", "removal - expiry, max", "ms"),
+    ("sweep_ns_per_conn", "sweeper CPU per removed conn", "ns"),
+    ("ns_per_scanned", "sweeper CPU per scanned node", "ns"),
+    ("ns_per_removed", "sweeper CPU per removed conn", "ns"),
     ("max_lock_hold_us", "longest sweeper lock hold", "us"),
-    ("counted_after_expiry", "counted right after expiry", ""),
-    ("count_after_expiry_ms", "that count took", "ms"),
+    ("counted_after_expiry", "expired entries counted", ""),
+    ("ns_per_packet", "time per packet", "ns"),
+    ("ns_per_conn", "time per connection", "ns"),
+    ("plain_ns_per_conn", "same without NAT", "ns"),
+    ("dumped", "entries dumped", ""),
+    ("dump_ms", "dump + format", "ms"),
     ("created", "connections created", ""),
     ("nconns_after_insert", "nconns after insert", ""),
     ("swept", "removed by the sweep", ""),
@@ -63,7 +82,8 @@ _FIELDS: tuple[tuple[str, str, str], ...] = (
     ("sweep_scanned", "nodes scanned by the sweeper", ""),
     ("lock_contended", "bucket lock contentions", ""),
 )
-_HIDDEN = frozenset(["bytes_per_conn", "checks", "targets", "ok"])
+_HIDDEN = frozenset(["bytes_per_conn", "checks", "targets", "ok",
+                     "drain_curve"])
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -74,7 +94,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Runs a benchmark phase in C threads inside the engine "
                     "and prints its figures and correctness checks.")
     p.add_argument("phase", nargs="?", default="standard",
-                   help="standard (default) or aging")
+                   help="one of: " + ", ".join(PHASES)
+                   + " (default standard)")
     p.add_argument("--conns", type=_positive, default=1000000, metavar="N",
                    help="distinct connections (default 1000000)")
     p.add_argument("--threads", type=_positive, default=1, metavar="T",
@@ -83,6 +104,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="frames per ovsct_execute() call (default 32)")
     p.add_argument("--buckets", type=_non_negative, default=0, metavar="K",
                    help="table buckets, a power of two (default: engine's)")
+    p.add_argument("--sweep-interval", type=_non_negative, default=0,
+                   metavar="MS",
+                   help="sweep interval in ms (default: engine's)")
+    p.add_argument("--spread", type=_non_negative, default=0, metavar="MS",
+                   help="aging: spread creation times over MS ms "
+                        "(default 0: all expire at once)")
     p.add_argument("--json", action="store_true",
                    help="print the result as one JSON object")
     p.set_defaults(func=run)
@@ -100,7 +127,9 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None,
 
     try:
         text = _engine.bench_run(args.phase or "standard", args.conns,
-                                 args.threads, args.batch, args.buckets)
+                                 args.threads, args.batch, args.buckets,
+                                 getattr(args, "sweep_interval", 0),
+                                 getattr(args, "spread", 0))
     except (ValueError, OverflowError, MemoryError) as e:
         print(f"ovsct bench: {_error_text(e)}", file=err)
         return 1
@@ -117,22 +146,55 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None,
 
 
 def render(result: dict[str, Any]) -> str:
-    """Formats a driver result as a two-column table plus its checks."""
+    """Formats a driver result: a two-column table of the figures (nested
+    objects flattened as "outer.inner"), one table per list of objects
+    ("runs", "kinds", "traffic"), then the checks and targets."""
     rows = []
     for key, label, unit in _FIELDS:
         if key in result:
             rows.append((label, _value(result[key]), unit))
     known = {k for k, _, _ in _FIELDS} | _HIDDEN
+    lists = []
     for key, value in result.items():
-        if key not in known:
+        if key in known:
+            continue
+        if isinstance(value, list) and all(isinstance(v, dict)
+                                           for v in value):
+            lists.append((key, value))
+        elif isinstance(value, dict):
+            rows += [(f"{key}.{k}", _value(v), "")
+                     for k, v in _flatten(value)]
+        else:
             rows.append((key, _value(value), ""))
+    parts = [_table(rows, ("figure", "value", "unit"))]
+    for key, items in lists:
+        if not items:
+            continue
+        flat = [dict(_flatten(item)) for item in items]
+        cols = list(dict.fromkeys(k for f in flat for k in f))
+        parts.append(key + ":\n" + _table(
+            [tuple(_value(f.get(c, "")) for c in cols) for f in flat],
+            tuple(cols), numeric=True))
     check_rows = [(name, "ok" if ok else "FAILED")
                   for name, ok in result.get("checks", {}).items()]
     check_rows += [(name, "met" if ok else "missed")
                    for name, ok in result.get("targets", {}).items()]
-    return (_table(rows, ("figure", "value", "unit"))
-            + ("\n\n" + _table(check_rows, ("check / target", "result"))
-               if check_rows else ""))
+    if check_rows:
+        parts.append(_table(check_rows, ("check / target", "result")))
+    return "\n\n".join(parts)
+
+
+def _flatten(d: dict[str, Any], prefix: str = ""
+             ) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out += _flatten(v, f"{prefix}{k}.")
+        elif isinstance(v, list):
+            out.append((prefix + k, " ".join(_value(x) for x in v)))
+        else:
+            out.append((prefix + k, v))
+    return out
 
 
 def _value(v: Any) -> str:
@@ -145,7 +207,12 @@ def _value(v: Any) -> str:
     return str(v)
 
 
-def _table(rows: list[tuple[str, ...]], headers: tuple[str, ...]) -> str:
+def _table(rows: list[tuple[str, ...]], headers: tuple[str, ...],
+           numeric: bool = False) -> str:
+    """'rows' under 'headers'; the second column (every column but the
+    first if 'numeric') right-aligned."""
+    right = (range(1, len(headers)) if numeric else
+             range(1, 2) if len(headers) > 2 else range(0))
     try:
         from tabulate import tabulate
     except ImportError:           # pragma: no cover - tabulate is required
@@ -153,11 +220,14 @@ def _table(rows: list[tuple[str, ...]], headers: tuple[str, ...]) -> str:
                   for i, h in enumerate(headers)]
         lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)),
                  "  ".join("-" * w for w in widths)]
-        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths))
+        lines += ["  ".join(c.rjust(w) if i in right else c.ljust(w)
+                            for i, (c, w) in enumerate(zip(r, widths)))
                   for r in rows]
         return "\n".join(line.rstrip() for line in lines)
-    return tabulate(rows, headers=headers, colalign=("left", "right")
-                    + ("left",) * (len(headers) - 2), disable_numparse=True)
+    return tabulate(rows, headers=headers,
+                    colalign=tuple("right" if i in right else "left"
+                                   for i in range(len(headers))),
+                    disable_numparse=True)
 
 
 def _error_text(e: BaseException) -> str:
