@@ -19,19 +19,23 @@
  * A connection has two nodes: [0] under its forward key and [1] under its
  * reverse key (the plain reverse of the forward key, or the NAT reverse
  * key).  Each node caches its hash and bucket index, so unlinking never
- * rehashes.  Both nodes are inserted together under both bucket locks.
+ * rehashes.  The key hash is symmetric, so a plain connection's two keys
+ * share a hash, a bucket and a home slot: one slot then stands for both
+ * nodes (ct_conn_two_slots()), and creating the connection takes one
+ * lock.  A NAT connection's nodes have a slot each, possibly in two
+ * buckets, inserted together under both bucket locks.
  *
  * Lock order
  * ==========
  *
  *   1. bucket locks, in ascending index order, at most two at a time
  *      (ct_double_lock()), or all of them in ascending order (bulk flush,
- *      zone-limit activation);
- *   2. ct->admit_lock (admission near maxconns);
- *   3. a connection's 'lock' (struct ct_spin), never held while taking any
- *      other lock;
- *   ct->cfg_lock and ct->reclaim_lock are leaves: nothing else is taken
- *   while holding them, except that reclaim runs with no bucket lock held.
+ *      zone-limit activation, clearing sweep bounds); another bucket's
+ *      lock may also be tried (never waited for) with one held;
+ *   2. 'reclaim_lock' (a bulk flush takes it under every bucket lock);
+ *   3. leaves, with or without the locks above, nothing taken under them:
+ *      a connection's 'lock' (struct ct_spin), a thread's retire slot
+ *      lock, 'slab_lock', 'cfg_lock'.
  *
  * Removal
  * =======
