@@ -37,7 +37,11 @@ struct epoch_slot {
 static struct epoch_slot slots[CT_MAX_THREADS];
 static _Atomic uint32_t global_epoch = 1;
 static _Atomic uint32_t n_slots_hint;   /* Highest slot used + 1. */
-static _Thread_local int my_slot = -1;
+/* initial-exec: one TLS read, no __tls_get_addr() call, on the packet
+ * path of the Python extension (a dlopen()ed object); glibc keeps spare
+ * static TLS for such small variables. */
+static _Thread_local int my_slot
+    __attribute__((tls_model("initial-exec"))) = -1;
 static pthread_key_t slot_key;
 static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
 
