@@ -490,7 +490,7 @@ hold_class(uint64_t ns)
  * '*scanned', raises '*hold_ns' to the longest hold, counts each hold in
  * 'hold_hist' (OVSCT_SWEEP_HOLD_CLASSES entries) unless it is NULL,
  * returns the number of nodes removed. */
-#define CT_SWEEP_HOLD_MAX 256
+#define CT_SWEEP_HOLD_MAX 64
 size_t
 ct_bucket_sweep(struct ovsct *ct, struct ct_bucket *b, int64_t now,
                 size_t *scanned, uint64_t *hold_ns, uint64_t *hold_hist)
