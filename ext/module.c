@@ -1925,26 +1925,31 @@ ct_dump_begin(CtObject *self, PyObject *args, PyObject *kwargs)
     return capsule;
 }
 
-/* dump_text_next(cursor, verbose=False, stats=False, size=1 MiB) -> str
+/* dump_text_next(cursor, verbose=False, stats=False, size=1 MiB,
+ *                escaped=False) -> str or bytes
  *
  * The next OVS dump lines (each ending in "\n"), about 'size' bytes of
  * them, formatted with the GIL released; "" once the dump is over.  Lines
- * come in bucket (hash) order, as OVS prints them. */
+ * come in bucket (hash) order, as OVS prints them.  With 'escaped', bytes
+ * ready to stand inside a JSON string: the lines are printable ASCII with
+ * no quote or backslash, so only the newlines need escaping, done here
+ * instead of in a second pass over the text. */
 static PyObject *
 ct_dump_text_next(CtObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"cursor", "verbose", "stats", "size", NULL};
+    static char *kwlist[] = {"cursor", "verbose", "stats", "size",
+                             "escaped", NULL};
     PyObject *capsule, *result;
     struct dump_cursor *c;
-    int verbose = 0, print_stats = 0;
+    int verbose = 0, print_stats = 0, escaped = 0;
     Py_ssize_t want = 1 << 20;
     size_t len = 0, cap;
     char *text;
     int err = 0;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|ppn:dump_text_next",
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|ppnp:dump_text_next",
                                      kwlist, &capsule, &verbose,
-                                     &print_stats, &want)) {
+                                     &print_stats, &want, &escaped)) {
         return NULL;
     }
     c = PyCapsule_GetPointer(capsule, CURSOR_NAME);
@@ -1984,9 +1989,14 @@ ct_dump_text_next(CtObject *self, PyObject *args, PyObject *kwargs)
                     err = EINVAL;
                     break;
                 }
-                if ((size_t) l + 1 < cap - len) {
+                if ((size_t) l + 2 < cap - len) {
                     len += (size_t) l;
-                    text[len++] = '\n';
+                    if (escaped) {
+                        text[len++] = '\\';
+                        text[len++] = 'n';
+                    } else {
+                        text[len++] = '\n';
+                    }
                     break;
                 }
                 char *t = realloc(text, cap * 2 + (size_t) l);
@@ -2006,7 +2016,9 @@ ct_dump_text_next(CtObject *self, PyObject *args, PyObject *kwargs)
         free(text);
         return set_error(ct_state(self), err, NULL, NULL);
     }
-    result = PyUnicode_DecodeASCII(text, (Py_ssize_t) len, NULL);
+    result = escaped
+             ? PyBytes_FromStringAndSize(text, (Py_ssize_t) len)
+             : PyUnicode_DecodeASCII(text, (Py_ssize_t) len, NULL);
     free(text);
     return result;
 }
@@ -2191,8 +2203,8 @@ static PyMethodDef ct_methods[] = {
      METH_VARARGS | METH_KEYWORDS, "dump_begin(zone=None) -> cursor"},
     {"dump_text_next", (PyCFunction) (void (*)(void)) ct_dump_text_next,
      METH_VARARGS | METH_KEYWORDS,
-     "dump_text_next(cursor, verbose=False, stats=False, size=1048576)"
-     " -> str"},
+     "dump_text_next(cursor, verbose=False, stats=False, size=1048576, "
+     "escaped=False) -> str or bytes"},
     {"dump_text", (PyCFunction) (void (*)(void)) ct_dump_text,
      METH_VARARGS | METH_KEYWORDS,
      "dump_text(zone=None, verbose=False, stats=False, sort=True) -> str"},

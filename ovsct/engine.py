@@ -443,17 +443,12 @@ class Conntrack:
 
     def dump_text_chunks(self, zone: Optional[int] = None,
                          verbose: bool = False, stats: bool = False,
-                         size: int = 1 << 20) -> Iterator[str]:
+                         size: int = 1 << 20) -> "TextStream":
         """The dump_text() lines in pieces of about 'size' bytes, in bucket
         (hash) order as OVS prints them, each piece formatted in C with the
         GIL released when it is asked for: a consumer can send one piece
-        while the next is made."""
-        cursor = self._ct.dump_begin(zone)
-        while True:
-            piece = self._ct.dump_text_next(cursor, verbose, stats, size)
-            if not piece:
-                return
-            yield piece
+        while the next is made.  See TextStream."""
+        return TextStream(self._ct, zone, verbose, stats, size)
 
     def stats(self, zone: Optional[int] = None) -> dict:
         total, per_proto, tcp_states = self._ct.stats(zone)
@@ -471,6 +466,31 @@ class Conntrack:
 
     def sweep_now(self) -> int:
         return self._ct.sweep_now()
+
+
+class TextStream:
+    """Dump text made on demand, one piece per step.  Iterating gives str
+    pieces; json_pieces() gives the same text already escaped for the
+    inside of a JSON string (bytes), which spares a JSON writer a pass over
+    every byte.  Either may be consumed once."""
+
+    def __init__(self, ct, zone, verbose, stats, size) -> None:
+        self._args = (ct, zone, verbose, stats, size)
+
+    def _pieces(self, escaped: bool) -> Iterator:
+        ct, zone, verbose, stats, size = self._args
+        cursor = ct.dump_begin(zone)
+        while True:
+            piece = ct.dump_text_next(cursor, verbose, stats, size, escaped)
+            if not piece:
+                return
+            yield piece
+
+    def __iter__(self) -> Iterator[str]:
+        return self._pieces(False)
+
+    def json_pieces(self) -> Iterator[bytes]:
+        return self._pieces(True)
 
 
 ENTRY_FORMAT = _ENTRY_FMT

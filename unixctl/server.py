@@ -166,6 +166,10 @@ def encode_string(text: str | Iterable[str]) -> list:
     be an iterable of str pieces (a body produced incrementally, e.g. a dump
     read from the engine in chunks); it is consumed only as the socket
     drains, in the loop thread, and gets the final-newline rule."""
+    if hasattr(text, "json_pieces"):
+        # Already escaped by its maker (ovsct.engine.TextStream); dump
+        # lines always end in a newline, so the final-newline rule holds.
+        return [b'"', text.json_pieces(), b'"']
     if not isinstance(text, str):
         return [b'"', _stream_chunks(text), b'"']
     if len(text) <= CHUNK:
