@@ -25,34 +25,8 @@
 #include "util.h"
 #include "openvswitch/dynamic-string.h"
 
-static void
-run_batch(struct conntrack *ct, struct dp_packet_batch *pkt_batch)
-{
-    struct dp_packet_batch new_batch;
-    ovs_be16 dl_type = htons(0);
-    long long now = time_msec();
-    struct dp_packet *packet;
+#include "oracle-run.h"
 
-    dp_packet_batch_init(&new_batch);
-    DP_PACKET_BATCH_FOR_EACH (i, packet, pkt_batch) {
-        struct flow flow;
-
-        flow_extract(packet, &flow);
-        if (dp_packet_batch_is_empty(&new_batch)) {
-            dl_type = flow.dl_type;
-        }
-        if (flow.dl_type != dl_type) {
-            conntrack_execute(ct, &new_batch, dl_type, false, true, 0,
-                              NULL, NULL, 0, 0, NULL, NULL, now, 0);
-            dp_packet_batch_init(&new_batch);
-        }
-        dp_packet_batch_add(&new_batch, packet);
-    }
-    if (!dp_packet_batch_is_empty(&new_batch)) {
-        conntrack_execute(ct, &new_batch, dl_type, false, true, 0,
-                          NULL, NULL, 0, 0, NULL, NULL, now, 0);
-    }
-}
 
 static int
 cmp_str(const void *a, const void *b)

@@ -46,46 +46,9 @@
 #include "util.h"
 #include "openvswitch/dynamic-string.h"
 
-static void
-exec_group(struct conntrack *ct, struct dp_packet_batch *b, ovs_be16 dl_type,
-           long long now)
-{
-    size_t n = dp_packet_batch_size(b);
 
-    conntrack_execute(ct, b, dl_type, false, true, 0,
-                      NULL, NULL, 0, 0, NULL, NULL, now, 0);
-    if (dp_packet_batch_size(b) != n) {
-        ovs_fatal(0, "conntrack_execute changed the batch size");
-    }
-}
+#include "oracle-run.h"
 
-static void
-run_batch(struct conntrack *ct, struct dp_packet_batch *pkt_batch)
-{
-    struct dp_packet_batch new_batch;
-    ovs_be16 dl_type = htons(0);
-    long long now = time_msec();
-    struct dp_packet *packet;
-
-    dp_packet_batch_init(&new_batch);
-    DP_PACKET_BATCH_FOR_EACH (i, packet, pkt_batch) {
-        struct flow flow;
-
-        flow_extract(packet, &flow);
-        if (dp_packet_batch_is_empty(&new_batch)) {
-            dl_type = flow.dl_type;
-        }
-        if (flow.dl_type != dl_type) {
-            exec_group(ct, &new_batch, dl_type, now);
-            dp_packet_batch_init(&new_batch);
-            dl_type = flow.dl_type;     /* Not in test-conntrack.c. */
-        }
-        dp_packet_batch_add(&new_batch, packet);
-    }
-    if (!dp_packet_batch_is_empty(&new_batch)) {
-        exec_group(ct, &new_batch, dl_type, now);
-    }
-}
 
 static int
 cmp_str(const void *a, const void *b)
