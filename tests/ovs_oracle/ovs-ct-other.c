@@ -15,7 +15,7 @@
  *    it has no reassembly.
  *
  *  - A group of packets of one dl_type is given that dl_type.  In
- *    test-conntrack.c (and ovs-ct-dump.c) 'dl_type' is only set when the
+ *    test-conntrack.c 'dl_type' is only set when the
  *    group is empty, not after a group of another dl_type is flushed, so
  *    with batches of more than one packet, once a batch switches between
  *    IPv4 and IPv6 the following packets are run with the previous dl_type
