@@ -2,7 +2,8 @@
  * (ovs-ct-dump.c, ovs-ct-other.c), which build against OVS's library: a
  * pcap batch goes through conntrack_execute() with commit, zone 0, no
  * NAT, as maximal stretches of consecutive packets of one L3 type (the
- * call takes one dl_type).  Not part of ovsct. */
+ * call takes one dl_type); and the sorted table dump they end with.  Not
+ * part of ovsct. */
 #ifndef OVSCT_ORACLE_RUN_H
 #define OVSCT_ORACLE_RUN_H 1
 
@@ -40,6 +41,44 @@ run_batch(struct conntrack *ct, struct dp_packet_batch *batch)
             ovs_fatal(0, "conntrack_execute changed the batch size");
         }
     }
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Prints "--- conntrack" and the table as "ovs-appctl
+ * dpctl/dump-conntrack" shows it (not verbose, no stats), sorted. */
+static void
+dump_table(struct conntrack *ct)
+{
+    struct conntrack_dump dump;
+    struct ct_dpif_entry entry;
+    char **lines = NULL;
+    size_t n = 0, cap = 0;
+    int tot_bkts;
+
+    conntrack_dump_start(ct, &dump, NULL, &tot_bkts);
+    while (!conntrack_dump_next(&dump, &entry)) {
+        struct ds ds = DS_EMPTY_INITIALIZER;
+
+        ct_dpif_format_entry(&entry, &ds, false, false);
+        ct_dpif_entry_uninit(&entry);
+        if (n == cap) {
+            lines = x2nrealloc(lines, &cap, sizeof *lines);
+        }
+        lines[n++] = ds_steal_cstr(&ds);
+    }
+    conntrack_dump_done(&dump);
+    qsort(lines, n, sizeof *lines, cmp_str);
+    printf("--- conntrack\n");
+    for (size_t i = 0; i < n; i++) {
+        printf("%s\n", lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
 }
 
 #endif /* oracle-run.h */

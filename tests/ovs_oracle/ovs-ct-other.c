@@ -50,42 +50,6 @@
 #include "oracle-run.h"
 
 
-static int
-cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-static void
-dump_table(struct conntrack *ct)
-{
-    struct conntrack_dump dump;
-    struct ct_dpif_entry entry;
-    char **lines = NULL;
-    size_t n = 0, cap = 0;
-    int tot_bkts;
-
-    conntrack_dump_start(ct, &dump, NULL, &tot_bkts);
-    while (!conntrack_dump_next(&dump, &entry)) {
-        struct ds ds = DS_EMPTY_INITIALIZER;
-
-        ct_dpif_format_entry(&entry, &ds, false, false);
-        ct_dpif_entry_uninit(&entry);
-        if (n == cap) {
-            lines = x2nrealloc(lines, &cap, sizeof *lines);
-        }
-        lines[n++] = ds_steal_cstr(&ds);
-    }
-    conntrack_dump_done(&dump);
-    qsort(lines, n, sizeof *lines, cmp_str);
-    printf("--- conntrack\n");
-    for (size_t i = 0; i < n; i++) {
-        printf("%s\n", lines[i]);
-        free(lines[i]);
-    }
-    free(lines);
-}
-
 static void
 pcap_other_main(int argc, char *argv[])
 {
