@@ -1226,6 +1226,9 @@ ovsct_execute(struct ovsct *ct, const struct ovsct_batch *batch,
                               memory_order_acquire);
     x.tp = tp ? tp->v : ovsct_tp_defaults;
 
+    if (action->commit) {
+        ct_slab_prepare(ct);    /* Memory faults now, before any lock. */
+    }
     ct_epoch_enter();
     if (action->commit) {
         /* Reserve the whole batch when far from the limit. */

@@ -241,6 +241,11 @@ struct ct_slab_cache {
     char *carve;                /* Uncarved rest of the current slab. */
     char *carve_end;
 };
+/* A thread slot's spare slab (slab.c ct_slab_prepare()). */
+struct ct_slab_spare {
+    void *mem;                  /* 2 MiB, faulted in, or NULL. */
+    uint32_t gen;               /* Slab generation of its arena. */
+};
 #define CT_CONN_CLASSES 4       /* Indexed by ct_conn 'ext' (TCP | NAT). */
 #define CT_SLAB_CLASSES (CT_CONN_CLASSES + 11)  /* + map arrays 2^7..2^17. */
 
@@ -336,6 +341,7 @@ struct ovsct {
 
     /* Connection memory (slab.c). */
     struct ct_slab_cache slab_cache[CT_MAX_THREADS][CT_SLAB_CLASSES];
+    struct ct_slab_spare slab_spare[CT_MAX_THREADS];
     struct ct_mutex slab_lock;  /* Guards 'arenas' and the depot. */
     struct arena *arenas CT_GUARDED;
     struct ct_magazine *depot_full[CT_SLAB_CLASSES] CT_GUARDED;
@@ -419,6 +425,7 @@ size_t ct_slab_obj_size(int cls);
 void *ct_slab_alloc(struct ovsct *, int cls);
 void ct_slab_free(struct ovsct *, void *, int cls);
 size_t ct_slab_release(struct ovsct *);
+void ct_slab_prepare(struct ovsct *);
 void *ct_block_alloc(struct ovsct *, size_t size);
 void ct_block_free(struct ovsct *, void *, size_t size);
 void ct_slab_destroy(struct ovsct *);
