@@ -81,4 +81,37 @@ dump_table(struct conntrack *ct)
     free(lines);
 }
 
+/* Runs every packet of 'pcap' through 'ct' in batches of 'batch_size',
+ * printing "<n>: <ct_state flags>" per packet, then the table. */
+static void
+replay_and_dump(struct conntrack *ct, struct pcap_file *pcap,
+                size_t batch_size)
+{
+    size_t total = 0;
+
+    for (;;) {
+        struct dp_packet_batch batch;
+        struct dp_packet *packet;
+
+        dp_packet_batch_init(&batch);
+        while (dp_packet_batch_size(&batch) < batch_size
+               && !ovs_pcap_read(pcap, &packet, NULL)) {
+            dp_packet_batch_add(&batch, packet);
+        }
+        if (dp_packet_batch_is_empty(&batch)) {
+            break;
+        }
+        run_batch(ct, &batch);
+        DP_PACKET_BATCH_FOR_EACH (i, packet, &batch) {
+            struct ds ds = DS_EMPTY_INITIALIZER;
+
+            format_flags(&ds, ct_state_to_string, packet->md.ct_state, '|');
+            printf("%"PRIuSIZE": %s\n", ++total, ds_cstr(&ds));
+            ds_destroy(&ds);
+        }
+        dp_packet_delete_batch(&batch, true);
+    }
+    dump_table(ct);
+}
+
 #endif /* oracle-run.h */

@@ -49,11 +49,10 @@
 
 #include "oracle-run.h"
 
-
 static void
 pcap_other_main(int argc, char *argv[])
 {
-    size_t total = 0, batch_size;
+    size_t batch_size;
     struct pcap_file *pcap;
     struct conntrack *ct;
 
@@ -74,31 +73,7 @@ pcap_other_main(int argc, char *argv[])
     ct = conntrack_init();
     ipf_set_enabled(conntrack_ipf_ctx(ct), false, false);
     ipf_set_enabled(conntrack_ipf_ctx(ct), true, false);
-    for (;;) {
-        struct dp_packet_batch batch;
-        struct dp_packet *packet;
-
-        dp_packet_batch_init(&batch);
-        for (size_t i = 0; i < batch_size; i++) {
-            if (ovs_pcap_read(pcap, &packet, NULL)) {
-                break;
-            }
-            dp_packet_batch_add(&batch, packet);
-        }
-        if (dp_packet_batch_is_empty(&batch)) {
-            break;
-        }
-        run_batch(ct, &batch);
-        DP_PACKET_BATCH_FOR_EACH (i, packet, &batch) {
-            struct ds ds = DS_EMPTY_INITIALIZER;
-
-            format_flags(&ds, ct_state_to_string, packet->md.ct_state, '|');
-            printf("%"PRIuSIZE": %s\n", ++total, ds_cstr(&ds));
-            ds_destroy(&ds);
-        }
-        dp_packet_delete_batch(&batch, true);
-    }
-    dump_table(ct);
+    replay_and_dump(ct, pcap, batch_size);
     conntrack_destroy(ct);
     ovs_pcap_close(pcap);
 }
