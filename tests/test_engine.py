@@ -316,3 +316,21 @@ def test_counts_stay_exact_when_a_shorter_policy_arrives(ct):
     run(ct, udp4(A, B, 7, 53), "ct(commit,zone=4)")     # ...expiry: +60 s
     ct.advance(60000)
     assert ct.nconns() == 0
+
+
+def test_the_sweeper_thread_removes_expired_entries_by_itself():
+    """No count or lookup asks for it: the background sweeper alone must
+    remove what expired (polled for up to 10 s; it takes milliseconds)."""
+    import time
+
+    with Conntrack(manual_clock=True, start_ms=1000) as ct:
+        ct.sweep_interval = 100
+        run(ct, [udp4(A, B, 1000 + i, 53) for i in range(300)])
+        ct.advance(60000)
+        deadline = time.monotonic() + 10
+        while (ct.counters()["removed"] < 300
+               and time.monotonic() < deadline):
+            time.sleep(0.01)
+        counters = ct.counters()
+        assert counters["removed"] == 300 and counters["expired"] == 300
+        assert counters["sweeps"] > 0
