@@ -472,6 +472,9 @@ lower_min_timeout(struct ovsct *ct, const struct ct_tp *tp)
         return;
     }
     atomic_store(&ct->min_timeout_ms, min);
+    /* Batches already running may still insert bounds computed with the
+     * old minimum: let them finish before clearing. */
+    ct_epoch_wait_quiescent();
     ct_clear_sweep_bounds(ct);
 }
 
@@ -834,6 +837,7 @@ conn_insert__(struct ovsct *ct, struct exec_ctx *x, struct ct_conn *c,
     /* Also needs rb->lock, which is b->lock when rb == b: the analysis
      * cannot express a capability that may alias another. */
     enum admit_res ar = admit(ct, x, c->key.zone);
+    uint32_t lb;
 
     if (ar != ADMIT_OK) {
         *refused = ar;
@@ -846,11 +850,12 @@ conn_insert__(struct ovsct *ct, struct exec_ctx *x, struct ct_conn *c,
     c->gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
     atomic_store_explicit(&c->n_linked, ct_conn_two_slots(c) ? 2 : 1,
                           memory_order_relaxed);
-    if (ct_map_insert(ct, b, hash, c, 0)) {
+    lb = ct_sweep_lb(ct, x->now);
+    if (ct_map_insert(ct, b, hash, c, 0, lb)) {
         unadmit(ct, c->key.zone);
         return LINK_NOMEM;
     }
-    if (ct_conn_two_slots(c) && ct_map_insert(ct, rb, rhash, c, 1)) {
+    if (ct_conn_two_slots(c) && ct_map_insert(ct, rb, rhash, c, 1, lb)) {
         /* Take the forward node back out; n_linked 3 -> 2 keeps 'c' from
          * being retired (it was never visible outside our locks). */
         atomic_store(&c->n_linked, 3);

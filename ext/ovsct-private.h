@@ -400,7 +400,9 @@ struct ct_conn *ct_map_find(struct ovsct *, struct ct_bucket *b, uint32_t hash,
                             const struct ct_key *, int64_t now, int *dir)
     CT_REQUIRES(b->lock);
 int ct_map_insert(struct ovsct *, struct ct_bucket *b, uint32_t hash,
-                  struct ct_conn *, int dir) CT_REQUIRES(b->lock);
+                  struct ct_conn *, int dir, uint32_t sweep_lb)
+    CT_REQUIRES(b->lock);
+uint32_t ct_sweep_lb(const struct ovsct *, int64_t now);
 void ct_map_unlink(struct ovsct *, struct ct_bucket *b, struct ct_conn *,
                    int dir) CT_REQUIRES(b->lock);
 void ct_map_shrink(struct ovsct *, struct ct_bucket *b)

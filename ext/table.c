@@ -318,7 +318,7 @@ restart:
 /* Links node 'dir' of 'c' with hash 'hash' in 'b'. */
 int
 ct_map_insert(struct ovsct *ct, struct ct_bucket *b, uint32_t hash,
-              struct ct_conn *c, int dir)
+              struct ct_conn *c, int dir, uint32_t sweep_lb)
 {
     uint32_t i;
 
@@ -335,7 +335,7 @@ ct_map_insert(struct ovsct *ct, struct ct_bucket *b, uint32_t hash,
     }
     b->slots[i].ent = ent_make(c, dir);
     b->slots[i].hash = hash;
-    b->slots[i].sweep_lb = 0;
+    b->slots[i].sweep_lb = sweep_lb;
     b->used++;
     return 0;
 }
@@ -482,6 +482,20 @@ hold_class(uint64_t ns)
         i++;
     }
     return i;
+}
+
+/* The sweep lower bound of a connection whose expiry was just set at
+ * 'now' (struct ct_slot 'sweep_lb'): its expiry is at least now plus the
+ * shortest timeout, minus one unit of slack for batches whose clock
+ * reading is a little older. */
+uint32_t
+ct_sweep_lb(const struct ovsct *ct, int64_t now)
+{
+    int64_t lb = now + atomic_load_explicit(&ct->min_timeout_ms,
+                                            memory_order_relaxed)
+                 - ((int64_t) 1 << CT_LB_SHIFT);
+
+    return lb <= 0 ? 0 : (uint32_t) ((uint64_t) lb >> CT_LB_SHIFT);
 }
 
 /* Removes from 'b' every node whose connection is dead or expired at 'now'.
