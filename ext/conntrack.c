@@ -129,6 +129,10 @@ ovsct_create(const struct ovsct_config *cfg, struct ovsct **ctp)
         pthread_condattr_destroy(&attr);
         pthread_mutex_init(&ct->wake_mutex, NULL);
     }
+    if (ct_slab_init(ct)) {
+        ovsct_destroy(ct);
+        return ENOMEM;
+    }
     if (cfg && cfg->manual_clock) {
         ovsct_set_time(ct, cfg->start_ms);
     }
@@ -341,8 +345,8 @@ limits_activate(struct ovsct *ct) CT_NO_THREAD_SAFETY_ANALYSIS
             struct ct_bucket *b = &ct->buckets[i];
 
             for (uint32_t j = 0; b->slots && j <= b->mask; j++) {
-                uintptr_t e = b->slots[j].ent;
-                struct ct_conn *c = (struct ct_conn *) (e & ~(uintptr_t) 1);
+                uint32_t e = b->slots[j].ent;
+                struct ct_conn *c = e ? ct_ent_conn(ct, e) : NULL;
 
                 /* Expired but unclaimed entries are not counted now and
                  * must not be decremented later: claim them first. */

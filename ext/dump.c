@@ -67,10 +67,11 @@ entry_fill(struct ovsct *ct, struct ct_conn *c, struct ovsct_entry *e)
     (void) ct;
 }
 
+/* The connection whose forward node (dir 0) is entry 'e', or NULL. */
 static inline struct ct_conn *
-fwd_conn(uintptr_t e)
+fwd_conn(const struct ovsct *ct, uint32_t e)
 {
-    return (e & 1) ? NULL : (struct ct_conn *) e;
+    return e && !ct_ent_dir(e) ? ct_ent_conn(ct, e) : NULL;
 }
 
 /* Dump. */
@@ -125,7 +126,7 @@ dump_refill(struct ovsct_dump *d)
         d->cap = cap;
     }
     for (uint32_t i = 0; b->slots && i <= b->mask; i++) {
-        struct ct_conn *c = fwd_conn(b->slots[i].ent);
+        struct ct_conn *c = fwd_conn(ct, b->slots[i].ent);
 
         if (c && ct_conn_live(c, d->now, gen)
             && (!d->has_zone || c->key.zone == d->zone)) {
@@ -248,8 +249,8 @@ flush_bucket(struct ovsct *ct, struct ct_bucket *b, int64_t now,
          * rescan until a pass removes nothing. */
         again = false;
         for (uint32_t i = 0; b->slots && i <= b->mask; i++) {
-            uintptr_t e = b->slots[i].ent;
-            struct ct_conn *c = (struct ct_conn *) (e & ~(uintptr_t) 1);
+            uint32_t e = b->slots[i].ent;
+            struct ct_conn *c = e ? ct_ent_conn(ct, e) : NULL;
 
             if (!c) {
                 continue;
@@ -482,7 +483,7 @@ ovsct_stats(struct ovsct *ct, const uint16_t *zone, struct ovsct_stats *st)
 
         ct_mutex_lock(&b->lock);
         for (uint32_t j = 0; b->slots && j <= b->mask; j++) {
-            struct ct_conn *c = fwd_conn(b->slots[j].ent);
+            struct ct_conn *c = fwd_conn(ct, b->slots[j].ent);
             struct ct_tcp_peer *tcp;
 
             if (!c || !ct_conn_live(c, now, gen)
@@ -526,7 +527,7 @@ ovsct_bucket_counts(struct ovsct *ct, uint32_t *counts)
 
         ct_mutex_lock(&b->lock);
         for (uint32_t j = 0; b->slots && j <= b->mask; j++) {
-            struct ct_conn *c = fwd_conn(b->slots[j].ent);
+            struct ct_conn *c = fwd_conn(ct, b->slots[j].ent);
 
             n += c && ct_conn_live(c, now, gen);
         }

@@ -200,12 +200,11 @@ free_dead_map(struct ovsct *ct, struct ct_dead_map *dm)
     size_t n = 0;
 
     for (uint32_t i = 0; i < dm->n; i++) {
-        struct ct_conn *c = (struct ct_conn *) (dm->slots[i].ent
-                                                & ~(uintptr_t) 1);
+        uint32_t e = dm->slots[i].ent;
+        struct ct_conn *c = e ? ct_ent_conn(ct, e) : NULL;
 
         if (i + 8 < dm->n && dm->slots[i + 8].ent) {
-            __builtin_prefetch((void *) (dm->slots[i + 8].ent
-                                         & ~(uintptr_t) 1), 1);
+            __builtin_prefetch(ct_ent_conn(ct, dm->slots[i + 8].ent), 1);
         }
         if (c && atomic_fetch_sub(&c->n_linked, 1) == 1) {
             ct_conn_free(ct, c);

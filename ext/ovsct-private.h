@@ -173,16 +173,16 @@ ct_conn_nat_rkey(const struct ct_conn *c)
     return (const struct ct_key *) p;
 }
 
-/* A map slot: the node's hash beside the tagged pointer, so that a probe
- * costs one cache line and does not touch the connection unless the
- * hashes agree. */
+/* A map slot: the node's hash beside a 32-bit handle of the connection
+ * (ct_ent_make()), so that a probe costs one cache line and does not
+ * touch the connection unless the hashes agree, in 12 bytes. */
 struct ct_slot {
     uint32_t hash;
     uint32_t sweep_lb;          /* The connection cannot expire before
                                  * sweep_lb << CT_LB_SHIFT ms: the sweeper
                                  * skips it without touching it (sweep.c
                                  * explains why the bound holds). */
-    uintptr_t ent;              /* conn | dir; 0: empty. */
+    uint32_t ent;               /* ct_ent_make(); 0: empty. */
 };
 #define CT_LB_SHIFT 10          /* Lower-bound unit: 1024 ms. */
 
@@ -247,7 +247,8 @@ struct ct_slab_spare {
     uint32_t gen;               /* Slab generation of its arena. */
 };
 #define CT_CONN_CLASSES 4       /* Indexed by ct_conn 'ext' (TCP | NAT). */
-#define CT_SLAB_CLASSES (CT_CONN_CLASSES + 11)  /* + map arrays 2^7..2^17. */
+#define CT_SLAB_CLASSES (CT_CONN_CLASSES + 11)  /* + map arrays of 2^3 ..
+                                                 * 2^13 slots. */
 
 /* Resolved timeout policy (seconds), immutable once published. */
 struct ct_tp {
@@ -280,7 +281,7 @@ struct ct_dead_map {
     struct ct_dead_map *next;
     uint32_t epoch;
     uint32_t n;                 /* Slots in 'slots'. */
-    struct ct_slot *slots;
+    struct ct_slot *slots;      /* Freed with ct_block_free(). */
 };
 
 struct ovsct {
@@ -342,7 +343,10 @@ struct ovsct {
     /* Connection memory (slab.c). */
     struct ct_slab_cache slab_cache[CT_MAX_THREADS][CT_SLAB_CLASSES];
     struct ct_slab_spare slab_spare[CT_MAX_THREADS];
-    struct ct_mutex slab_lock;  /* Guards 'arenas' and the depot. */
+    struct ct_mutex slab_lock;  /* Guards 'arenas', 'region_used' and the
+                                 * depot. */
+    char *region;               /* CT_REGION_SIZE bytes reserved. */
+    size_t region_used CT_GUARDED;
     struct arena *arenas CT_GUARDED;
     struct ct_magazine *depot_full[CT_SLAB_CLASSES] CT_GUARDED;
     struct ct_magazine *depot_empty CT_GUARDED;
@@ -360,6 +364,32 @@ struct ovsct {
     _Atomic uint64_t max_sweep_hold_ns;
     _Atomic uint64_t sweep_hold_hist[OVSCT_SWEEP_HOLD_CLASSES];
 };
+
+/* Connections live in one address-space reservation per table (slab.c),
+ * at 16-byte aligned offsets below 32 GiB, so a slot names one in 32
+ * bits: ((offset / 16) + 1) << 1, with the node's direction in bit 0. */
+#define CT_REGION_SIZE (UINT64_C(1) << 35)
+
+static inline uint32_t
+ct_ent_make(const struct ovsct *ct, const struct ct_conn *c, int dir)
+{
+    uintptr_t off = (uintptr_t) c - (uintptr_t) ct->region;
+
+    return (uint32_t) (((off >> 4) + 1) << 1) | (uint32_t) dir;
+}
+
+static inline struct ct_conn *
+ct_ent_conn(const struct ovsct *ct, uint32_t e)
+{
+    return (struct ct_conn *) (ct->region + (((size_t) (e >> 1) - 1) << 4));
+}
+
+static inline int
+ct_ent_dir(uint32_t e)
+{
+    return (int) (e & 1);
+}
+
 
 /* epoch.c */
 int ct_thread_slot(void);
@@ -427,6 +457,7 @@ size_t ct_slab_obj_size(int cls);
 void *ct_slab_alloc(struct ovsct *, int cls);
 void ct_slab_free(struct ovsct *, void *, int cls);
 size_t ct_slab_release(struct ovsct *);
+int ct_slab_init(struct ovsct *);
 void ct_slab_prepare(struct ovsct *);
 void *ct_block_alloc(struct ovsct *, size_t size);
 void ct_block_free(struct ovsct *, void *, size_t size);

@@ -12,9 +12,10 @@
  * NAT, TCP+NAT) and one per power of two from 128 B to 128 KiB for map
  * arrays -- are carved from 2 MiB slabs (or eight objects for the big
  * classes); bigger map arrays are mapped directly.  Slabs are cut from
- * 64 MiB arenas, address space reserved with one mmap(): mmap() takes the
- * process's memory-map lock for writing, which stalls every other
- * thread's page faults, so it should be rare.  A new slab is faulted in
+ * 64 MiB arenas, slices of one 32 GiB address-space reservation per table
+ * (mmap() takes the process's memory-map lock for writing, which stalls
+ * every other thread's page faults, so it is done once), which also lets
+ * a map slot name a connection in 32 bits (ct_ent_make()).  A new slab is faulted in
  * with one MADV_POPULATE_WRITE call instead of 512 page faults on the
  * packet path, and ahead of time, outside any lock (ct_slab_prepare()).  (Transparent huge pages were tried and dropped: with
  * them, one run in three stalled for hundreds of milliseconds.)
@@ -51,14 +52,13 @@
 #define CT_MADV_POPULATE_WRITE MADV_POPULATE_WRITE
 #endif
 #define MAG_SIZE 64
-#define BLOCK_MIN_SHIFT 7       /* Map arrays: 128 B ... */
-#define BLOCK_MAX_SHIFT 17      /* ... 128 KiB from slabs, bigger mapped. */
+#define BLOCK_MIN_SHIFT 3       /* Map arrays of 8 slots ... */
+#define BLOCK_MAX_SHIFT 13      /* ... to 8192 from slabs, bigger mapped. */
 
 /* An arena: reserved address space that slabs are cut from. */
 struct arena {
     struct arena *next;         /* In 'arenas', under 'slab_lock'. */
-    void *map_base;             /* What mmap() returned. */
-    char *base;                 /* 'map_base' rounded up to 2 MiB. */
+    char *base;                 /* A slice of the table's region. */
     size_t size;
     size_t used;                /* Bytes handed out as slabs. */
     uint32_t gen;               /* Slab generation it was mapped in. */
@@ -77,7 +77,8 @@ ct_slab_obj_size(int cls)
     size_t size = sizeof(struct ct_conn);
 
     if (cls >= CT_CONN_CLASSES) {
-        return (size_t) 1 << (cls - CT_CONN_CLASSES + BLOCK_MIN_SHIFT);
+        return sizeof(struct ct_slot)
+               << (cls - CT_CONN_CLASSES + BLOCK_MIN_SHIFT);
     }
     if (cls & CT_EXT_TCP) {
         size += 2 * sizeof(struct ct_tcp_peer);
@@ -85,7 +86,7 @@ ct_slab_obj_size(int cls)
     if (cls & CT_EXT_NAT) {
         size += sizeof(struct ct_key);
     }
-    return (size + 7) & ~(size_t) 7;
+    return (size + 15) & ~(size_t) 15;     /* ct_ent_make() needs 16. */
 }
 
 /* Forgets 'c''s contents after a slab generation change: its pointers
@@ -118,26 +119,17 @@ slab_memory(struct ovsct *ct, size_t size, uint32_t gen)
     a = ct->arenas;
     if (!a || a->gen != gen || a->size - a->used < size) {
         size_t asize = size > ARENA_SIZE ? size : ARENA_SIZE;
-        void *base = mmap(NULL, asize + SLAB_MIN_SIZE,
-                          PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
-        a = base == MAP_FAILED ? NULL : malloc(sizeof *a);
-        if (!a) {
-            if (base != MAP_FAILED) {
-                munmap(base, asize + SLAB_MIN_SIZE);
-            }
+        if (ct->region_used + asize > CT_REGION_SIZE
+            || !(a = malloc(sizeof *a))) {
             goto out;
         }
-        /* Align to 2 MiB so that huge pages can back it; the slack at
-         * either end stays mapped and is unmapped with the arena. */
-        a->base = (char *) (((uintptr_t) base + SLAB_MIN_SIZE - 1)
-                            & ~(uintptr_t) (SLAB_MIN_SIZE - 1));
+        a->base = ct->region + ct->region_used;
+        ct->region_used += asize;
         a->size = asize;
         a->used = 0;
         a->gen = gen;
         a->next = ct->arenas;
-        a->map_base = base;
         ct->arenas = a;
     }
     p = a->base + a->used;
@@ -386,7 +378,7 @@ ct_slab_release(struct ovsct *ct)
         next = a->next;
         if ((int32_t) (a->gen - old) <= 0) {
             n += a->used;
-            munmap(a->map_base, a->size + SLAB_MIN_SIZE);
+            madvise(a->base, a->size, MADV_DONTNEED);
             free(a);
         } else {
             a->next = keep;
@@ -394,8 +386,26 @@ ct_slab_release(struct ovsct *ct)
         }
     }
     ct->arenas = keep;
+    if (!keep) {
+        ct->region_used = 0;    /* Nothing lives in the region: reuse it. */
+    }
     ct_mutex_unlock(&ct->slab_lock);
     return n;
+}
+
+/* Reserves the table's region (address space only: pages come when
+ * touched).  Returns 0 or ENOMEM. */
+int
+ct_slab_init(struct ovsct *ct)
+{
+    void *r = mmap(NULL, CT_REGION_SIZE, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+    if (r == MAP_FAILED) {
+        return ENOMEM;
+    }
+    ct->region = r;
+    return 0;
 }
 
 /* Unmaps everything (ovsct_destroy()). */
@@ -407,10 +417,10 @@ ct_slab_destroy(struct ovsct *ct)
     ct_mutex_lock(&ct->slab_lock);
     for (a = ct->arenas; a; a = next) {
         next = a->next;
-        munmap(a->map_base, a->size + SLAB_MIN_SIZE);
         free(a);
     }
     ct->arenas = NULL;
+    ct->region_used = 0;
     for (int i = 0; i < CT_SLAB_CLASSES; i++) {
         free_magazines(ct->depot_full[i]);
         __atomic_store_n(&ct->depot_full[i], NULL, __ATOMIC_RELAXED);
@@ -425,6 +435,10 @@ ct_slab_destroy(struct ovsct *ct)
             ct->slab_cache[t][i].loaded = ct->slab_cache[t][i].prev = NULL;
         }
     }
+    if (ct->region) {
+        munmap(ct->region, CT_REGION_SIZE);
+        ct->region = NULL;
+    }
 }
 
 /* Map arrays. */
@@ -434,7 +448,7 @@ block_class(size_t size)
 {
     int shift = BLOCK_MIN_SHIFT;
 
-    while (((size_t) 1 << shift) < size) {
+    while ((sizeof(struct ct_slot) << shift) < size) {
         shift++;
     }
     return shift > BLOCK_MAX_SHIFT ? -1

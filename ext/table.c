@@ -205,22 +205,16 @@ ct_conn_claim(struct ovsct *ct, struct ct_conn *c)
 
 /* Maps. */
 
-static inline uintptr_t
-ent_make(struct ct_conn *c, int dir)
+static inline uint32_t
+ent_make(const struct ovsct *ct, const struct ct_conn *c, int dir)
 {
-    return (uintptr_t) c | (uintptr_t) dir;
-}
-
-static inline struct ct_conn *
-ent_conn(uintptr_t e)
-{
-    return (struct ct_conn *) (e & ~(uintptr_t) 1);
+    return ct_ent_make(ct, c, dir);
 }
 
 static inline int
-ent_dir(uintptr_t e)
+ent_dir(uint32_t e)
 {
-    return (int) (e & 1);
+    return ct_ent_dir(e);
 }
 
 /* Whether the slot of node 'slot_dir' of 'c' answers 'key', and in which
@@ -292,13 +286,13 @@ restart:
         return NULL;
     }
     for (uint32_t i = hash & b->mask; b->slots[i].ent; i = (i + 1) & b->mask) {
-        uintptr_t e = b->slots[i].ent;
+        uint32_t e = b->slots[i].ent;
         struct ct_conn *c;
 
         if (b->slots[i].hash != hash) {
             continue;
         }
-        c = ent_conn(e);
+        c = ct_ent_conn(ct, e);
         if (!key_matches(c, ent_dir(e), key, dir)) {
             continue;
         }
@@ -333,7 +327,7 @@ ct_map_insert(struct ovsct *ct, struct ct_bucket *b, uint32_t hash,
     for (i = hash & b->mask; b->slots[i].ent; i = (i + 1) & b->mask) {
         continue;
     }
-    b->slots[i].ent = ent_make(c, dir);
+    b->slots[i].ent = ent_make(ct, c, dir);
     b->slots[i].hash = hash;
     b->slots[i].sweep_lb = sweep_lb;
     b->used++;
@@ -388,7 +382,7 @@ void
 ct_map_unlink(struct ovsct *ct, struct ct_bucket *b, struct ct_conn *c,
               int dir)
 {
-    uintptr_t want = ent_make(c, dir);
+    uint32_t want = ent_make(ct, c, dir);
     uint32_t hash = c->node[dir].hash;
 
     if (!b->slots) {
@@ -530,7 +524,7 @@ ct_bucket_sweep(struct ovsct *ct, struct ct_bucket *b, int64_t now,
          * their own, and only where some were left. */
         all_nodes = atomic_exchange(&b->n_lazy, 0) != 0;
         for (uint32_t i = 0; b->slots && i <= b->mask; i++) {
-            uintptr_t e = b->slots[i].ent;
+            uint32_t e = b->slots[i].ent;
             struct ct_conn *c;
             int64_t exp;
 
@@ -541,7 +535,7 @@ ct_bucket_sweep(struct ovsct *ct, struct ct_bucket *b, int64_t now,
             if (now_lb < b->slots[i].sweep_lb) {
                 continue;       /* Cannot have expired: not even touched. */
             }
-            c = ent_conn(e);
+            c = ct_ent_conn(ct, e);
             if (ct_conn_live(c, now, gen)) {
                 /* Whatever packets come, the expiry stays at or after
                  * min(now's expiry, now + shortest timeout). */
