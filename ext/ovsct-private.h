@@ -12,9 +12,10 @@
  * low bits, so the two choices are independent.  Each bucket owns a lock
  * and an open-addressing map (linear probing, backward-shift deletion, no
  * tombstones) that doubles at 3/4 load and halves below 1/8, so memory
- * follows the bucket's own load.  A slot holds the node's hash (probes
- * compare it before touching the connection) and a tagged pointer: the
- * connection with the node's direction in bit 0.
+ * follows the bucket's own load.  A 12-byte slot holds the node's hash
+ * (probes compare it before touching the connection), the sweeper's
+ * expiry lower bound and a 32-bit handle: the connection's offset in the
+ * table's region, with the node's direction in bit 0 (ct_ent_make()).
  *
  * A connection has two nodes: [0] under its forward key and [1] under its
  * reverse key (the plain reverse of the forward key, or the NAT reverse
