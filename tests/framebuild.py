@@ -8,16 +8,9 @@ Stdlib only; addresses are text, ports and ids integers.
 import ipaddress
 import struct
 
+from pcaplib import csum as checksum
+
 _ETH = bytes.fromhex("505400000002" "505400000001")
-
-
-def checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while total >> 16:
-        total = (total & 0xffff) + (total >> 16)
-    return ~total & 0xffff
 
 
 def _ip4(src: str, dst: str, proto: int, payload: bytes) -> bytes:

@@ -77,6 +77,9 @@ import os
 import struct
 import sys
 
+import pcaplib
+from pcaplib import csum
+
 TS_BASE = 1700000000            # Fixed capture start (seconds).
 MAC_A = bytes.fromhex("505400000001")
 MAC_B = bytes.fromhex("505400000002")
@@ -84,16 +87,6 @@ MAC_B = bytes.fromhex("505400000002")
 
 # ---------------------------------------------------------------------------
 # Checksums and headers.
-
-def csum(data: bytes) -> int:
-    """Internet checksum of 'data'."""
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
 
 def _pseudo(src: str, dst: str, proto: int, length: int) -> bytes:
     s, d = ipaddress.ip_address(src), ipaddress.ip_address(dst)
@@ -195,11 +188,9 @@ def strip_eth(frame: bytes) -> bytes:
 def write_pcap(path: str, frames: list[bytes]) -> None:
     """Classic little-endian pcap, microsecond timestamps 1 ms apart."""
     with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        for i, frame in enumerate(frames):
-            f.write(struct.pack("<IIII", TS_BASE, i * 1000, len(frame),
-                                len(frame)))
-            f.write(frame)
+        f.write(pcaplib.pcap_bytes(frames,
+                                   [(TS_BASE, i * 1000)
+                                    for i in range(len(frames))]))
 
 
 # ---------------------------------------------------------------------------

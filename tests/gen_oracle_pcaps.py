@@ -24,21 +24,15 @@ import os
 import struct
 import sys
 
+import pcaplib
+from pcaplib import csum
+
 T0 = 1700000000                 # Capture start, seconds.
 A, B, R, C = "10.0.2.1", "10.0.2.2", "10.0.2.254", "10.0.2.3"
 A6, B6, R6, C6 = "fc00::2:1", "fc00::2:2", "fc00::2:fe", "fc00::2:3"
 PING = bytes(range(0x20, 0x40))
 
 # Checksums and headers.
-
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 def ip(text):
@@ -656,12 +650,7 @@ CAPTURES = [
 
 
 def pcap_bytes(frames):
-    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
-    for i, f in enumerate(frames):
-        out.append(struct.pack("<IIII", T0 + i // 1000, (i % 1000) * 1000,
-                               len(f), len(f)))
-        out.append(f)
-    return b"".join(out)
+    return pcaplib.pcap_bytes(frames, pcaplib.ms_stamps(T0, len(frames)))
 
 
 def main():

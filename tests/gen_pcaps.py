@@ -174,20 +174,13 @@ import re
 import struct
 import sys
 
+import pcaplib
+from pcaplib import csum
+
 TS_BASE = 1700000000            # Fixed capture start (seconds).
 
 
 # Checksums and headers.
-
-def csum(data):
-    """Internet checksum of 'data'."""
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
-
 
 def addr(text):
     return ipaddress.ip_address(text)
@@ -650,11 +643,7 @@ def timestamps(n):
 
 
 def pcap_bytes(frames):
-    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
-    for (sec, usec), frame in zip(timestamps(len(frames)), frames):
-        out.append(struct.pack("<IIII", sec, usec, len(frame), len(frame)))
-        out.append(frame)
-    return b"".join(out)
+    return pcaplib.pcap_bytes(frames, timestamps(len(frames)))
 
 
 def pad4(data):

@@ -24,18 +24,12 @@ import os
 import struct
 import sys
 
+import pcaplib
+from pcaplib import csum
+
 FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = (0x01, 0x02, 0x04, 0x08, 0x10,
                                           0x20, 0x40, 0x80)
 T0 = 1700000000          # capture start, seconds
-
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
 
 
 def mac_for(ip):
@@ -195,13 +189,8 @@ class Capture:
         self.lines.append(line)
 
     def pcap(self):
-        out = struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1)
-        for i, f in enumerate(self.frames):
-            usec = i * 1000
-            out += struct.pack("<IIII", T0 + usec // 1000000,
-                               usec % 1000000, len(f), len(f))
-            out += f
-        return out
+        return pcaplib.pcap_bytes(self.frames,
+                                  pcaplib.ms_stamps(T0, len(self.frames)))
 
 
 CAPTURES = []
