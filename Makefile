@@ -119,10 +119,10 @@ build/c/tsan/obj/%.o: ext/%.c $(EXT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_C) $(TSAN_FLAGS) -c $< -o $@
 
-build/c/asan/%: tests/c/%.c $(ASAN_OBJS)
+build/c/asan/%: tests/c/%.c tests/c/testlib.h $(ASAN_OBJS)
 	$(CC) $(CFLAGS_C) $(ASAN_FLAGS) $< $(ASAN_OBJS) -o $@ -lm
 
-build/c/tsan/%: tests/c/%.c $(TSAN_OBJS)
+build/c/tsan/%: tests/c/%.c tests/c/testlib.h $(TSAN_OBJS)
 	$(CC) $(CFLAGS_C) $(TSAN_FLAGS) $< $(TSAN_OBJS) -o $@ -lm
 
 ASAN_BINS := $(patsubst tests/c/%.c,build/c/asan/%,$(C_TESTS))

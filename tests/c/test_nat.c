@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "ovsct.h"
+#include "testlib.h"
 
 static atomic_int n_passed, n_failed;
 
@@ -116,27 +117,6 @@ put32(struct frame *f, uint32_t x)
     put16(f, (uint16_t) x);
 }
 
-/* Reference Internet checksum: byte pairs, one at a time. */
-static uint32_t
-ref_sum(uint32_t sum, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        sum += (uint32_t) (p[i] << 8 | p[i + 1]);
-    }
-    if (n % 2) {
-        sum += (uint32_t) p[n - 1] << 8;
-    }
-    return sum;
-}
-
-static uint16_t
-ref_fold(uint32_t sum)
-{
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return (uint16_t) sum;
-}
 
 static int
 family(const char *addr)

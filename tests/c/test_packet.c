@@ -32,6 +32,7 @@
 
 #include "ovsct.h"
 #include "packet.h"
+#include "testlib.h"
 
 /* Weak, so that the parser tests also link without ext/pcap.c; the pcap
  * tests are then skipped (with a note). */
@@ -99,26 +100,10 @@ set16(struct frame *f, size_t ofs, uint16_t x)
     f->b[ofs + 1] = (uint8_t) x;
 }
 
-/* Reference Internet checksum: byte pairs, one at a time. */
-static uint32_t
-ref_sum(uint32_t sum, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        sum += (uint32_t) (p[i] << 8 | p[i + 1]);
-    }
-    if (n % 2) {
-        sum += (uint32_t) p[n - 1] << 8;
-    }
-    return sum;
-}
-
 static uint16_t
 ref_finish(uint32_t sum)
 {
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return (uint16_t) ~sum;
+    return (uint16_t) ~ref_fold(sum);
 }
 
 /* Ethernet header; 'tpid' non-zero adds one tag. */
