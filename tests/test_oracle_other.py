@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from oraclelib import golden_states, run_capture
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 GOLD = DATA / "oracle"
@@ -90,19 +92,11 @@ def _descriptions():
 
 
 def _golden_states(gold):
-    lines = (GOLD / (gold + ".ovs-states")).read_text().splitlines()
-    return [line.split(": ", 1)[1] for line in lines]
+    return golden_states(GOLD / (gold + ".ovs-states"))
 
 
 def _run(capture, batch):
-    from ovsct.action import parse_ct_action
-    from ovsct.engine import Conntrack
-    from ovsct.format import ct_state_name
-
-    with Conntrack(manual_clock=True, sweeper=False) as ct:
-        states = ct.execute_pcap(str(capture), parse_ct_action("ct(commit)"),
-                                 batch=batch)
-        return [ct_state_name(s) for s in states], ct.dump_text()
+    return run_capture(capture, batch)
 
 
 def _judge(what, unknown, known):

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from oraclelib import golden_states, run_capture
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "tcp"
 ORACLE = HERE / "ovs_oracle"
@@ -47,19 +49,11 @@ def _descriptions():
 
 
 def _golden(name):
-    lines = (DATA / (name + ".ovs-states")).read_text().splitlines()
-    return [line.split(": ", 1)[1] for line in lines]
+    return golden_states(DATA / (name + ".ovs-states"))
 
 
 def _run(name, batch):
-    from ovsct.action import parse_ct_action
-    from ovsct.engine import Conntrack
-    from ovsct.format import ct_state_name
-
-    with Conntrack(manual_clock=True, sweeper=False) as ct:
-        states = ct.execute_pcap(str(DATA / (name + ".pcap")),
-                                 parse_ct_action("ct(commit)"), batch=batch)
-        return [ct_state_name(s) for s in states], ct.dump_text()
+    return run_capture(DATA / (name + ".pcap"), batch)
 
 
 def test_captures_present():
