@@ -265,17 +265,12 @@ class UnixctlClient:
                 msg = self._try_parse()
                 if msg is not None:
                     return msg
-            self._wait(select.POLLIN, deadline)
-            # Receive straight into the buffer: no per-read allocation, no
-            # join.  Growth doubles (realloc moves big blocks by remapping).
-            if len(self._in) - self._n < _RECV_SIZE:
-                self._in += bytes(max(_RECV_SIZE, len(self._in)))
-            n = self.sock.recv_into(memoryview(self._in)[self._n:])
-            if not n:
-                raise self._error(-1, None)
-            self._n += n
+            self._recv(deadline)
 
     def _recv(self, deadline: float | None) -> None:
+        """Appends one read to the buffer, straight into it: no per-read
+        allocation, no join.  Growth doubles (realloc moves big blocks by
+        remapping)."""
         self._wait(select.POLLIN, deadline)
         if len(self._in) - self._n < _RECV_SIZE:
             self._in += bytes(max(_RECV_SIZE, len(self._in)))
