@@ -248,12 +248,22 @@ def test_concurrent_threads(ct):
     assert ct.nconns() == 500 == len(ct.dump())
 
 
+def _rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
 def test_flush_gives_memory_back(ct):
-    run(ct, [udp4(A, B, 1000 + i % 60000, 53 + i // 60000)
-             for i in range(20000)])
-    assert ct.nconns() == 20000
-    ct.flush()
+    frames = [udp4(A, B, 1000 + i % 60000, 53 + i // 60000)
+              for i in range(200000)]
+    before = _rss_bytes()
+    run(ct, frames)
+    grown = _rss_bytes() - before
+    assert ct.nconns() == 200000 and grown > 10 << 20
+    ct.flush()                  # No sweeper: the flush reclaims at once.
     assert ct.nconns() == 0 and ct.dump() == []
+    # The connections' memory went back to the OS, not to a free list.
+    assert _rss_bytes() - before < grown // 4
     run(ct, udp4(A, B, 1000, 53))               # Usable after a release.
     assert ct.nconns() == 1
 
