@@ -35,9 +35,14 @@ from ovsct.numbers import DECIMAL as _DECIMAL
 from ovsct.numbers import parse_c_uint
 
 __all__ = [
-    "Action", "Nat", "NAT_FLAG_BITS", "parse_ct_action", "parse_nat",
+    "Action", "DEFAULT_ACTION", "Nat", "NAT_FLAG_BITS", "parse_ct_action",
+    "parse_nat",
     "iter_key_values", "parse_c_uint",
 ]
+
+# The action of a replay when none is given (ct/replay, ovsct -r, ovsctd
+# --pcap).
+DEFAULT_ACTION = "ct(commit)"
 
 MARK_BITS = 32
 LABELS_BITS = 128

@@ -45,6 +45,7 @@ PROGRAM = "ovsctd"
 ovs.util.PROGRAM_NAME = PROGRAM
 
 import ovsct  # noqa: E402
+from ovsct.action import DEFAULT_ACTION  # noqa: E402
 from ovsct import rundir as rundirs  # noqa: E402
 from ovsct.numbers import (OptionError, option_int,  # noqa: E402
                            option_power_of_two)
@@ -53,7 +54,6 @@ from unixctl import server as unixctl_server  # noqa: E402
 vlog = ovs.vlog.Vlog("ovsctd")
 
 VERSION = "%s (ovsct) %s" % (PROGRAM, ovsct.__version__)
-DEFAULT_ACTION = "ct(commit)"
 
 
 class Daemon:
@@ -216,18 +216,12 @@ def _replay_at_start(daemon: Daemon, files: list[str], action: str) -> None:
     """Replays 'files' on the packet workers (in parallel when --threads > 1)
     and waits, so that the state is loaded when the daemon reports ready.
     Exits on the first failure."""
-    from ovsct.commands import COMMANDS, CommandError
+    from ovsct.commands import CommandError, find_command
 
-    replay = next((c for c in COMMANDS if c.name == "ct/replay"), None)
-    futures = []
-    for path in files:
-        if replay is not None:
-            futures.append((path, daemon.packets.submit(
-                replay.handler, daemon.context, [path, action])))
-        else:
-            from ovsct.action import parse_ct_action
-            futures.append((path, daemon.packets.submit(
-                daemon.engine.execute_pcap, path, parse_ct_action(action))))
+    replay = find_command("ct/replay")
+    futures = [(path, daemon.packets.submit(replay.handler, daemon.context,
+                                            [path, action]))
+               for path in files]
     for path, future in futures:
         try:
             result = future.result()
@@ -236,10 +230,7 @@ def _replay_at_start(daemon: Daemon, files: list[str], action: str) -> None:
                                vlog)
         except (OSError, ValueError) as e:
             ovs.util.ovs_fatal(0, "%s: %s" % (path, e), vlog)
-        text = getattr(result, "text", None)
-        if text is None:
-            text = "%d packets" % len(result)
-        vlog.info("replayed %s: %s" % (path, text.strip()))
+        vlog.info("replayed %s: %s" % (path, result.text.strip()))
 
 
 # ---------------------------------------------------------------------------

@@ -4,12 +4,10 @@ command).  Deferred: the daemon runs it on a packet worker."""
 from __future__ import annotations
 
 from ovsct import format as fmt
-from ovsct.action import parse_ct_action
+from ovsct.action import DEFAULT_ACTION, parse_ct_action
 from ovsct.commands.dpctl import ENGINE_ERRORS
 from ovsct.commands.table import TOOLS, Context, Result, command
 from ovsct.commands.tp import fail
-
-DEFAULT_ACTION = "ct(commit)"
 
 
 @command("ct/replay", "FILE [ACTION]", 1, 2, group=TOOLS, deferred=True,
