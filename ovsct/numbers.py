@@ -4,7 +4,7 @@ the range rules of our own command-line options.
 * scan_decimal() / scan_prefixed(): ovs_scan("%"SCNu16) and the like as
   lib/dpctl.c uses them for "zone=N", "gt=N", maxconns or the sweep
   interval, but strict: decimal digits only, nothing after them, no
-  wrap-around (docs/differences.md, "Numbers are parsed strictly").
+  wrap-around (ovsct(8), "Differences from Open vSwitch", item 5).
 * parse_c_uint(): OVS's str_to_u8/u16/u32 (lib/util.c), C prefixes (0x hex,
   leading 0 octal), with the same strictness; ct(...) arguments and the
   key=value fields of flush-conntrack and ct-set-limits use it.

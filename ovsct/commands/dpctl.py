@@ -12,7 +12,8 @@ dpctl_* handlers of lib/dpctl.c (upstream grammar):
   for a userspace ovs-vswitchd work unchanged).  Otherwise the handler's
   internal maximum argument count decides, as in opt_dpif_open(): below it
   our single datapath is used, at it "datapath not found";
-* numbers are parsed strictly (ovsct/numbers.py, docs/differences.md).
+* numbers are parsed strictly (ovsct/numbers.py; ovsct(8), "Differences
+  from Open vSwitch", item 5).
 
 An error reply carries everything dpctl_print() / dpctl_error() wrote
 before the failure; each line is "<program>: <text> (<strerror>)"
