@@ -13,7 +13,10 @@ page renders on its own (``man -l man/ovsct.8``) and installs as one file.
     python3 man/gen.py            rewrite the fragment and both pages
     python3 man/gen.py --check    exit 1 if any of them is out of date
 
-Neighbours: ovsct/commands.py (COMMANDS: name, usage, group, summary),
+The "Differences from Open vSwitch" section (TAIL below) is the
+repository's one list of deliberate differences; code comments cite it.
+
+Neighbours: ovsct/commands/ (COMMANDS: name, usage, group, summary),
 tests/test_man.py.
 """
 

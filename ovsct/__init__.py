@@ -1,8 +1,9 @@
 """ovsct: a userspace connection tracker with Open vSwitch semantics.
 
-The engine is C (ovsct._engine); ovsct.engine wraps it.  Names are loaded
-lazily so that importing ovsct.errors (done by the binding at import time)
-or ovsct.action does not load the extension.
+The engine is C (ovsct._engine); ovsct.engine wraps it.  The value types
+(Tuple, TupleMatch, Entry, FlushFilter) are pure Python (ovsct.types).
+Names are loaded lazily so that importing ovsct.errors (done by the binding
+at import time), ovsct.types or ovsct.action does not load the extension.
 """
 
 from ovsct import errors
@@ -16,14 +17,16 @@ __all__ = [
     "__version__",
 ]
 
-_ENGINE_NAMES = frozenset(
-    ["Conntrack", "Entry", "FlushFilter", "Tuple", "TupleMatch"])
+_TYPE_NAMES = frozenset(["Entry", "FlushFilter", "Tuple", "TupleMatch"])
 
 
 def __getattr__(name):
-    if name in _ENGINE_NAMES:
-        from ovsct import engine
-        return getattr(engine, name)
+    if name in _TYPE_NAMES:
+        from ovsct import types
+        return getattr(types, name)
+    if name == "Conntrack":
+        from ovsct.engine import Conntrack
+        return Conntrack
     if name == "parse_ct_action":
         from ovsct.action import parse_ct_action
         return parse_ct_action

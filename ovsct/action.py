@@ -16,10 +16,11 @@ pipeline would continue); `alg=` and `timeout=` are refused because ovsct
 has no ALGs and applies zone timeout policies by itself.  Errors raise
 ValueError with a message quoting the offending text.
 
-The module also holds the two lexical helpers that the command parsers
-(commands.py) share with it, so that OVS's rules live in one place:
-iter_key_values() is ofputil_parse_key_value() and parse_c_uint() is the
-strict form of OVS's str_to_u8/u16/u32 (C prefixes, nothing trailing).
+The module also holds the lexical helper that the command parsers
+(ovsct/commands/) share with it, so that OVS's rule lives in one place:
+iter_key_values() is ofputil_parse_key_value().  Numbers are read with
+ovsct.numbers.parse_c_uint() (re-exported here), the strict form of OVS's
+str_to_u8/u16/u32.
 Neighbours: engine.py converts an Action into struct ovsct_action.
 """
 
@@ -30,10 +31,18 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
+from ovsct.numbers import DECIMAL as _DECIMAL
+from ovsct.numbers import parse_c_uint
+
 __all__ = [
-    "Action", "Nat", "NAT_FLAG_BITS", "parse_ct_action", "parse_nat",
+    "Action", "DEFAULT_ACTION", "Nat", "NAT_FLAG_BITS", "parse_ct_action",
+    "parse_nat",
     "iter_key_values", "parse_c_uint",
 ]
+
+# The action of a replay when none is given (ct/replay, ovsct -r, ovsctd
+# --pcap).
+DEFAULT_ACTION = "ct(commit)"
 
 MARK_BITS = 32
 LABELS_BITS = 128
@@ -43,14 +52,12 @@ NAT_FLAG_BITS = {"persistent": 1 << 0, "hash": 1 << 1, "random": 1 << 2}
 
 _KEY_END = ":=(, \t\r\n"
 _ITEM_SEP = ", \t\r\n"
-_C_UINT = re.compile(r"0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*")
-_DECIMAL = re.compile(r"[0-9]+")
 _IPV4_TOKEN = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
 _IPV6_TOKEN = re.compile(r"\[([0-9a-fA-F:.]+)\]|([0-9a-fA-F:.]+)")
 
 
 # ---------------------------------------------------------------------------
-# Lexical helpers shared with commands.py.
+# Lexical helper shared with the command parsers.
 
 def _value_len(s: str, start: int, delims: str) -> int:
     """Length of the value at s[start:], which ends at one of 'delims' or at
@@ -110,24 +117,6 @@ def iter_key_values(s: str) -> Iterator[tuple[str, str]]:
         value = s[pos:end]
         pos = end + 1 if end < n else end
         yield key, value
-
-
-def parse_c_uint(text: str, bits: int) -> int:
-    """Parses 'text' as an unsigned integer of at most 'bits' bits with C's
-    prefix rules (0x hex, leading 0 octal, else decimal), as OVS's
-    str_to_u8/u16/u32 do, but strictly: no sign, no white space, nothing
-    after the number and no silent truncation.  Raises ValueError."""
-    if not _C_UINT.fullmatch(text):
-        raise ValueError(f"not a number: {text!r}")
-    if text[:2] in ("0x", "0X"):
-        value = int(text[2:], 16)
-    elif text[0] == "0":
-        value = int(text, 8)
-    else:
-        value = int(text, 10)
-    if value >> bits:
-        raise ValueError(f"{text} does not fit in {bits} bits")
-    return value
 
 
 def _scan_port(s: str, pos: int, bad: ValueError) -> tuple[int, int]:

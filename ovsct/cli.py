@@ -19,8 +19,13 @@ connection shows timeout=59 with -s, as OVS does just after the packets) and
 runs the same command handler as the daemon, printing the same text.
 ``states`` prints one ``<index>: <ct_state>`` line per packet.
 
-Neighbours: ovsct/client.py (transport), ovsct/commands.py (the table: help
-text, name mapping, offline handlers), ovsct/bench.py (``ovsct bench``).
+Options are checked where they are parsed (parse_options()), with
+ovs-appctl's texts for the options it has and a message naming the rule
+for ours.
+
+Neighbours: ovsct/client.py (transport), ovsct/rundir.py (-t TARGET),
+ovsct/commands/ (the table: help text, name mapping, offline handlers),
+ovsct/bench.py (``ovsct bench``).
 """
 
 from __future__ import annotations
@@ -32,12 +37,16 @@ import sys
 import time
 from typing import Any, Callable, NoReturn, TextIO
 
-from ovsct import __version__
-from ovsct import client
+from ovsct import __version__, client, rundir
+from ovsct.action import DEFAULT_ACTION
+from ovsct.numbers import OptionError, option_int
 
 PROGRAM = "ovsct"
-DEFAULT_ACTION = "ct(commit)"
 OFFLINE_TIME_MS = 1
+# Limits of the numeric options: --timeout is an int of ovs-appctl's (and
+# alarm()'s), --batch a uint32_t of the engine's execute_pcap().
+MAX_TIMEOUT = (1 << 31) - 1
+MAX_BATCH = (1 << 32) - 1
 BUILTINS = ("exit", "list-commands", "set-options", "version")
 
 _log_seq = 0
@@ -143,11 +152,11 @@ def parse_options(argv: list[str]) -> tuple[Options, list[str]]:
                              % seen["format"])
     opts.pretty = "pretty" in seen
     if "timeout" in seen:
+        # ovs-appctl's rule (str_to_int(), then > 0) and its text.
         try:
-            opts.timeout = int(seen["timeout"], 10)
-            if opts.timeout <= 0:
-                raise ValueError
-        except ValueError:
+            opts.timeout = option_int("--timeout", seen["timeout"], 1,
+                                      MAX_TIMEOUT)
+        except OptionError:
             raise UsageError("value %s on -T or --timeout is invalid"
                              % seen["timeout"])
     opts.read = seen.get("read")
@@ -155,11 +164,9 @@ def parse_options(argv: list[str]) -> tuple[Options, list[str]]:
     opts.write = seen.get("write")
     if "batch" in seen:
         try:
-            opts.batch = int(seen["batch"], 10)
-            if opts.batch <= 0:
-                raise ValueError
-        except ValueError:
-            raise UsageError("value %s on --batch is invalid" % seen["batch"])
+            opts.batch = option_int("--batch", seen["batch"], 1, MAX_BATCH)
+        except OptionError as e:
+            raise UsageError(str(e))
     opts.help = "help" in seen
     opts.version = "version" in seen
     if opts.read is None:
@@ -293,7 +300,7 @@ def _on_alarm(signum: int, frame: Any) -> NoReturn:
 
 def run_client(opts: Options, args: list[str], out: TextIO,
                err: TextIO) -> int:
-    target = opts.target or client.DEFAULT_TARGET
+    target = opts.target or rundir.DEFAULT_TARGET
     method = command_name(args[0])
     params = args[1:]
     if method == "ct/replay" and params:
@@ -303,7 +310,7 @@ def run_client(opts: Options, args: list[str], out: TextIO,
         signal.signal(signal.SIGALRM, _on_alarm)
         signal.alarm(opts.timeout)
     try:
-        path = client.resolve_target(target)
+        path = rundir.resolve_target(target)
         with client.UnixctlClient.connect(path) as conn:
             if opts.fmt != "text":
                 error, _ = conn.transact("set-options",

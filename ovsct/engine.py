@@ -1,8 +1,9 @@
 """Python face of the C connection tracker (ovsct._engine).
 
-`Conntrack` wraps the binding's object: it turns the dataclasses below and
-`ovsct.action.Action` into the plain tuples the binding takes, and the raw
-buffers the binding returns (dumps, bucket counts) into Python values.  No
+`Conntrack` wraps the binding's object: it turns the value types of
+ovsct.types (re-exported here) and `ovsct.action.Action` into the plain
+tuples the binding takes, and the raw buffers the binding returns (dumps,
+bucket counts) into Python values.  No
 text is made here (ovsct.format does that), except `dump_text()`, which is
 the C formatter's output passed through.
 
@@ -15,12 +16,13 @@ from __future__ import annotations
 import socket
 import struct
 from array import array
-from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address
 from itertools import accumulate
 from typing import Any, Iterable, Iterator, Optional, Sequence, Union
 
 from ovsct import _engine
 from ovsct.errors import NotFound, OvsctError, TableFull
+from ovsct.types import Entry, FlushFilter, Tuple, TupleMatch
 
 __all__ = [
     "Conntrack", "Entry", "FlushFilter", "NotFound", "OvsctError",
@@ -76,71 +78,15 @@ _ENTRY_SIZE = struct.calcsize(_ENTRY_FMT)
 assert _ENTRY_SIZE == _engine.ENTRY_SIZE, (_ENTRY_SIZE, _engine.ENTRY_SIZE)
 
 
-@dataclass(slots=True)
-class Tuple:
-    """One direction of a connection.  Addresses are strings."""
-
-    l3: int = 4
-    proto: int = 0
-    src: str = ""
-    dst: str = ""
-    sport: int = 0
-    dport: int = 0
-    icmp_id: int = 0
-    icmp_type: int = 0
-    icmp_code: int = 0
-
-
-@dataclass(slots=True)
-class TupleMatch:
-    """A partial tuple for flush_filter(); zero / None fields match any."""
-
-    l3: int = 0
-    proto: Optional[int] = None
-    src: Optional[str] = None
-    dst: Optional[str] = None
-    sport: int = 0
-    dport: int = 0
-    icmp_id: int = 0
-    icmp_type: int = 0
-    icmp_code: int = 0
-
-
-@dataclass(slots=True)
-class FlushFilter:
-    """OVS's ofp_ct_match: zone, mark/labels under mask, tuple matches."""
-
-    zone: Optional[int] = None
-    mark: int = 0
-    mark_mask: int = 0
-    labels: int = 0
-    labels_mask: int = 0
-    orig: Optional[TupleMatch] = None
-    reply: Optional[TupleMatch] = None
-
-
-@dataclass(slots=True)
-class Entry:
-    """A connection as copied out by a dump."""
-
-    orig: Tuple
-    reply: Tuple
-    zone: int
-    mark: int
-    labels: int
-    expiration: int                 # engine clock, ms
-    timeout: int                    # seconds left, OVS rounding
-    tcp_state: Optional[tuple[str, str]]    # (orig, reply); None: not TCP
-    tcp_wscale: tuple[int, int]
-    tcp_flags: tuple[int, int]
-    bucket: int
-    nat: int                        # CS_SRC_NAT | CS_DST_NAT bits
-
-
 # Conversions to the binding's tuples.
 
-def _addr16(addr: str, l3: int = 0) -> bytes:
-    """Network-order 16-byte form of 'addr' (IPv4 in the first 4 bytes)."""
+def _addr16(addr, l3: int = 0) -> bytes:
+    """Network-order 16-byte form of 'addr' (IPv4 in the first 4 bytes):
+    a str, or an ipaddress object as a parser made it (not re-parsed)."""
+    if isinstance(addr, (IPv4Address, IPv6Address)):
+        if l3 and l3 != addr.version:
+            raise ValueError(f"{addr} is not an IPv{l3} address")
+        return addr.packed + bytes(16 - len(addr.packed))
     if not isinstance(addr, str):
         raise TypeError(f"address must be a str, not {type(addr).__name__}")
     if l3 == 0:
@@ -163,7 +109,7 @@ def _split128(v: int) -> tuple[int, int]:
 
 
 def _tuple_to_c(t: Tuple) -> tuple:
-    l3 = t.l3 or (6 if ":" in t.src else 4)
+    l3 = t.l3 or (6 if ":" in str(t.src) else 4)
     if t.proto in _ICMP_PROTOS:
         sport = dport = t.icmp_id
     else:

@@ -7,7 +7,11 @@ import anything from ovsct: the binding imports it while the package is
 still initialising.
 """
 
-__all__ = ["OvsctError", "TableFull", "NotFound"]
+from __future__ import annotations
+
+import os
+
+__all__ = ["ClientError", "OvsctError", "TableFull", "NotFound", "strerror"]
 
 
 class OvsctError(Exception):
@@ -20,3 +24,30 @@ class TableFull(OvsctError):
 
 class NotFound(OvsctError, LookupError):
     """No such connection, zone limit or timeout policy (ENOENT)."""
+
+
+class ClientError(OvsctError):
+    """A failure to reach a unixctl server or to talk to it (ovsct.rundir,
+    ovsct.client).
+
+    'errno' is a positive errno value (or 0), 'message' is ovs-appctl's text
+    without the program prefix or the strerror suffix, and 'log' is the
+    vlog-style warning ovs-appctl prints first (module, text) or None."""
+
+    def __init__(self, err: int, message: str,
+                 log: tuple[str, str] | None = None):
+        super().__init__(message)
+        self.errno = err
+        self.message = message
+        self.log = log
+
+    def __str__(self) -> str:
+        return "%s (%s)" % (self.message, strerror(self.errno))
+
+
+def strerror(err: int) -> str:
+    """ovs_retval_to_string() (lib/util.c): errno text, with EOF (-1 or 0)
+    as "End of file"."""
+    if err == -1 or err == 0:
+        return "End of file"
+    return os.strerror(err)

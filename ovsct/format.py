@@ -4,13 +4,14 @@ Pure and deterministic: every function takes plain values (what the engine
 returned) and gives back a string or a JSON-able object; nothing here
 touches the engine.  The text forms are byte-for-byte those of OVS's dpctl
 (lib/dpctl.c, lib/ct-dpif.c) and ovs-vsctl, with the deliberate
-differences of DIFFERENCES.md (#2: an ICMPv6 line in ct-stats-show, #3: our
-real buckets in ct-bkts).  The dump lines themselves come from the C
-formatter (Conntrack.dump_text()); entries_json() gives their structured
-form.
+differences listed in ovsct(8), "Differences from Open vSwitch" (2: an
+ICMPv6 line in ct-stats-show, 3: our real buckets in ct-bkts).  The dump
+lines themselves come from the C formatter (Conntrack.dump_text());
+entries_json() gives their structured form.
 
-Neighbours: commands.py (the only caller for commands), engine.py (the
-value shapes: Entry, Tuple, stats() and bucket_counts() results).
+Neighbours: ovsct/commands/ (the only caller for commands), types.py and
+engine.py (the value shapes: Entry, Tuple, stats() and bucket_counts()
+results).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ TCP_FLAGS = (
     "DATA_UNACKNOWLEDGED", "MAXACK_SET",
 )
 # ct-stats-show lines: (stats key, label), in print order.  OVS has no
-# ICMPv6 line; we print it after ICMP (DIFFERENCES.md #2).
+# ICMPv6 line; we print it after ICMP (ovsct(8), differences, item 2).
 STATS_LINES = (
     ("tcp", "TCP"), ("udp", "UDP"), ("udplite", "UDPLITE"),
     ("sctp", "SCTP"), ("icmp", "ICMP"), ("icmpv6", "ICMPv6"),

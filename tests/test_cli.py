@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ovsct import cli, client
+from ovsct import cli, client, jsonrpc
 from unixctl.testing import OVS_APPCTL, ROOT
 
 DATA = Path(ROOT) / "tests" / "data"
@@ -343,7 +343,7 @@ def test_json_results_are_printed_sorted(fake_server):
 
 def _rawtext(payload):
     buf = bytearray(payload)
-    return client._fast_reply(buf, len(buf))
+    return jsonrpc.fast_reply(buf, 0, len(buf))
 
 
 def test_fast_path_unescapes_only_newlines():

@@ -15,8 +15,12 @@ instead, so several replays proceed in parallel and control commands keep
 working meanwhile.  The adapter below is
 the only code that calls reply / reply_error for table commands.
 
-Neighbours: unixctl/server.py, ovsct/commands.py (table and handlers),
-ovsct/engine.py (Conntrack), ovsct/client.py (default_rundir()).
+Options are checked where they are parsed (check_options(), --action),
+before the process daemonizes, so a bad value fails at once with a message
+naming the rule.
+
+Neighbours: unixctl/server.py, ovsct/commands/ (table and handlers),
+ovsct/engine.py (Conntrack), ovsct/rundir.py (run directory, socket path).
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import os
-import stat
 import sys
 import threading
 from typing import Any
@@ -42,13 +45,15 @@ PROGRAM = "ovsctd"
 ovs.util.PROGRAM_NAME = PROGRAM
 
 import ovsct  # noqa: E402
-from ovsct import client  # noqa: E402
+from ovsct.action import DEFAULT_ACTION  # noqa: E402
+from ovsct import rundir as rundirs  # noqa: E402
+from ovsct.numbers import (OptionError, option_int,  # noqa: E402
+                           option_power_of_two)
 from unixctl import server as unixctl_server  # noqa: E402
 
 vlog = ovs.vlog.Vlog("ovsctd")
 
 VERSION = "%s (ovsct) %s" % (PROGRAM, ovsct.__version__)
-DEFAULT_ACTION = "ct(commit)"
 
 
 class Daemon:
@@ -149,26 +154,6 @@ def register_commands(daemon: Daemon) -> None:
 # ---------------------------------------------------------------------------
 # Options and directories.
 
-def _prepare_rundir(rundir: str) -> None:
-    """Creates 'rundir' (mode 0700) if missing; refuses a per-user directory
-    that someone else owns or others may write."""
-    try:
-        os.makedirs(rundir, mode=0o700)
-        return
-    except FileExistsError:
-        pass
-    except OSError as e:
-        ovs.util.ovs_fatal(e.errno, "%s: cannot create run directory"
-                           % rundir)
-    st = os.stat(rundir)
-    if not stat.S_ISDIR(st.st_mode):
-        ovs.util.ovs_fatal(0, "%s: not a directory" % rundir)
-    if (rundir == client.user_rundir()
-            and (st.st_uid != os.getuid() or st.st_mode & 0o022)):
-        ovs.util.ovs_fatal(0, "%s: not owned by us or writable by others"
-                           % rundir)
-
-
 def _default_logdir(rundir: str) -> str:
     env = os.environ.get("OVS_LOGDIR")
     if env:
@@ -178,24 +163,20 @@ def _default_logdir(rundir: str) -> str:
     return rundir
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number" % text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+# Limits of the numeric options.  MAX_BUCKETS is the engine's: ovsct_create()
+# in ext/conntrack.c refuses more (tests/test_daemon.py checks both agree).
+MAX_BUCKETS = 1 << 20
+MAX_THREADS = 1024
 
 
-def _nonnegative(text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number" % text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
+def check_options(args: argparse.Namespace) -> None:
+    """Checks and converts the numeric options in place, before anything
+    is created or the process daemonizes.  Raises OptionError naming the
+    rule."""
+    if args.buckets is not None:
+        args.buckets = option_power_of_two("--buckets", args.buckets, 1,
+                                           MAX_BUCKETS)
+    args.threads = option_int("--threads", args.threads, 1, MAX_THREADS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -208,11 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--unixctl", metavar="PATH",
                        help="control socket (default: "
                        "<rundir>/ovsctd.<pid>.ctl)")
-    group.add_argument("--buckets", type=_nonnegative, default=0,
-                       metavar="N",
-                       help="table buckets (0: engine default)")
-    group.add_argument("--threads", type=_positive, default=1, metavar="N",
-                       help="packet worker threads for ct/replay and --pcap")
+    group.add_argument("--buckets", metavar="N",
+                       help="table buckets: a power of two between 1 and "
+                       "%d (default: the engine's, 4096)" % MAX_BUCKETS)
+    group.add_argument("--threads", default="1", metavar="N",
+                       help="packet worker threads for ct/replay and --pcap "
+                       "(1 to %d, default 1)" % MAX_THREADS)
     group.add_argument("--pcap", action="append", default=[],
                        metavar="FILE",
                        help="replay FILE at start (repeatable)")
@@ -234,18 +216,12 @@ def _replay_at_start(daemon: Daemon, files: list[str], action: str) -> None:
     """Replays 'files' on the packet workers (in parallel when --threads > 1)
     and waits, so that the state is loaded when the daemon reports ready.
     Exits on the first failure."""
-    from ovsct.commands import COMMANDS, CommandError
+    from ovsct.commands import CommandError, find_command
 
-    replay = next((c for c in COMMANDS if c.name == "ct/replay"), None)
-    futures = []
-    for path in files:
-        if replay is not None:
-            futures.append((path, daemon.packets.submit(
-                replay.handler, daemon.context, [path, action])))
-        else:
-            from ovsct.action import parse_ct_action
-            futures.append((path, daemon.packets.submit(
-                daemon.engine.execute_pcap, path, parse_ct_action(action))))
+    replay = find_command("ct/replay")
+    futures = [(path, daemon.packets.submit(replay.handler, daemon.context,
+                                            [path, action]))
+               for path in files]
     for path, future in futures:
         try:
             result = future.result()
@@ -254,21 +230,22 @@ def _replay_at_start(daemon: Daemon, files: list[str], action: str) -> None:
                                vlog)
         except (OSError, ValueError) as e:
             ovs.util.ovs_fatal(0, "%s: %s" % (path, e), vlog)
-        text = getattr(result, "text", None)
-        if text is None:
-            text = "%d packets" % len(result)
-        vlog.info("replayed %s: %s" % (path, text.strip()))
+        vlog.info("replayed %s: %s" % (path, result.text.strip()))
 
 
 # ---------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
-    rundir = client.default_rundir()
+    rundir = rundirs.default_rundir()
     ovs.dirs.RUNDIR = rundir
     ovs.dirs.LOGDIR = _default_logdir(rundir)
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        check_options(args)
+    except OptionError as e:
+        parser.error(str(e))
 
     from ovsct.action import parse_ct_action
     try:
@@ -279,7 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     # OVS daemons log errors to syslog, not everything.
     ovs.vlog.Vlog.set_levels_from_string("syslog:err")
     ovs.vlog.handle_args(args)
-    _prepare_rundir(rundir)
+    try:
+        rundirs.prepare_rundir(rundir)
+    except OSError as e:
+        ovs.util.ovs_fatal(0, e.strerror)
     if args.pidfile is None and not args.no_pidfile:
         args.pidfile = ovs.daemon.make_pidfile_name(None)
     ovs.daemon.handle_args(args)
@@ -290,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     from ovsct.engine import Conntrack
 
     try:
-        engine = Conntrack(buckets=args.buckets)
+        engine = Conntrack(buckets=args.buckets or 0)
     except (ValueError, MemoryError) as e:
         ovs.util.ovs_fatal(0, "cannot create the connection tracker (%s)"
                            % e, vlog)
@@ -299,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.unixctl:
         path = ovs.util.abs_file_name(rundir, args.unixctl)
     else:
-        path = "%s/%s.%d.ctl" % (rundir, PROGRAM, os.getpid())
+        path = rundirs.ctl_path(rundir, PROGRAM, os.getpid())
     try:
         server = unixctl_server.UnixctlServer.create(path, VERSION)
     except OSError as e:

@@ -10,12 +10,13 @@ flight per connection, the exact error texts of process_command(), the
 
 What differs, and why:
 
-* Input is split into JSON texts by a small string-aware scanner and parsed
-  with the stdlib C decoder; the library parses byte by byte in Python.
-  Anything that cannot be a JSON-RPC request (garbage, invalid UTF-8, a
-  missing "params", "id":null, an unexpected member) closes that connection
-  without a reply, as OVS does (OBSERVED.md section 4); other connections are
-  not affected.
+* Input is split into JSON texts by ovsct.jsonrpc.Framer (the client's
+  receive path too) and parsed with the stdlib C decoder; the library parses
+  byte by byte in Python.  Anything that cannot be a JSON-RPC request
+  (garbage, invalid UTF-8, a missing "params", "id":null, an unexpected
+  member) closes that connection without a reply, as OVS's
+  lib/unixctl.c run_connection() does when jsonrpc_recv() fails; other
+  connections are not affected.
 
 * Output is a queue of byte chunks written with non-blocking send(), a
   bounded amount per connection per loop pass.  A long text reply is encoded
@@ -34,17 +35,16 @@ What differs, and why:
   the poll loop through a pipe; only the loop thread touches connections.
 
 Neighbours: unixctl/main.py (daemon, registration of the command table),
-ovsct/client.py (the client end of the same wire format).
+ovsct/jsonrpc.py (framing), ovsct/client.py (the client end of the same
+wire format).
 """
 
 from __future__ import annotations
 
-import codecs
 import collections
 import errno
 import json
 import os
-import re
 import socket
 import stat
 import threading
@@ -57,13 +57,15 @@ import ovs.timeval
 import ovs.unixctl
 import ovs.vlog
 
+from ovsct import jsonrpc
+
 vlog = ovs.vlog.Vlog("unixctl")
 
 Message = ovs.jsonrpc.Message
 TEXT = ovs.unixctl.UnixctlOutputFormat.TEXT
 JSON = ovs.unixctl.UnixctlOutputFormat.JSON
 
-MAX_INPUT = 4 << 20           # Characters of one request before we give up.
+MAX_INPUT = 4 << 20           # Bytes of one request before we give up.
 SEND_BUDGET = 8 << 20         # Bytes written per connection per loop pass.
 CHUNK = 64 << 10              # Characters encoded per lazy output chunk.
 MAX_REQUESTS_PER_RUN = 10     # As lib/unixctl.c run_connection().
@@ -208,84 +210,6 @@ def encode_json(value: Any) -> list:
 
 
 # ---------------------------------------------------------------------------
-# Input framing.
-
-_NON_WS = re.compile(r"[^ \t\r\n]")
-_STRUCT = re.compile(r'["{}\[\]]')
-_IN_STRING = re.compile(r'["\\]')
-
-
-class _Framer:
-    """Splits a character stream into top-level JSON texts without parsing
-    them, so a request split across reads waits for its end and pipelined
-    requests are taken one at a time.  Keeps its place across feeds."""
-
-    def __init__(self) -> None:
-        self.buf = ""
-        self.pos = 0
-        self.start = -1          # Start of the current text, -1 between.
-        self.depth = 0
-        self.in_string = False
-        self.more = False        # Input is buffered after the last text.
-
-    def feed(self, text: str) -> None:
-        self.buf += text
-
-    def __len__(self) -> int:
-        return len(self.buf)
-
-    def next(self) -> str | None:
-        """Returns the next complete text, None if more input is needed.
-        Raises ValueError if the input cannot be a JSON-RPC message."""
-        buf = self.buf
-        i = self.pos
-        self.more = False
-        if self.start < 0:
-            m = _NON_WS.search(buf, i)
-            if m is None:
-                self.buf, self.pos = "", 0
-                return None
-            i = m.start()
-            if buf[i] not in "{[":
-                raise ValueError("syntax error at beginning of input")
-            self.start = i
-        while True:
-            if self.in_string:
-                m = _IN_STRING.search(buf, i)
-                if m is None:
-                    self.pos = len(buf)
-                    return None
-                j = m.start()
-                if buf[j] == "\\":
-                    if j + 1 >= len(buf):
-                        self.pos = j
-                        return None
-                    i = j + 2
-                    continue
-                self.in_string = False
-                i = j + 1
-                continue
-            m = _STRUCT.search(buf, i)
-            if m is None:
-                self.pos = len(buf)
-                return None
-            j = m.start()
-            c = buf[j]
-            i = j + 1
-            if c == '"':
-                self.in_string = True
-            elif c in "{[":
-                self.depth += 1
-            else:
-                self.depth -= 1
-                if self.depth == 0:
-                    text = buf[self.start:i]
-                    self.buf, self.pos, self.start = buf[i:], 0, -1
-                    self.more = bool(self.buf.strip())
-                    return text
-
-
-# ---------------------------------------------------------------------------
 # Connections.
 
 class UnixctlConnection:
@@ -300,8 +224,7 @@ class UnixctlConnection:
         self.closed = False
         self._pending = False            # A request awaits its reply.
         self._request_id: Any = None
-        self._framer = _Framer()
-        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._framer = jsonrpc.Framer()
         self._out: collections.deque = collections.deque()
         self._error = 0
 
@@ -400,35 +323,27 @@ class UnixctlConnection:
         Returns 0 if nothing more can be done now, else an error."""
         while True:
             try:
-                text = self._framer.next()
-            except ValueError as e:
+                obj = self._framer.next_message(fast=False)
+            except jsonrpc.ProtocolError as e:
                 return self._protocol_error(str(e))
-            if text is not None:
-                return self._handle_text(text)
+            if obj is not None:
+                return self._handle_message(obj)
             if len(self._framer) > MAX_INPUT:
                 return self._protocol_error("request too long")
             try:
-                data = self.sock.recv(65536)
+                n = self._framer.recv_into(self.sock, 65536)
             except (BlockingIOError, InterruptedError):
                 return errno.EAGAIN
             except OSError as e:
                 return e.errno or errno.EIO
-            if not data:
+            if not n:
                 return ovs.jsonrpc.EOF
-            try:
-                self._framer.feed(self._decoder.decode(data))
-            except UnicodeDecodeError:
-                return self._protocol_error("invalid UTF-8")
 
     def _protocol_error(self, why: str) -> int:
         vlog.warn("%s: error parsing stream: %s" % (self.name, why))
         return errno.EPROTO
 
-    def _handle_text(self, text: str) -> int:
-        try:
-            obj = json.loads(text)
-        except (ValueError, RecursionError) as e:
-            return self._protocol_error(str(e) or type(e).__name__)
+    def _handle_message(self, obj: Any) -> int:
         msg = Message.from_json(obj)
         if not isinstance(msg, Message):
             vlog.warn("%s: received bad JSON-RPC message: %s"

@@ -1,0 +1,173 @@
+"""dpctl/flush-conntrack: the flush grammar and the flush itself.
+
+The arguments are read once, straight into the value the engine takes: a
+FlushFilter whose TupleMatch fields hold the addresses as ipaddress objects
+(the engine packs them as they are).  The grammar is ofp_ct_match_parse()
+and ofp_ct_tuple_parse() of lib/ofp-ct.c; which engine call runs is
+ct_dpif_flush()'s choice (lib/ct-dpif.c): everything or a zone, one exact
+tuple, or a filtered walk.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv6Address
+
+from ovsct.action import iter_key_values
+from ovsct.commands.dpctl import (ENGINE_ERRORS, Dpctl, dp_arg_exists,
+                                  dpctl, errno_of, open_dp)
+from ovsct.commands.table import CONN, Result
+from ovsct.numbers import parse_c_uint, scan_prefixed
+from ovsct.types import ICMP_PROTOS, FlushFilter, TupleMatch
+
+
+class _ParseError(Exception):
+    """The grammar failed; the message is in the caller's 'ds'."""
+
+
+_ADDRESS_KEYS = {"ct_nw_src": (4, "src"), "ct_nw_dst": (4, "dst"),
+                 "ct_ipv6_src": (6, "src"), "ct_ipv6_dst": (6, "dst")}
+_ADDRESS_TYPES = {4: IPv4Address, 6: IPv6Address}
+
+
+def _parse_masked(text: str, bits: int, decimal_bits: int) -> tuple[int, int]:
+    """V[/M] for mark= and labels=: V and M in C notation (hex up to 'bits',
+    decimal or octal up to 'decimal_bits'); no mask means all ones."""
+    def number(s: str) -> int:
+        is_hex = s[:2] in ("0x", "0X")
+        return parse_c_uint(s, bits if is_hex else decimal_bits)
+    value, slash, mask = text.partition("/")
+    full = (1 << bits) - 1
+    return number(value), number(mask) if slash else full
+
+
+def _parse_tuple(tm: TupleMatch, text: str, flt: FlushFilter,
+                 ds: list[str]) -> None:
+    """ofp_ct_tuple_parse() into 'tm'.  The family and the protocol are
+    the match's, shared by both tuples: they are kept in flt.orig.l3 and
+    flt.orig.proto while parsing.  Messages go to 'ds' like OVS's struct
+    ds (the "set multiple times" note for ct_nw_proto does not fail by
+    itself)."""
+    shared = flt.orig
+    for key, value in iter_key_values(text):
+        if not value:
+            ds.append(f"field {key} missing value")
+            raise _ParseError
+        if key in _ADDRESS_KEYS:
+            l3, attr = _ADDRESS_KEYS[key]
+            if shared.l3 and shared.l3 != l3:
+                ds.append(f"the L3 protocol does not match {value}")
+                raise _ParseError
+            old = getattr(tm, attr)
+            if old is not None and int(old):
+                ds.append(f"{key} is set multiple times")
+                raise _ParseError
+            try:
+                if "%" in value:        # inet_pton() takes no scope id.
+                    raise ValueError(value)
+                addr = _ADDRESS_TYPES[l3](value)
+            except ValueError:
+                ds.append(f"failed to parse field {key}")
+                raise _ParseError from None
+            shared.l3 = l3
+            setattr(tm, attr, addr)
+            continue
+        if key == "ct_nw_proto":
+            if shared.proto:
+                ds.append(f"{key} is set multiple times")
+            bits, attr = 8, None
+        elif key in ("ct_tp_src", "ct_tp_dst"):
+            bits, attr = 16, "sport" if key == "ct_tp_src" else "dport"
+        elif key in ("icmp_type", "icmp_code", "icmp_id"):
+            if shared.proto not in ICMP_PROTOS:
+                ds.append("invalid L4 fields")
+                raise _ParseError
+            bits, attr = (16, key) if key == "icmp_id" else (8, key)
+        else:
+            ds.append(f"invalid conntrack tuple field: {key}")
+            raise _ParseError
+        try:
+            number = parse_c_uint(value, bits)
+        except ValueError:
+            ds.append(f"failed to parse field {key}")
+            raise _ParseError from None
+        if attr is None:
+            shared.proto = number
+        else:
+            setattr(tm, attr, number)
+    if not shared.proto and (tm.sport or tm.dport):
+        ds.append("port is set without protocol")
+        raise _ParseError
+
+
+def parse_flush_args(args: list[str], ds: list[str]) -> FlushFilter:
+    """ofp_ct_match_parse(): [zone=N] [mark=V[/M]] [labels=V[/M]]
+    [ct-orig-tuple [ct-reply-tuple]], each only in its position.  Raises
+    _ParseError with the message appended to 'ds'."""
+    flt = FlushFilter(orig=TupleMatch(), reply=TupleMatch())
+    i = 0
+    if i < len(args) and args[i].startswith("zone="):
+        flt.zone = scan_prefixed(args[i], "zone=", 16)
+        if flt.zone is None:
+            ds.append("failed to parse zone")
+            raise _ParseError
+        i += 1
+    for prefix, bits in (("mark=", 32), ("labels=", 128)):
+        if i < len(args) and args[i].startswith(prefix):
+            try:
+                value, mask = _parse_masked(args[i][len(prefix):], bits,
+                                            min(bits, 64))
+            except ValueError:
+                ds.append(f"failed to parse {prefix[:-1]}")
+                raise _ParseError from None
+            # A zero mask makes the field no part of the match (OVS).
+            if prefix == "mark=":
+                flt.mark, flt.mark_mask = value & mask, mask
+            else:
+                flt.labels, flt.labels_mask = value & mask, mask
+            i += 1
+    for tm in (flt.orig, flt.reply):
+        if i < len(args):
+            if args[i]:
+                _parse_tuple(tm, args[i], flt, ds)
+            i += 1
+    if i < len(args):
+        ds.append("invalid arguments")
+        raise _ParseError
+    l3, proto = flt.orig.l3, flt.orig.proto or None
+    if not (l3 or proto):
+        # No tuple field at all: the tuples take no part.
+        flt.orig = flt.reply = None
+    else:
+        # Both tuples take part whenever the match has any tuple field
+        # (ct_dpif_entry_cmp(): ICMP id/type/code compare even if 0).
+        for tm in (flt.orig, flt.reply):
+            tm.l3, tm.proto = l3, proto
+    return flt
+
+
+@dpctl("flush-conntrack", "[dp] [zone=N] [mark=X[/M]] [labels=Y[/N]] "
+       "[ct-orig-tuple [ct-reply-tuple]]", 0, 6, group=CONN,
+       summary="Delete all connections, those of a zone, or those matching "
+       "mark, labels and tuples.")
+def flush_conntrack(run: Dpctl, argv: list[str]) -> Result:
+    if not open_dp(run, argv, 5):
+        run.fail("Cannot open dpif")
+    args = argv[2:] if dp_arg_exists(argv) else argv[1:]
+    ds: list[str] = []
+    try:
+        flt = parse_flush_args(args, ds)
+    except _ParseError:
+        run.fail("".join(ds))
+
+    engine = run.engine
+    try:
+        if flt.is_zero():
+            flushed = engine.flush(flt.zone)
+        elif flt.is_five_tuple():
+            engine.flush_tuple(flt.zone or 0, flt.orig.to_tuple())
+            flushed = 1
+        else:
+            flushed = engine.flush_filter(flt)
+    except ENGINE_ERRORS as exc:
+        run.fail("".join(ds) + "failed to flush conntrack", errno_of(exc))
+    return Result("", {"zone": flt.zone, "flushed": flushed})
