@@ -1,6 +1,6 @@
 """ovsct.commands: the command table, dpctl argument handling and error
 texts, checked against the golden outputs of a real OVS 3.1
-(shared/ovs-reference/outputs, with "ovs-vswitchd:" -> "ovsctd:" and
+(tests/data/ovs, with "ovs-vswitchd:" -> "ovsctd:" and
 "dummy@ovs-dummy" -> "ovsct@ovsct"), and the handlers on a real engine.
 
 Where OVS 3.1 and the upstream grammar that ovsct follows differ
@@ -22,9 +22,8 @@ from ovsct.commands import (
     find_command,
 )
 
-REF = Path(__file__).parents[2] / "shared" / "ovs-reference"
-OUT = REF / "outputs"
 DATA = Path(__file__).parent / "data"
+OUT = DATA / "ovs"
 
 
 # ---------------------------------------------------------------------------
@@ -33,10 +32,7 @@ DATA = Path(__file__).parent / "data"
 def _golden_index() -> dict[int, tuple[str, int, list[str]]]:
     """INDEX.tsv: seq -> (file stem, exit status, argv after ovs-appctl)."""
     index = {}
-    path = OUT / "INDEX.tsv"
-    if not path.exists():
-        return index
-    for line in path.read_text().splitlines()[1:]:
+    for line in (OUT / "INDEX.tsv").read_text().splitlines()[1:]:
         seq, stem, status, command = line.split("\t", 3)
         index[int(seq)] = (stem, int(status), shlex.split(command)[1:])
     return index
@@ -54,8 +50,6 @@ def golden_case(seq: int) -> tuple[str, list[str], str, str]:
     """(method, params, stdout, error body) of golden command 'seq', in
     our names; the error body lacks ovs-appctl's own last line (if any)
     and the final newline, like CommandError.text."""
-    if seq not in INDEX:
-        pytest.skip("shared/ovs-reference not available")
     stem, _, argv = INDEX[seq]
     method, params = argv[0], [ours(a) for a in argv[1:]]
     stdout = ours((OUT / f"{stem}.txt").read_text())
@@ -112,11 +106,8 @@ def test_table_shape():
 def test_usage_and_counts_match_ovs():
     """Every dpctl command OVS 3.1 lists has our usage, except the two
     whose grammar grew upstream; param counts as in REFERENCE.md 2."""
-    path = OUT / "002_list-commands.txt"
-    if not path.exists():
-        pytest.skip("shared/ovs-reference not available")
     golden = {}
-    for line in path.read_text().splitlines()[1:]:
+    for line in (OUT / "002_list-commands.txt").read_text().splitlines()[1:]:
         name, _, usage = line[2:].partition(" ")
         golden[name] = line
     upstream = {
