@@ -395,7 +395,6 @@ NEW_TRK = 0x21
 
 @pytest.fixture
 def ctx():
-    pytest.importorskip("ovsct._engine")
     from ovsct.engine import Conntrack
     ct = Conntrack(buckets=1, manual_clock=True, start_ms=1000,
                    sweeper=False)

@@ -21,10 +21,13 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("ovsct._engine")
-commands = pytest.importorskip("ovsct.commands")
+from enginecheck import require_engine
 
-from unixctl.testing import OVS_APPCTL, Ovsctd, write_udp_flows_pcap  # noqa
+require_engine()
+
+from daemonlib import OVS_APPCTL, Ovsctd  # noqa: E402
+from ovsct import commands  # noqa: E402
+from pcaplib import write_udp_flows_pcap  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"

@@ -38,8 +38,12 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("ovsct._engine")
-dpkt = pytest.importorskip("dpkt")
+from enginecheck import require_engine  # noqa: E402
+
+require_engine()
+import dpkt  # noqa: E402
+import framebuild  # noqa: E402
+from daemonlib import OVS_APPCTL, Ovsctd  # noqa: E402
 
 from ovsct import cli  # noqa: E402
 from ovsct.engine import Conntrack, NotFound, Tuple  # noqa: E402
@@ -49,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "nat"
 
 _spec = importlib.util.spec_from_file_location(
-    "gen_nat_pcaps", ROOT / "tests" / "gen_nat_pcaps.py")
+    "nat_pcaps", ROOT / "tests" / "gen" / "nat_pcaps.py")
 G = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(G)
 
@@ -90,7 +94,7 @@ def read_pcap(path) -> list[bytes]:
 
 
 def csum(data: bytes) -> int:
-    return G.csum(data)
+    return framebuild.csum(data)
 
 
 def _pseudo(l3: int, src: bytes, dst: bytes, proto: int, length: int):
@@ -967,8 +971,7 @@ def test_flush_conntrack_offline_cli():
 
 @pytest.fixture
 def daemon():
-    testing = pytest.importorskip("unixctl.testing")
-    with testing.Ovsctd() as d:
+    with Ovsctd() as d:
         yield d
 
 
@@ -1021,8 +1024,7 @@ def test_daemon_zones_and_appctl(daemon):
         assert r.returncode == 0, r.stderr
     want = [DUMPS["udp_dnat"][0] + f",zone={z}" for z in (5, 6)]
     assert _daemon_dump(d) == sorted(want)
-    appctl = pytest.importorskip("unixctl.testing").OVS_APPCTL
-    if not os.access(appctl, os.X_OK):
+    if not os.access(OVS_APPCTL, os.X_OK):
         pytest.skip("ovs-appctl not installed")
     # DNAT reply tuple (backend -> client), zone 6 only.
     r = d.appctl("dpctl/flush-conntrack", "zone=6",

@@ -28,7 +28,7 @@ from oraclelib import golden_states, run_capture
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
-GOLD = DATA / "oracle"
+GOLD = DATA / "other"
 ORACLE = HERE / "ovs_oracle"
 BATCHES = (1, 32)
 OVSTEST = Path(os.environ.get(
@@ -78,7 +78,7 @@ def _descriptions():
         for line in f:
             name, idx, text = line.rstrip("\n").split(" ", 2)
             desc[name, int(idx)] = text
-    doc = _load("gen_pcaps", HERE / "gen_pcaps.py").__doc__
+    doc = _load("pcaps", HERE / "gen" / "pcaps.py").__doc__
     current = None
     for line in doc.split("\n"):
         m = re.match(r"^  (\S+)\.pcap(?:ng)?( \(.*\))?$", line)
@@ -199,7 +199,7 @@ def test_pcapng_conversion_matches_pcap():
 
 
 def test_generator_reproduces_captures(tmp_path):
-    subprocess.run([sys.executable, str(HERE / "gen_oracle_pcaps.py"),
+    subprocess.run([sys.executable, str(HERE / "gen" / "other_pcaps.py"),
                     str(tmp_path)], check=True)
     made = sorted(p.name for p in tmp_path.iterdir())
     assert made == sorted([n + ".pcap" for n in OWN] + ["captures.txt"])

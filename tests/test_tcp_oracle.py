@@ -90,7 +90,7 @@ def test_golden_states_are_normalised_raw():
 
 
 def test_generator_reproduces_captures(tmp_path):
-    subprocess.run([sys.executable, str(HERE / "gen_tcp_pcaps.py"),
+    subprocess.run([sys.executable, str(HERE / "gen" / "tcp_pcaps.py"),
                     str(tmp_path)], check=True)
     made = sorted(p.name for p in tmp_path.iterdir())
     assert made == sorted([n + ".pcap" for n in CAPTURES] + ["captures.txt"])

@@ -1,4 +1,5 @@
-"""Run a real ovsctd in a private run directory (tests, benchmarks).
+"""The daemon harness: a real ovsctd in a private run directory, for the
+tests and the benchmarks (not part of the installed package).
 
     with Ovsctd("--pcap", "tests/data/udp.pcap") as d:
         r = d.appctl("dpctl/ct-get-nconns")      # /usr/bin/ovs-appctl
@@ -23,7 +24,9 @@ import time
 
 from ovsct import client
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The repository: the daemon and the clients run from it.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 OVS_APPCTL = shutil.which("ovs-appctl") or "/usr/bin/ovs-appctl"
 
 
@@ -170,30 +173,3 @@ class Ovsctd:
             self.stop()
         finally:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
-
-
-def write_udp_flows_pcap(path: str, n: int, first: int = 0) -> None:
-    """Writes a classic pcap of 'n' one-packet UDP flows, 10.x.y.z:P ->
-    10.200.0.1:5000, each a distinct connection (benchmarks and tests that
-    need a big table)."""
-    import struct
-
-    def checksum(header: bytes) -> int:
-        s = sum(struct.unpack("!10H", header))
-        s = (s >> 16) + (s & 0xffff)
-        s += s >> 16
-        return ~s & 0xffff
-
-    eth = bytes.fromhex("000000000002000000000001") + b"\x08\x00"
-    records = [struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1)]
-    for i in range(first, first + n):
-        src = bytes([10, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff])
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 28, 0, 0, 64, 17, 0, src,
-                         bytes([10, 200, 0, 1]))
-        ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
-        frame = eth + ip + struct.pack("!HHHH", 10000 + i % 50000, 5000, 8,
-                                       0)
-        records.append(struct.pack("<IIII", i // 1000000, i % 1000000,
-                                   len(frame), len(frame)) + frame)
-    with open(path, "wb") as f:
-        f.write(b"".join(records))

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the non-TCP oracle captures of tests/data/oracle/ (stdlib only,
+"""Writes the non-TCP oracle captures of tests/data/other/ (stdlib only,
 deterministic).
 
-Run from anywhere: ``python3 tests/gen_oracle_pcaps.py [OUTDIR]``.  The same
+Run from anywhere: ``python3 tests/gen/other_pcaps.py [OUTDIR]``.  The same
 bytes come out on every run: timestamps are fixed (1 ms apart), nothing is
 random.  Every checksum is correct unless a packet's description says
 otherwise.
@@ -11,7 +11,7 @@ Besides the captures the script writes ``captures.txt``: one line per
 packet, ``NAME INDEX DESCRIPTION``, so that a test failure can say what the
 packet was.  What real OVS makes of every packet lives beside the captures
 (``NAME.ovs-states``, ``NAME.ovs-conns``, made by
-tests/ovs_oracle/run_oracle_other.py; see tests/data/oracle/README).  No
+tests/ovs_oracle/run_oracle_other.py; see tests/data/other/README).  No
 expectation is written here: OVS is the reference.
 
 Hosts: A 10.0.2.1 / fc00::2:1 (the client), B 10.0.2.2 / fc00::2:2 (its
@@ -19,143 +19,30 @@ peer), R 10.0.2.254 / fc00::2:fe (a router between them), C 10.0.2.3 /
 fc00::2:3 (a TCP server).
 """
 
-import ipaddress
 import os
 import struct
 import sys
 
-import pcaplib
-from pcaplib import csum
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                os.pardir, "lib"))
+
+import framebuild as fb  # noqa: E402
+import pcaplib  # noqa: E402
+from framebuild import (  # noqa: E402
+    addr, csum, echo, eth, host_mac, icmp4, icmp6, ipv4, l3_of, quote4,
+    quote6, udp, v4, v6)
 
 T0 = 1700000000                 # Capture start, seconds.
 A, B, R, C = "10.0.2.1", "10.0.2.2", "10.0.2.254", "10.0.2.3"
 A6, B6, R6, C6 = "fc00::2:1", "fc00::2:2", "fc00::2:fe", "fc00::2:3"
 PING = bytes(range(0x20, 0x40))
 
-# Checksums and headers.
-
-
-def ip(text):
-    return ipaddress.ip_address(text)
-
-
-def pseudo(src, dst, proto, length):
-    s, d = ip(src), ip(dst)
-    if s.version == 4:
-        return s.packed + d.packed + struct.pack("!BBH", 0, proto, length)
-    return s.packed + d.packed + struct.pack("!IxxxB", length, proto)
-
-
-def mac_for(addr):
-    a = ip(addr)
-    if a.is_multicast:
-        if a.version == 4:
-            return b"\x01\x00\x5e" + bytes([a.packed[1] & 0x7F]) + a.packed[2:]
-        return b"\x33\x33" + a.packed[12:]
-    return b"\x02\x00" + a.packed[-4:]
-
-
-def eth(src, dst, ethertype, payload, vlans=()):
-    """Ethernet frame between the hosts of 'src' and 'dst'; 'vlans' is a
-    list of (tpid, tci).  Padded to 60 bytes."""
-    f = mac_for(dst) + mac_for(src)
-    for tpid, tci in vlans:
-        f += struct.pack("!HH", tpid, tci)
-    f += struct.pack("!H", ethertype) + payload
-    return f + b"\0" * max(0, 60 - len(f))
-
-
-def ipv4(src, dst, proto, payload, ident=1, frag=0x4000, ttl=64, opts=b"",
-         bad_csum=False, tot_len=None):
-    """IPv4 header + payload; 'frag' is flags + offset (DF by default)."""
-    ihl = 5 + len(opts) // 4
-    if tot_len is None:
-        tot_len = ihl * 4 + len(payload)
-    h = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, tot_len, ident, frag,
-                    ttl, proto, 0, ip(src).packed, ip(dst).packed) + opts
-    c = csum(h) ^ (0x0101 if bad_csum else 0)
-    return h[:10] + struct.pack("!H", c) + h[12:] + payload
-
-
-def ipv6(src, dst, nxt, payload, hlim=64):
-    return struct.pack("!IHBB16s16s", 0x60000000, len(payload), nxt, hlim,
-                       ip(src).packed, ip(dst).packed) + payload
-
-
-def v4(src, dst, proto, l4, vlans=(), **kw):
-    return eth(src, dst, 0x0800, ipv4(src, dst, proto, l4, **kw), vlans)
-
-
-def v6(src, dst, nxt, l4, vlans=(), **kw):
-    return eth(src, dst, 0x86DD, ipv6(src, dst, nxt, l4, **kw), vlans)
-
-
-def udp(src, dst, sport, dport, data, mode="ok", length=None, trailer=b""):
-    """UDP datagram, then 'trailer' (bytes in the IP payload after the
-    datagram).  'mode': ok (RFC 768 checksum over the datagram), zero (no
-    checksum), bad (ok with two bits flipped), whole (checksum over the
-    whole IP payload, trailer included, with the IP payload length in the
-    pseudo-header)."""
-    if length is None:
-        length = 8 + len(data)
-    seg = struct.pack("!HHHH", sport, dport, length, 0) + data
-    c = 0
-    if mode == "whole":
-        whole = seg + trailer
-        c = csum(pseudo(src, dst, 17, len(whole)) + whole) or 0xFFFF
-    elif mode != "zero":
-        c = csum(pseudo(src, dst, 17, len(seg)) + seg) or 0xFFFF
-        if mode == "bad":
-            c ^= 0x0101
-    return seg[:6] + struct.pack("!H", c) + seg[8:] + trailer
+# Headers come from framebuild (hosts: framebuild.host_mac).
 
 
 def tcp(src, dst, sport, dport, seq, ack, flags, win=64240, opts=b""):
-    doff = 5 + len(opts) // 4
-    seg = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, doff << 4, flags,
-                      win, 0, 0) + opts
-    c = csum(pseudo(src, dst, 6, len(seg)) + seg)
-    return seg[:16] + struct.pack("!H", c) + seg[18:]
-
-
-def icmp4(typ, code, rest, data=b"", bad=False):
-    m = struct.pack("!BBH", typ, code, 0) + rest + data
-    c = csum(m) ^ (0x0101 if bad else 0)
-    return m[:2] + struct.pack("!H", c) + m[4:]
-
-
-def icmp6(src, dst, typ, code, rest, data=b"", bad=False):
-    m = struct.pack("!BBH", typ, code, 0) + rest + data
-    c = csum(pseudo(src, dst, 58, len(m)) + m) ^ (0x0101 if bad else 0)
-    return m[:2] + struct.pack("!H", c) + m[4:]
-
-
-def echo(ident, seq):
-    return struct.pack("!HH", ident, seq)
-
-
-def l3_of(frame):
-    """The IP packet in an Ethernet frame (any VLAN tags skipped), without
-    padding."""
-    off = 12
-    while struct.unpack("!H", frame[off:off + 2])[0] in (0x8100, 0x88A8):
-        off += 4
-    et = struct.unpack("!H", frame[off:off + 2])[0]
-    p = frame[off + 2:]
-    if et == 0x0800:
-        return p[:struct.unpack("!H", p[2:4])[0]]
-    return p[:40 + struct.unpack("!H", p[4:6])[0]]
-
-
-def quote4(frame, l4=8):
-    """What an ICMPv4 error quotes: the IP header and 'l4' bytes."""
-    p = l3_of(frame)
-    return p[:(p[0] & 15) * 4 + l4]
-
-
-def quote6(frame):
-    """What an ICMPv6 error quotes: as much as fits (all of ours)."""
-    return l3_of(frame)[:1232]
+    """A TCP segment with these captures' default window."""
+    return fb.tcp(src, dst, sport, dport, seq, ack, flags, win, opts)
 
 
 def err4(src, dst, typ, code, quoted, rest=b"\0" * 4, **kw):
@@ -201,7 +88,7 @@ def udp_flows():
     add("B:5353 > A:41001 (no connection: the bad one made none)",
         v4(B, A, 17, udp(B, A, 5353, 41001, r)))
     add("UDP A:41002 > B:7, IPv4 with a router-alert option",
-        v4(A, B, 17, udp(A, B, 41002, 7, q), opts=b"\x94\x04\x00\x00"))
+        v4(A, B, 17, udp(A, B, 41002, 7, q), options=b"\x94\x04\x00\x00"))
     add("its reply, no option", v4(B, A, 17, udp(B, A, 7, 41002, q)))
     add("UDP [A6]:41003 > [B6]:5353, checksum 0 (IPv6: invalid)",
         v6(A6, B6, 17, udp(A6, B6, 41003, 5353, q, mode="zero")))
@@ -343,9 +230,9 @@ def icmp_errors_v4():
     add("source quench B > A quoting A > B", err4(B, A, 4, 0, quote4(fwd)))
     add("source quench A > B quoting B > A", err4(A, B, 4, 0, quote4(rev)))
     add("redirect R > A quoting A > B", err4(R, A, 5, 1, quote4(fwd),
-        rest=ip(R).packed))
+        rest=addr(R).packed))
     add("redirect R > B quoting B > A", err4(R, B, 5, 1, quote4(rev),
-        rest=ip(R).packed))
+        rest=addr(R).packed))
     add("port unreachable B > A quoting all of A > B", err4(B, A, 3, 3,
         l3_of(fwd)))
     add("port unreachable B > A quoting A > B, 4 bytes of UDP",
@@ -436,7 +323,7 @@ def icmp_errors_v6():
     add("port unreachable B6 > A6 quoting a first fragment of A6 > B6",
         err6(B6, A6, 1, 4, quote6(frag)))
     add("redirect (137) R6 > A6", v6(R6, A6, 58, icmp6(R6, A6, 137, 0,
-        b"\0" * 4, ip(R6).packed + ip(B6).packed), hlim=255))
+        b"\0" * 4, addr(R6).packed + addr(B6).packed), hlim=255))
     add("[A6] > [B6] again (still established)", fwd)
     return out
 
@@ -444,7 +331,7 @@ def icmp_errors_v6():
 def other_protos():
     out = []
     add = lambda d, f: out.append((d, f))
-    vr = struct.pack("!BBBBBBH", 0x31, 5, 100, 1, 0, 100, 0) + ip(R).packed
+    vr = struct.pack("!BBBBBBH", 0x31, 5, 100, 1, 0, 100, 0) + addr(R).packed
     vr = vr[:6] + struct.pack("!H", csum(vr)) + vr[8:]
     gre = struct.pack("!HH", 0, 0x0800) + ipv4("172.16.0.1", "172.16.0.2",
                                               17, b"\0" * 16)
@@ -462,7 +349,7 @@ def other_protos():
     add("SCTP A:5001 > B:36412 (other ports, same addresses)", v4(A, B, 132,
         struct.pack("!HHII", 5001, 36412, 0, 0) + bytes(20), ident=2))
     add("IGMPv2 report (2) A > 224.0.0.22", v4(A, "224.0.0.22", 2,
-        icmp4(0x16, 0, ip("239.2.2.2").packed), ttl=1, frag=0))
+        icmp4(0x16, 0, addr("239.2.2.2").packed), ttl=1, frag=0))
     add("ESP (50) A > B", v4(A, B, 50, struct.pack("!II", 0x1000, 1)
                                       + bytes(24)))
     add("ESP B > A", v4(B, A, 50, struct.pack("!II", 0x2000, 1) + bytes(24)))
@@ -477,7 +364,7 @@ def other_protos():
     add("IPv4 carrying protocol 58, ICMPv6 echo reply bytes, B > A",
         v4(B, A, 58, icmp6(A6, B6, 129, 0, echo(1, 1), PING)))
     add("IPv4 carrying protocol 58, neighbour solicitation bytes", v4(A, C,
-        58, icmp6(A6, C6, 135, 0, b"\0" * 4, ip(C6).packed)))
+        58, icmp6(A6, C6, 135, 0, b"\0" * 4, addr(C6).packed)))
     add("IPv6 carrying protocol 1 (ICMPv4 echo request bytes)",
         v6(A6, B6, 1, icmp4(8, 0, echo(2, 1), PING)))
     add("IPv6 carrying protocol 1, echo reply bytes, B6 > A6",
@@ -591,8 +478,8 @@ def vlan():
     add("802.1Q VLAN 100: TCP SYN A:45004 > C:80", v4(A, C, 6,
         tcp(A, C, 45004, 80, 77, 0, 0x02), vlans=q1))
     add("802.1Q VLAN 100: ARP request (not IP)", eth(A, "255.255.255.255",
-        0x0806, struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, mac_for(A),
-                            ip(A).packed, bytes(6), ip(B).packed),
+        0x0806, struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, host_mac(A),
+                            addr(A).packed, bytes(6), addr(B).packed),
         vlans=q1))
     add("802.1Q tag with nothing after its ethertype", eth(A, B, 0x0800, b"",
                                                            vlans=q1))
@@ -616,7 +503,7 @@ def ipv6_ext():
     add("A6 > B6: hop-by-hop, destination options, routing (0 left), "
         "destination options", v6(A6, B6, 0, ext(60) + ext(43)
                                   + bytes([60, 2, 0, 0, 0, 0, 0, 0])
-                                  + ip(B6).packed + ext(17) + seg))
+                                  + addr(B6).packed + ext(17) + seg))
     add("ICMPv6 echo request behind hop-by-hop + destination options",
         v6(A6, B6, 0, ext(60) + ext(58) + icmp6(A6, B6, 128, 0,
                                                 echo(0xA00, 1), PING)))
@@ -656,7 +543,7 @@ def pcap_bytes(frames):
 def main():
     outdir = (sys.argv[1] if len(sys.argv) > 1 else
               os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                           "data", "oracle"))
+                           os.pardir, "data", "other"))
     os.makedirs(outdir, exist_ok=True)
     lines = []
     for name, build in CAPTURES:

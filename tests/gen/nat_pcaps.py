@@ -2,7 +2,7 @@
 """Writes the NAT test captures of tests/data/nat/ (stdlib only,
 deterministic) and offers the frame builders to tests/test_nat.py.
 
-Run from anywhere: ``python3 tests/gen_nat_pcaps.py [OUTDIR]``.  The same
+Run from anywhere: ``python3 tests/gen/nat_pcaps.py [OUTDIR]``.  The same
 bytes come out on every run (fixed timestamps, nothing random) and every
 checksum is correct, so ``tcpdump -vvnr FILE`` reports none as bad.
 
@@ -72,63 +72,46 @@ captures (ACTION; then one line per frame)
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import struct
 import sys
 
-import pcaplib
-from pcaplib import csum
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                os.pardir, "lib"))
+
+import framebuild as fb  # noqa: E402
+import pcaplib  # noqa: E402
+from framebuild import ETH_IP, ETH_IPV6, addr  # noqa: E402
 
 TS_BASE = 1700000000            # Fixed capture start (seconds).
 MAC_A = bytes.fromhex("505400000001")
 MAC_B = bytes.fromhex("505400000002")
+TCP_FIN, TCP_SYN, TCP_RST, TCP_PSH, TCP_ACK = (fb.FIN, fb.SYN, fb.RST,
+                                               fb.PSH, fb.ACK)
 
 
 # ---------------------------------------------------------------------------
-# Checksums and headers.
-
-def _pseudo(src: str, dst: str, proto: int, length: int) -> bytes:
-    s, d = ipaddress.ip_address(src), ipaddress.ip_address(dst)
-    if s.version == 4:
-        return s.packed + d.packed + struct.pack("!BBH", 0, proto, length)
-    return s.packed + d.packed + struct.pack("!IxxxB", length, proto)
-
-
-def _l4_csum(src: str, dst: str, proto: int, seg: bytes, ofs: int,
-             udp: bool = False) -> bytes:
-    """'seg' with its checksum (at 'ofs', zero on entry) filled in."""
-    c = csum(_pseudo(src, dst, proto, len(seg)) + seg)
-    if udp and c == 0:
-        c = 0xFFFF
-    return seg[:ofs] + struct.pack("!H", c) + seg[ofs + 2:]
-
+# Frames (framebuild), as these captures and tests/test_nat.py use them: no
+# DF, MAC_A -> MAC_B one way and MAC_B -> MAC_A for replies, no padding.
 
 def ip(src: str, dst: str, proto: int, payload: bytes, ttl: int = 64,
        ident: int = 1) -> bytes:
     """An IPv4 (no options) or IPv6 (no extension headers) packet."""
-    if ipaddress.ip_address(src).version == 4:
-        hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload),
-                          ident, 0, ttl, proto, 0,
-                          ipaddress.ip_address(src).packed,
-                          ipaddress.ip_address(dst).packed)
-        hdr = hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:]
-        return hdr + payload
-    return (struct.pack("!IHBB", 0x60000000, len(payload), proto, ttl)
-            + ipaddress.ip_address(src).packed
-            + ipaddress.ip_address(dst).packed + payload)
+    if addr(src).version == 4:
+        return fb.ipv4(src, dst, proto, payload, ident=ident, frag=0,
+                       ttl=ttl)
+    return fb.ipv6(src, dst, proto, payload, hlim=ttl)
 
 
 def eth(packet: bytes, reply: bool = False) -> bytes:
-    v6 = packet[0] >> 4 == 6
-    macs = MAC_A + MAC_B if reply else MAC_B + MAC_A
-    return macs + struct.pack("!H", 0x86DD if v6 else 0x0800) + packet
+    ethertype = ETH_IPV6 if packet[0] >> 4 == 6 else ETH_IP
+    if reply:
+        return fb.ether(MAC_A, MAC_B, ethertype, packet)
+    return fb.ether(MAC_B, MAC_A, ethertype, packet)
 
 
 def udp_seg(src: str, dst: str, sport: int, dport: int,
             payload: bytes = b"query") -> bytes:
-    seg = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
-    return _l4_csum(src, dst, 17, seg, 6, udp=True)
+    return fb.udp(src, dst, sport, dport, payload)
 
 
 def udp(src: str, dst: str, sport: int, dport: int,
@@ -137,33 +120,26 @@ def udp(src: str, dst: str, sport: int, dport: int,
                reply)
 
 
-TCP_FIN, TCP_SYN, TCP_RST, TCP_PSH, TCP_ACK = 0x01, 0x02, 0x04, 0x08, 0x10
-
-
 def tcp(src: str, dst: str, sport: int, dport: int, flags: int, seq: int,
         ack: int = 0, payload: bytes = b"", window: int = 65535,
         reply: bool = False) -> bytes:
-    seg = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, 5 << 4, flags,
-                      window, 0, 0) + payload
-    return eth(ip(src, dst, 6, _l4_csum(src, dst, 6, seg, 16)), reply)
+    return eth(ip(src, dst, 6, fb.tcp(src, dst, sport, dport, seq, ack,
+                                      flags, window, data=payload)), reply)
 
 
 def _icmp_msg(src: str, dst: str, typ: int, code: int, rest: bytes,
               body: bytes) -> bytes:
-    v6 = ipaddress.ip_address(src).version == 6
-    msg = struct.pack("!BBH", typ, code, 0) + rest + body
-    if v6:
-        return _l4_csum(src, dst, 58, msg, 2)
-    return msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
+    if addr(src).version == 6:
+        return fb.icmp6(src, dst, typ, code, rest, body)
+    return fb.icmp4(typ, code, rest, body)
 
 
 def icmp_echo(src: str, dst: str, ident: int, seq: int = 1,
               request: bool = True, reply: bool = False) -> bytes:
     """ICMP or ICMPv6 echo request/reply, by the address family."""
-    v6 = ipaddress.ip_address(src).version == 6
+    v6 = addr(src).version == 6
     typ = (128 if request else 129) if v6 else (8 if request else 0)
-    msg = _icmp_msg(src, dst, typ, 0, struct.pack("!HH", ident, seq),
-                    b"ping-payload")
+    msg = _icmp_msg(src, dst, typ, 0, fb.echo(ident, seq), b"ping-payload")
     return eth(ip(src, dst, 58 if v6 else 1, msg), reply)
 
 
@@ -172,7 +148,7 @@ def icmp_error(src: str, dst: str, typ: int, code: int, quoted: bytes,
     """An ICMP(v6) error from 'src' to 'dst' quoting 'quoted' (an IP
     packet, without Ethernet): IPv4 quotes the header + 8 bytes, IPv6 the
     whole packet."""
-    v6 = ipaddress.ip_address(src).version == 6
+    v6 = addr(src).version == 6
     body = quoted if v6 else quoted[:(quoted[0] & 15) * 4 + 8]
     msg = _icmp_msg(src, dst, typ, code, bytes(4), body)
     return eth(ip(src, dst, 58 if v6 else 1, msg), reply)
@@ -339,7 +315,8 @@ def frames(name: str, after: bool = False) -> list[bytes]:
 
 def main(argv: list[str]) -> int:
     here = os.path.dirname(os.path.abspath(__file__))
-    outdir = argv[1] if len(argv) > 1 else os.path.join(here, "data", "nat")
+    outdir = (argv[1] if len(argv) > 1
+              else os.path.join(here, os.pardir, "data", "nat"))
     os.makedirs(outdir, exist_ok=True)
     for name in CAPTURES:
         write_pcap(os.path.join(outdir, name + ".pcap"), frames(name))

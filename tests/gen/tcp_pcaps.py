@@ -2,7 +2,7 @@
 """Writes the TCP tracker captures of tests/data/tcp/ (stdlib only,
 deterministic).
 
-Run from anywhere: ``python3 tests/gen_tcp_pcaps.py [OUTDIR]``.  The same
+Run from anywhere: ``python3 tests/gen/tcp_pcaps.py [OUTDIR]``.  The same
 bytes come out on every run: timestamps are fixed, nothing is random.  Every
 IPv4 header and TCP checksum is correct (OVS's conntrack checks both).
 
@@ -24,17 +24,15 @@ import os
 import struct
 import sys
 
-import pcaplib
-from pcaplib import csum
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                os.pardir, "lib"))
 
-FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = (0x01, 0x02, 0x04, 0x08, 0x10,
-                                          0x20, 0x40, 0x80)
+import pcaplib  # noqa: E402
+from framebuild import (  # noqa: E402
+    ACK, CWR, ECE, ETH_IP, ETH_IPV6, FIN, PSH, RST, SYN, URG, ether,
+    host_mac, ipv4, ipv6, tcp)
+
 T0 = 1700000000          # capture start, seconds
-
-
-def mac_for(ip):
-    b = ip.packed
-    return b"\x02\x00" + b[-4:]
 
 
 def tcp_opts(mss=1460, sack=True, ts=None, wscale=None):
@@ -56,34 +54,15 @@ def ts_opt(val, ecr):
     return struct.pack("!BBBBII", 1, 1, 8, 10, val, ecr)
 
 
-def tcp_seg(src, dst, sport, dport, seq, ack, flags, win, opts, data):
-    doff = (20 + len(opts)) // 4
-    seg = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xffffffff,
-                      ack & 0xffffffff, doff << 4, flags, win, 0, 0)
-    seg += opts + data
-    if src.version == 4:
-        ph = src.packed + dst.packed + struct.pack("!BBH", 0, 6, len(seg))
-    else:
-        ph = src.packed + dst.packed + struct.pack("!IxxxB", len(seg), 6)
-    c = csum(ph + seg)
-    return seg[:16] + struct.pack("!H", c) + seg[18:]
-
-
 def ip_frame(src, dst, l4, ident, trailer=b""):
+    """The frame of TCP segment 'l4' from 'src' to 'dst' (IPv4 with DF and
+    id 'ident', or IPv6), padded to 60 bytes, then 'trailer'."""
     if src.version == 4:
-        hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), ident,
-                          0x4000, 64, 6, 0, src.packed, dst.packed)
-        hdr = hdr[:10] + struct.pack("!H", csum(hdr)) + hdr[12:]
-        ethertype = 0x0800
+        packet, ethertype = ipv4(src, dst, 6, l4, ident=ident), ETH_IP
     else:
-        hdr = struct.pack("!IHBB16s16s", 0x60000000, len(l4), 6, 64,
-                          src.packed, dst.packed)
-        ethertype = 0x86dd
-    frame = mac_for(dst) + mac_for(src) + struct.pack("!H", ethertype)
-    frame += hdr + l4
-    if len(frame) < 60:
-        frame += b"\0" * (60 - len(frame))
-    return frame + trailer
+        packet, ethertype = ipv6(src, dst, 6, l4), ETH_IPV6
+    return ether(host_mac(dst), host_mac(src), ethertype, packet, pad=True,
+                 trailer=trailer)
 
 
 class Conn:
@@ -129,8 +108,8 @@ class Conn:
                 # 64 KiB expressed in the side's scale (Linux-like).
                 ws = self.ws[side]
                 win = 64240 if ws is None else max(1, 65536 >> min(ws, 14))
-        seg = tcp_seg(self.ip[side], self.ip[other], self.port[side],
-                      self.port[other], seq, ack, flags, win, opts, data)
+        seg = tcp(self.ip[side], self.ip[other], self.port[side],
+                  self.port[other], seq, ack, flags, win, opts, data)
         frame = ip_frame(self.ip[side], self.ip[other], seg,
                          self.cap.ident(), trailer)
         self.cap.add(frame, side, self, flags, seq, ack, win, len(data),
@@ -647,7 +626,8 @@ def build():
 
 def main(argv):
     here = os.path.dirname(os.path.abspath(__file__))
-    outdir = argv[1] if len(argv) > 1 else os.path.join(here, "data", "tcp")
+    outdir = (argv[1] if len(argv) > 1
+              else os.path.join(here, os.pardir, "data", "tcp"))
     os.makedirs(outdir, exist_ok=True)
     lines = []
     for cap in build():

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the test captures of tests/data/ (stdlib only, deterministic).
 
-Run from anywhere: ``python3 tests/gen_pcaps.py [OUTDIR]``.  The same bytes
+Run from anywhere: ``python3 tests/gen/pcaps.py [OUTDIR]``.  The same bytes
 come out on every run: timestamps are fixed, nothing is random.  Every
 checksum is correct except where a packet below says otherwise, so
 ``tcpdump -nr FILE -vv`` reports bad checksums only in bad.pcap.
@@ -168,151 +168,47 @@ expected
    37  v  echo request 192.168.1.10 > 192.168.1.99, no reply
 """
 
-import ipaddress
 import os
 import re
 import struct
 import sys
 
-import pcaplib
-from pcaplib import csum
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                os.pardir, "lib"))
+
+import framebuild as fb  # noqa: E402
+import pcaplib  # noqa: E402
+from framebuild import (  # noqa: E402
+    addr, csum, echo, icmp4, icmp6, ipv4, ipv6, l3_of, quote4, tcp, udp)
 
 TS_BASE = 1700000000            # Fixed capture start (seconds).
 
 
-# Checksums and headers.
-
-def addr(text):
-    return ipaddress.ip_address(text)
-
-
-def pseudo(src, dst, proto, length):
-    src, dst = addr(src), addr(dst)
-    if src.version == 4:
-        return src.packed + dst.packed + struct.pack("!BBH", 0, proto, length)
-    return src.packed + dst.packed + struct.pack("!IxxxB", length, proto)
-
+# Hosts.  The frames come from framebuild; only the MAC of a host is this
+# file's own (its captures were first written with it): broadcast is
+# ff:ff:ff:ff:ff:ff and an IPv6 host is 02 and the address's last five
+# bytes (framebuild.host_mac takes four).
 
 def mac_for(ip):
-    """A stable unicast MAC per address, or the multicast MAC."""
     a = addr(ip)
     if a == addr("255.255.255.255"):
         return b"\xff" * 6
-    if a.is_multicast:
-        if a.version == 4:
-            return b"\x01\x00\x5e" + (a.packed[1] & 0x7F).to_bytes(1, "big") \
-                + a.packed[2:]
-        return b"\x33\x33" + a.packed[12:]
-    if a.version == 4:
-        return b"\x02\x00" + a.packed
-    return b"\x02" + a.packed[-5:]
+    if a.version == 6 and not a.is_multicast:
+        return b"\x02" + a.packed[-5:]
+    return fb.host_mac(a)
 
 
-def eth(src_ip, dst_ip, ethertype, payload, vlans=(), pad=True):
-    """Ethernet frame from the host of 'src_ip' to that of 'dst_ip'.
-    'vlans' is a list of (tpid, vid).  Short frames are padded to 60 bytes
-    as a NIC would."""
-    frame = mac_for(dst_ip) + mac_for(src_ip)
-    for tpid, vid in vlans:
-        frame += struct.pack("!HH", tpid, vid)
-    frame += struct.pack("!H", ethertype) + payload
-    if pad and len(frame) < 60:
-        frame += b"\0" * (60 - len(frame))
-    return frame
-
-
-def ipv4(src, dst, proto, payload, ident=1, frag=0x4000, ttl=64,
-         options=b"", tot_len=None, ihl=None, bad_csum=False, tos=0):
-    """IPv4 header + payload.  'frag' is the flags+offset field (DF by
-    default)."""
-    if ihl is None:
-        ihl = 5 + len(options) // 4
-    if tot_len is None:
-        tot_len = 20 + len(options) + len(payload)
-    hdr = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, tos, tot_len, ident, frag,
-                      ttl, proto, 0, addr(src).packed, addr(dst).packed)
-    hdr += options
-    c = csum(hdr)
-    if bad_csum:
-        c ^= 0x0101
-    hdr = hdr[:10] + struct.pack("!H", c) + hdr[12:]
-    return hdr + payload
-
-
-def ipv6(src, dst, nxt, payload, hlim=64, plen=None):
-    if plen is None:
-        plen = len(payload)
-    return struct.pack("!IHBB16s16s", 0x60000000, plen, nxt, hlim,
-                       addr(src).packed, addr(dst).packed) + payload
+def eth(src, dst, ethertype, payload, vlans=()):
+    """A frame between the hosts of 'src' and 'dst', padded to 60 bytes."""
+    return fb.eth(src, dst, ethertype, payload, vlans, mac=mac_for)
 
 
 def v4(src, dst, proto, l4, **kw):
-    vlans = kw.pop("vlans", ())
-    return eth(src, dst, 0x0800, ipv4(src, dst, proto, l4, **kw), vlans)
+    return fb.v4(src, dst, proto, l4, mac=mac_for, **kw)
 
 
 def v6(src, dst, nxt, l4, **kw):
-    vlans = kw.pop("vlans", ())
-    return eth(src, dst, 0x86DD, ipv6(src, dst, nxt, l4, **kw), vlans)
-
-
-def udp(src, dst, sport, dport, data, mode="ok", length=None):
-    """UDP segment; 'mode' is ok, zero (no checksum) or bad."""
-    if length is None:
-        length = 8 + len(data)
-    seg = struct.pack("!HHHH", sport, dport, length, 0) + data
-    c = 0
-    if mode != "zero":
-        c = csum(pseudo(src, dst, 17, len(seg)) + seg) or 0xFFFF
-        if mode == "bad":
-            c ^= 0x0101
-    return seg[:6] + struct.pack("!H", c) + seg[8:]
-
-
-def tcp(src, dst, sport, dport, seq, ack, flags, win=65535, opts=b"",
-        data=b"", bad=False, doff=None):
-    if doff is None:
-        doff = 5 + len(opts) // 4
-    seg = struct.pack("!HHIIBBHHH", sport, dport, seq, ack, doff << 4, flags,
-                      win, 0, 0) + opts + data
-    c = csum(pseudo(src, dst, 6, len(seg)) + seg)
-    if bad:
-        c ^= 0x0101
-    return seg[:16] + struct.pack("!H", c) + seg[18:]
-
-
-def icmp4(typ, code, rest, data=b"", bad=False):
-    msg = struct.pack("!BBH", typ, code, 0) + rest + data
-    c = csum(msg)
-    if bad:
-        c ^= 0x0101
-    return msg[:2] + struct.pack("!H", c) + msg[4:]
-
-
-def icmp6(src, dst, typ, code, rest, data=b"", bad=False):
-    msg = struct.pack("!BBH", typ, code, 0) + rest + data
-    c = csum(pseudo(src, dst, 58, len(msg)) + msg)
-    if bad:
-        c ^= 0x0101
-    return msg[:2] + struct.pack("!H", c) + msg[4:]
-
-
-def echo(id_, seq):
-    return struct.pack("!HH", id_, seq)
-
-
-def l3_of(frame):
-    """The IP packet inside an untagged Ethernet frame, padding removed."""
-    ethertype = struct.unpack("!H", frame[12:14])[0]
-    if ethertype == 0x0800:
-        return frame[14:14 + struct.unpack("!H", frame[16:18])[0]]
-    return frame[14:14 + 40 + struct.unpack("!H", frame[18:20])[0]]
-
-
-def quote4(frame):
-    """What an ICMPv4 error quotes: IP header and 8 bytes (RFC 792)."""
-    ip = l3_of(frame)
-    return ip[:(ip[0] & 15) * 4 + 8]
+    return fb.v6(src, dst, nxt, l4, mac=mac_for, **kw)
 
 
 PING_DATA = bytes(range(0x10, 0x30))
@@ -722,7 +618,7 @@ def documented():
 def main():
     outdir = (sys.argv[1] if len(sys.argv) > 1
               else os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "data"))
+                                os.pardir, "data"))
     caps = {
         "udp.pcap": udp_pcap(),
         "icmp.pcap": icmp_pcap(),
@@ -756,7 +652,7 @@ def main():
         lines.append("%s %d %s\n" % (name, len(codes), "".join(codes)))
     with open(os.path.join(outdir, "expected.txt"), "w") as f:
         f.write("# NAME FRAMES CODES (v valid, r related, i invalid); "
-                "written by tests/gen_pcaps.py\n")
+                "written by tests/gen/pcaps.py\n")
         f.writelines(lines)
 
 
