@@ -10,9 +10,9 @@ otherwise.
 Besides the captures the script writes ``captures.txt``: one line per
 packet, ``NAME INDEX DESCRIPTION``, so that a test failure can say what the
 packet was.  What real OVS makes of every packet lives beside the captures
-(``NAME.ovs-states``, ``NAME.ovs-conns``, made by
-tests/ovs_oracle/run_oracle_other.py; see tests/data/other/README).  No
-expectation is written here: OVS is the reference.
+(``NAME.ovs-states``, ``NAME.ovs-conns``, made by ``run_oracle.py other``
+of tests/ovs_oracle; see tests/data/other/README).  No expectation is
+written here: OVS is the reference.
 
 Hosts: A 10.0.2.1 / fc00::2:1 (the client), B 10.0.2.2 / fc00::2:2 (its
 peer), R 10.0.2.254 / fc00::2:fe (a router between them), C 10.0.2.3 /

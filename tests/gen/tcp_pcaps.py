@@ -10,7 +10,7 @@ Each capture is an Ethernet pcap.  Besides them the script writes
 ``captures.txt``: for every capture, one line per packet, ``NAME INDEX
 DESCRIPTION``, so that a test failure can say what the packet was.  The
 per-packet ct_state that real OVS gives these captures lives beside them in
-``NAME.ovs-states`` (made by tests/ovs_oracle/run_oracle.py; see
+``NAME.ovs-states`` (made by ``tests/ovs_oracle/run_oracle.py tcp``; see
 tests/data/tcp/README).
 
 Conventions: the client is 10.0.1.1 (fc00::1:1 on IPv6), the server
