@@ -105,7 +105,8 @@ def test_table_shape():
 
 def test_usage_and_counts_match_ovs():
     """Every dpctl command OVS 3.1 lists has our usage, except the two
-    whose grammar grew upstream; param counts as in REFERENCE.md 2."""
+    whose grammar grew upstream; param counts as in OVS's lib/dpctl.c
+    dpctl_commands[]."""
     golden = {}
     for line in (OUT / "002_list-commands.txt").read_text().splitlines()[1:]:
         name, _, usage = line[2:].partition(" ")
@@ -189,7 +190,8 @@ def test_program_name():
 
 
 @pytest.mark.parametrize("params, error", [
-    # DIFFERENCES.md #5: strict numbers (OVS wraps or truncates).
+    # man/ovsct-commands.man, "Differences from Open vSwitch" 5: strict
+    # numbers (OVS wraps or truncates).
     (["dpctl/flush-conntrack", "zone=70000"], "failed to parse zone"),
     (["dpctl/flush-conntrack", "zone=5x"], "failed to parse zone"),
     (["dpctl/flush-conntrack", "zone="], "failed to parse zone"),
@@ -259,7 +261,8 @@ def test_datapath_not_found(noengine, method, params):
 
 
 def test_flush_four_args_quirk(noengine):
-    # REFERENCE.md 1.3: exactly 4 non-datapath arguments hit the rule.
+    # OVS lib/dpctl.c dpctl_flush_conntrack(): exactly 4 non-datapath
+    # arguments hit the rule.
     assert error_of(noengine, "dpctl/flush-conntrack", "zone=1", "mark=1",
                     "labels=1", "ct_nw_src=10.1.1.1") == (
         "ovsctd: datapath not found (Invalid argument)\n"
@@ -705,8 +708,6 @@ def test_add_zone_tp_errors(ctx, params, error):
 
 def test_replay(ctx):
     path = DATA / "udp.pcap"
-    if not path.exists():
-        pytest.skip("tests/data/udp.pcap missing")
     r = run(ctx, "ct/replay", str(path))
     assert r.data["packets"] == 15
     assert r.data["action"] == "ct(commit)"

@@ -99,8 +99,9 @@ def is_closed(s, timeout=5.0):
 # Golden outputs of ovs-vswitchd 3.1, reproduced through ovsctd.
 
 # Captures that do not depend on packets and on which ovsct does not differ
-# on purpose (DIFFERENCES.md: 008 ct-bkts shows real buckets, 113 zone=70000
-# is rejected; 094 used 3.1's flush-conntrack maximum; ipf is not offered).
+# on purpose (man/ovsct-commands.man, "Differences from Open vSwitch": 008
+# ct-bkts shows real buckets, 113 zone=70000 is rejected; 094 used 3.1's
+# flush-conntrack maximum; ipf is not offered).
 GOLDEN = [
     "003_dpctl_help", "006_empty_dpctl_dump-conntrack",
     "007_empty_dpctl_ct-stats-show", "009_empty_dpctl_ct-get-nconns",
@@ -219,7 +220,8 @@ def test_ovsct_and_ovs_appctl_print_the_same(tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# Wire format (OBSERVED.md section 4).
+# Wire format (OVS lib/unixctl.c unixctl_command_reply__(), lib/jsonrpc.c
+# jsonrpc_create_error(): bare JSON objects back to back, no delimiter).
 
 def test_reply_shapes(daemon):
     s = connect(daemon)

@@ -270,7 +270,8 @@ def test_flush_gives_memory_back(ct):
 
 def test_tcp_timeouts_follow_the_states(ct):
     """The progression OVS showed on a real handshake and teardown
-    (REFERENCE.md section 9): the timeout printed by -s after each
+    (lib/conntrack-tcp.c tcp_conn_update(), the timeouts of
+    lib/conntrack-tp.c): the timeout printed by -s after each
     packet, one millisecond later."""
     c, s = (A, 40000), (B, 80)
 

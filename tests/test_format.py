@@ -62,7 +62,8 @@ def test_stats_golden_without_icmpv6():
 
 
 def test_stats_icmpv6_line():
-    # DIFFERENCES.md #2: the ICMPv6 line follows the ICMP line.
+    # man/ovsct-commands.man, "Differences from Open vSwitch" 2: the
+    # ICMPv6 line follows the ICMP line.
     s = stats(23, GOLDEN_TCP_STATES, tcp=8, udp=11, icmp=3, icmpv6=1)
     g = golden("030_dpctl_ct-stats-show_-m.txt")
     assert fmt.stats_text(s, True) == g.replace(

@@ -12,7 +12,8 @@ against the range and against each other, and replies to them are built
 after the forward packets went through the engine, as a server would
 address them.
 
-OVS semantics (REFERENCE.md section 13, OBSERVED.md section 5): the
+OVS semantics (lib/conntrack.c: conn_not_found(), nat_get_unique_tuple(),
+handle_nat(); dumps as lib/ct-dpif.c ct_dpif_format_entry()): the
 creating packet and later orig packets get the NAT kind (snat or dnat),
 replies the opposite bit; reply=() in a dump is the reverse tuple after
 NAT; exhaustion leaves the packet new|trk, untranslated, and nothing in
@@ -232,7 +233,7 @@ DUMPS = {
         "udp,orig=(src=10.1.1.1,dst=10.1.1.2,sport=2000,dport=5353),"
         "reply=(src=10.1.1.2,dst=10.1.1.240,sport=5353,dport=3000)",
     ],
-    # REFERENCE.md section 13, observed on OVS.
+    # As OVS 3.1 printed it (lib/conntrack.c nat_get_unique_tuple()).
     "udp_dnat": [
         "udp,orig=(src=10.3.0.1,dst=10.3.0.64,sport=3333,dport=53),"
         "reply=(src=10.3.0.2,dst=10.3.0.1,sport=8080,dport=3333)",
@@ -491,7 +492,7 @@ def test_dnat_icmp_echo_and_error():
 
 
 # ---------------------------------------------------------------------------
-# ICMP echo with a port range (OBSERVED.md section 5, real OVS 3.1):
+# ICMP echo with a port range (as a real OVS 3.1 printed it):
 # `ct(commit,zone=7,...,nat(src=10.1.1.240-10.1.1.250:3000-3010))` left
 #   icmp,orig=(src=10.1.1.6,dst=10.1.1.2,id=10000,type=8,code=0),
 #        reply=(src=10.1.1.2,dst=10.1.1.240,id=10000,type=0,code=0),zone=7,...
@@ -499,9 +500,10 @@ def test_dnat_icmp_echo_and_error():
 # (pat_proto); ICMP gets the address only, the echo id is kept.
 
 def test_icmp_echo_range_translates_the_id():
-    # The echo id is the ICMP "port" (REFERENCE.md section 13, current
-    # upstream, and the NAT issue).  OVS 3.1 kept it (OBSERVED.md shows
-    # id=10000 with this action): 3.1 translated TCP and UDP ports only.
+    # The echo id is the ICMP "port" (current upstream lib/conntrack.c
+    # nat_get_unique_tuple(), and the NAT issue).  OVS 3.1 kept it (it
+    # printed id=10000 with this action): 3.1 translated TCP and UDP ports
+    # only.
     ct = engine()
     states, out = run(ct, [G.icmp_echo("10.1.1.6", "10.1.1.2", 10000)],
                       "ct(commit,zone=7,nat(src=10.1.1.240-10.1.1.250:"
@@ -587,8 +589,8 @@ def test_exhaustion(proto):
 
 
 def test_exhaustion_two_addresses():
-    # REFERENCE.md section 13: one address per connection (by hash), no
-    # iteration over the others; OVS observed 4 created out of 6.
+    # lib/conntrack.c nat_get_unique_tuple(): one address per connection
+    # (by hash), no iteration over the others; OVS 3.1 created 4 of 6.
     ct = engine()
     flows = [G.udp(f"10.8.1.{i + 1}", "10.1.1.2", 7000, 53)
              for i in range(6)]
