@@ -1,7 +1,7 @@
 """NAT end to end: the Python API, the offline CLI (-r, states, dump,
 --write) and the daemon.
 
-Captures come from tests/gen_nat_pcaps.py (tests/data/nat/; the script's
+Captures come from tests/gen/nat_pcaps.py (tests/data/nat/; the script's
 docstring lists every frame); the same script builds each capture as NAT
 must leave it, and the --write output is compared with that byte for byte.
 Every rewritten frame is also re-read with dpkt and its checksums are
@@ -280,7 +280,7 @@ def test_captures_match_generator(tmp_path):
     for name in NAMES:
         assert (tmp_path / f"{name}.pcap").read_bytes() == \
             (DATA / f"{name}.pcap").read_bytes(), \
-            f"{name}.pcap is stale: run python3 tests/gen_nat_pcaps.py"
+            f"{name}.pcap is stale: run python3 tests/gen/nat_pcaps.py"
         for i, f in enumerate(read_pcap(DATA / f"{name}.pcap"), 1):
             check_checksums(f, f"{name} frame {i} (input)")
         for i, f in enumerate(G.frames(name, after=True), 1):
