@@ -6,9 +6,9 @@ packet path.
     python3 benchmarks/control_plane.py [--conns 1000000] [--threads 2]
                                         [--repeat 3] [--out FILE]
 
-Starts ovsctd in a private OVS_RUNDIR (unixctl.testing.Ovsctd) with
+Starts ovsctd in a private OVS_RUNDIR (tests/lib/daemonlib.py) with
 `--pcap FILE --threads T`, FILE holding N one-packet UDP flows
-(write_udp_flows_pcap), so the table starts with N connections.  Then:
+(tests/lib/pcaplib.py), so the table starts with N connections.  Then:
 
 1. idle: `ovs-appctl -t ovsctd dpctl/dump-conntrack` (/usr/bin/ovs-appctl,
    OVS's C client) and `python3 -m ovsct.cli dump-conntrack`, output to a
@@ -40,10 +40,12 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "tests", "lib"))
 
 from benchlib import machine, write_json  # noqa: E402
-from unixctl.testing import (OVS_APPCTL, ROOT, Ovsctd,  # noqa: E402
-                             write_udp_flows_pcap)
+from daemonlib import OVS_APPCTL, ROOT, Ovsctd  # noqa: E402
+from pcaplib import write_udp_flows_pcap  # noqa: E402
 
 
 def timed(cmd: list[str], env: dict, out_path: str | None = None

@@ -18,11 +18,13 @@ import time
 from array import array
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests",
+                                "lib"))
 
 import dpkt  # noqa: E402
 
 from ovsct import _engine  # noqa: E402
-from unixctl.testing import write_udp_flows_pcap  # noqa: E402
+from pcaplib import write_udp_flows_pcap  # noqa: E402
 
 
 def with_dpkt(path):

@@ -4,7 +4,7 @@
 Starts a daemon (private OVS_RUNDIR), sends N requests one after the other
 on one connection and prints the median and the 99th percentile in
 microseconds, as one JSON object.  The figure to beat: under 1 ms (OVS 3.1
-measured about 48 us here, shared/BENCHMARKS.md).
+measured about 48 us here, docs/benchmarks.md).
 
     python3 benchmarks/rtt.py [--count 2000]
 """
@@ -17,8 +17,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests",
+                                "lib"))
 
-from unixctl.testing import Ovsctd  # noqa: E402
+from daemonlib import Ovsctd  # noqa: E402
 
 
 def main() -> int:

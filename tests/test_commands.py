@@ -1,6 +1,6 @@
 """ovsct.commands: the command table, dpctl argument handling and error
 texts, checked against the golden outputs of a real OVS 3.1
-(shared/ovs-reference/outputs, with "ovs-vswitchd:" -> "ovsctd:" and
+(tests/data/ovs, with "ovs-vswitchd:" -> "ovsctd:" and
 "dummy@ovs-dummy" -> "ovsct@ovsct"), and the handlers on a real engine.
 
 Where OVS 3.1 and the upstream grammar that ovsct follows differ
@@ -22,9 +22,8 @@ from ovsct.commands import (
     find_command,
 )
 
-REF = Path(__file__).parents[2] / "shared" / "ovs-reference"
-OUT = REF / "outputs"
 DATA = Path(__file__).parent / "data"
+OUT = DATA / "ovs"
 
 
 # ---------------------------------------------------------------------------
@@ -33,10 +32,7 @@ DATA = Path(__file__).parent / "data"
 def _golden_index() -> dict[int, tuple[str, int, list[str]]]:
     """INDEX.tsv: seq -> (file stem, exit status, argv after ovs-appctl)."""
     index = {}
-    path = OUT / "INDEX.tsv"
-    if not path.exists():
-        return index
-    for line in path.read_text().splitlines()[1:]:
+    for line in (OUT / "INDEX.tsv").read_text().splitlines()[1:]:
         seq, stem, status, command = line.split("\t", 3)
         index[int(seq)] = (stem, int(status), shlex.split(command)[1:])
     return index
@@ -54,8 +50,6 @@ def golden_case(seq: int) -> tuple[str, list[str], str, str]:
     """(method, params, stdout, error body) of golden command 'seq', in
     our names; the error body lacks ovs-appctl's own last line (if any)
     and the final newline, like CommandError.text."""
-    if seq not in INDEX:
-        pytest.skip("shared/ovs-reference not available")
     stem, _, argv = INDEX[seq]
     method, params = argv[0], [ours(a) for a in argv[1:]]
     stdout = ours((OUT / f"{stem}.txt").read_text())
@@ -111,12 +105,10 @@ def test_table_shape():
 
 def test_usage_and_counts_match_ovs():
     """Every dpctl command OVS 3.1 lists has our usage, except the two
-    whose grammar grew upstream; param counts as in REFERENCE.md 2."""
-    path = OUT / "002_list-commands.txt"
-    if not path.exists():
-        pytest.skip("shared/ovs-reference not available")
+    whose grammar grew upstream; param counts as in OVS's lib/dpctl.c
+    dpctl_commands[]."""
     golden = {}
-    for line in path.read_text().splitlines()[1:]:
+    for line in (OUT / "002_list-commands.txt").read_text().splitlines()[1:]:
         name, _, usage = line[2:].partition(" ")
         golden[name] = line
     upstream = {
@@ -198,7 +190,8 @@ def test_program_name():
 
 
 @pytest.mark.parametrize("params, error", [
-    # DIFFERENCES.md #5: strict numbers (OVS wraps or truncates).
+    # man/ovsct-commands.man, "Differences from Open vSwitch" 5: strict
+    # numbers (OVS wraps or truncates).
     (["dpctl/flush-conntrack", "zone=70000"], "failed to parse zone"),
     (["dpctl/flush-conntrack", "zone=5x"], "failed to parse zone"),
     (["dpctl/flush-conntrack", "zone="], "failed to parse zone"),
@@ -268,7 +261,8 @@ def test_datapath_not_found(noengine, method, params):
 
 
 def test_flush_four_args_quirk(noengine):
-    # REFERENCE.md 1.3: exactly 4 non-datapath arguments hit the rule.
+    # OVS lib/dpctl.c dpctl_flush_conntrack(): exactly 4 non-datapath
+    # arguments hit the rule.
     assert error_of(noengine, "dpctl/flush-conntrack", "zone=1", "mark=1",
                     "labels=1", "ct_nw_src=10.1.1.1") == (
         "ovsctd: datapath not found (Invalid argument)\n"
@@ -404,7 +398,6 @@ NEW_TRK = 0x21
 
 @pytest.fixture
 def ctx():
-    pytest.importorskip("ovsct._engine")
     from ovsct.engine import Conntrack
     ct = Conntrack(buckets=1, manual_clock=True, start_ms=1000,
                    sweeper=False)
@@ -715,8 +708,6 @@ def test_add_zone_tp_errors(ctx, params, error):
 
 def test_replay(ctx):
     path = DATA / "udp.pcap"
-    if not path.exists():
-        pytest.skip("tests/data/udp.pcap missing")
     r = run(ctx, "ct/replay", str(path))
     assert r.data["packets"] == 15
     assert r.data["action"] == "ct(commit)"

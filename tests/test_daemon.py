@@ -2,7 +2,7 @@
 by ovsct and by raw sockets.
 
 What is checked: byte-for-byte output against ovs-vswitchd's captures
-(ovs-reference/outputs, "ovs-vswitchd" read as "ovsctd"), exit codes, the
+(tests/data/ovs, "ovs-vswitchd" read as "ovsctd"), exit codes, the
 JSON-RPC wire format, malformed requests closing only their connection, a
 client that never reads not blocking others, deferred ct/replay, socket and
 directory permissions, and clean removal of socket and pidfile on exit and
@@ -21,20 +21,20 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("ovsct._engine")
-commands = pytest.importorskip("ovsct.commands")
+from enginecheck import require_engine
 
-from unixctl.testing import OVS_APPCTL, Ovsctd, write_udp_flows_pcap  # noqa
+require_engine()
+
+from daemonlib import OVS_APPCTL, Ovsctd  # noqa: E402
+from ovsct import commands  # noqa: E402
+from pcaplib import write_udp_flows_pcap  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "ovs-reference"
-OUTPUTS = REFERENCE / "outputs"
+OUTPUTS = DATA / "ovs"
 
 needs_appctl = pytest.mark.skipif(not os.access(OVS_APPCTL, os.X_OK),
                                   reason="ovs-appctl not installed")
-needs_golden = pytest.mark.skipif(not OUTPUTS.is_dir(),
-                                  reason="ovs-reference outputs absent")
 
 BUILTINS = {"exit": "[--cleanup]", "list-commands": "",
             "set-options": "[--format text|json]", "version": "",
@@ -99,8 +99,9 @@ def is_closed(s, timeout=5.0):
 # Golden outputs of ovs-vswitchd 3.1, reproduced through ovsctd.
 
 # Captures that do not depend on packets and on which ovsct does not differ
-# on purpose (DIFFERENCES.md: 008 ct-bkts shows real buckets, 113 zone=70000
-# is rejected; 094 used 3.1's flush-conntrack maximum; ipf is not offered).
+# on purpose (man/ovsct-commands.man, "Differences from Open vSwitch": 008
+# ct-bkts shows real buckets, 113 zone=70000 is rejected; 094 used 3.1's
+# flush-conntrack maximum; ipf is not offered).
 GOLDEN = [
     "003_dpctl_help", "006_empty_dpctl_dump-conntrack",
     "007_empty_dpctl_ct-stats-show", "009_empty_dpctl_ct-get-nconns",
@@ -145,7 +146,6 @@ def golden(name):
     return argv, int(status), read(".txt"), read(".stderr")
 
 
-@needs_golden
 @needs_appctl
 @pytest.mark.parametrize("name", GOLDEN)
 def test_golden_ovs_appctl(fresh_state_daemon, name):
@@ -154,7 +154,6 @@ def test_golden_ovs_appctl(fresh_state_daemon, name):
     assert (r.returncode, r.stdout, r.stderr) == (status, out, err)
 
 
-@needs_golden
 @pytest.mark.parametrize("name", GOLDEN)
 def test_golden_ovsct(fresh_state_daemon, name):
     argv, status, out, err = golden(name)
@@ -189,11 +188,10 @@ def test_list_commands_is_the_table_in_ovs_format(daemon):
         "  %-23s %s\n" % (name, usages[name]) for name in sorted(usages))
     assert r.stdout.decode() == expected
     # The format is OVS's own: compare with a line of the 3.1 capture.
-    if OUTPUTS.is_dir():
-        ref = (OUTPUTS / "002_list-commands.txt").read_text()
-        assert "  dpctl/ct-get-nconns     [dp]\n" in ref
-        assert "  dpctl/ct-get-nconns     [dp]\n" in expected
-        assert "  version                 \n" in ref
+    ref = (OUTPUTS / "002_list-commands.txt").read_text()
+    assert "  dpctl/ct-get-nconns     [dp]\n" in ref
+    assert "  dpctl/ct-get-nconns     [dp]\n" in expected
+    assert "  version                 \n" in ref
 
 
 @needs_appctl
@@ -222,7 +220,8 @@ def test_ovsct_and_ovs_appctl_print_the_same(tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# Wire format (OBSERVED.md section 4).
+# Wire format (OVS lib/unixctl.c unixctl_command_reply__(), lib/jsonrpc.c
+# jsonrpc_create_error(): bare JSON objects back to back, no delimiter).
 
 def test_reply_shapes(daemon):
     s = connect(daemon)

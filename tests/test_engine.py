@@ -1,6 +1,6 @@
 """The engine's rules through the Python API, with an injected clock.
 
-Each test builds its frames by hand (tests/framebuild.py), runs them
+Each test builds its frames by hand (tests/lib/framebuild.py), runs them
 through ct() and checks ct_state, the table and the counts.  The clock is
 manual: expiry is tested by moving it, never by sleeping.  Covers the
 rules of the engine issue that the OVS oracle captures cannot (they run
@@ -12,10 +12,10 @@ force, flushes, and concurrent use from several Python threads.
 import threading
 
 import pytest
+from enginecheck import require_engine
+from framebuild import icmp4_error, icmp4_query, tcp4, udp4, udp6
 
-from framebuild import icmp4, icmp4_error, tcp4, udp4, udp6
-
-_engine = pytest.importorskip("ovsct._engine")
+_engine = require_engine()
 
 from ovsct.action import parse_ct_action  # noqa: E402
 from ovsct.engine import (  # noqa: E402
@@ -161,9 +161,9 @@ def test_force_ends_the_connection_seen_in_reply_direction(ct):
 
 
 def test_icmp_echo_and_errors(ct):
-    req, rep = icmp4(A, B, 8, 77), icmp4(B, A, 0, 77)
+    req, rep = icmp4_query(A, B, 8, 77), icmp4_query(B, A, 0, 77)
     assert run(ct, [req, rep]) == [NEW | TRK, EST | RPL | TRK]
-    assert run(ct, icmp4(B, A, 0, 78)) == [INV | TRK]   # Unsolicited.
+    assert run(ct, icmp4_query(B, A, 0, 78)) == [INV | TRK]   # Unsolicited.
     flow = udp4(A, B, 1000, 53)
     run(ct, flow)
     err = icmp4_error(B, A, 3, 3, flow)         # Port unreachable.
@@ -194,7 +194,7 @@ def test_flush_by_tuple_in_either_direction_and_by_filter(ct):
 
 def test_counts_agree_everywhere(ct):
     run(ct, [udp4(A, B, 1000 + i, 53) for i in range(100)]
-        + [icmp4(A, B, 8, i) for i in range(20)])
+        + [icmp4_query(A, B, 8, i) for i in range(20)])
     ct.advance(1)
     stats = ct.stats()
     assert stats["total"] == ct.nconns() == 120 == sum(ct.bucket_counts())
@@ -270,7 +270,8 @@ def test_flush_gives_memory_back(ct):
 
 def test_tcp_timeouts_follow_the_states(ct):
     """The progression OVS showed on a real handshake and teardown
-    (REFERENCE.md section 9): the timeout printed by -s after each
+    (lib/conntrack-tcp.c tcp_conn_update(), the timeouts of
+    lib/conntrack-tp.c): the timeout printed by -s after each
     packet, one millisecond later."""
     c, s = (A, 40000), (B, 80)
 

@@ -1,5 +1,5 @@
 """ovsct.format: the OVS text forms against the golden outputs of a real
-OVS 3.1 (shared/ovs-reference/outputs), and the JSON shapes.  Pure: no
+OVS 3.1 (tests/data/ovs), and the JSON shapes.  Pure: no
 engine; entries are stand-in objects with Entry's attributes."""
 
 from pathlib import Path
@@ -9,17 +9,12 @@ import pytest
 
 from ovsct import format as fmt
 
-REF = Path(__file__).parents[2] / "shared" / "ovs-reference"
-OUT = REF / "outputs"
+OUT = Path(__file__).parent / "data" / "ovs"
 
 
 def golden(name: str) -> str:
-    """The stdout of one golden command (skips if the reference is not
-    checked out next to the repository)."""
-    path = OUT / name
-    if not path.exists():
-        pytest.skip(f"{path} not available")
-    return path.read_text()
+    """The stdout of one golden command of tests/data/ovs."""
+    return (OUT / name).read_text()
 
 
 def stats(total, tcp_states=None, **per_proto):
@@ -67,7 +62,8 @@ def test_stats_golden_without_icmpv6():
 
 
 def test_stats_icmpv6_line():
-    # DIFFERENCES.md #2: the ICMPv6 line follows the ICMP line.
+    # man/ovsct-commands.man, "Differences from Open vSwitch" 2: the
+    # ICMPv6 line follows the ICMP line.
     s = stats(23, GOLDEN_TCP_STATES, tcp=8, udp=11, icmp=3, icmpv6=1)
     g = golden("030_dpctl_ct-stats-show_-m.txt")
     assert fmt.stats_text(s, True) == g.replace(

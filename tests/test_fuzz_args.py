@@ -10,9 +10,9 @@ behind the commands is real and must stay consistent afterwards.
 
 import random
 
-import pytest
+from enginecheck import require_engine
 
-pytest.importorskip("ovsct._engine")
+require_engine()
 
 from ovsct.action import parse_ct_action  # noqa: E402
 from ovsct.commands import (  # noqa: E402

@@ -1,7 +1,7 @@
 """NAT end to end: the Python API, the offline CLI (-r, states, dump,
 --write) and the daemon.
 
-Captures come from tests/gen_nat_pcaps.py (tests/data/nat/; the script's
+Captures come from tests/gen/nat_pcaps.py (tests/data/nat/; the script's
 docstring lists every frame); the same script builds each capture as NAT
 must leave it, and the --write output is compared with that byte for byte.
 Every rewritten frame is also re-read with dpkt and its checksums are
@@ -12,7 +12,8 @@ against the range and against each other, and replies to them are built
 after the forward packets went through the engine, as a server would
 address them.
 
-OVS semantics (REFERENCE.md section 13, OBSERVED.md section 5): the
+OVS semantics (lib/conntrack.c: conn_not_found(), nat_get_unique_tuple(),
+handle_nat(); dumps as lib/ct-dpif.c ct_dpif_format_entry()): the
 creating packet and later orig packets get the NAT kind (snat or dnat),
 replies the opposite bit; reply=() in a dump is the reverse tuple after
 NAT; exhaustion leaves the packet new|trk, untranslated, and nothing in
@@ -38,8 +39,12 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("ovsct._engine")
-dpkt = pytest.importorskip("dpkt")
+from enginecheck import require_engine  # noqa: E402
+
+require_engine()
+import dpkt  # noqa: E402
+import framebuild  # noqa: E402
+from daemonlib import OVS_APPCTL, Ovsctd  # noqa: E402
 
 from ovsct import cli  # noqa: E402
 from ovsct.engine import Conntrack, NotFound, Tuple  # noqa: E402
@@ -49,7 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "nat"
 
 _spec = importlib.util.spec_from_file_location(
-    "gen_nat_pcaps", ROOT / "tests" / "gen_nat_pcaps.py")
+    "nat_pcaps", ROOT / "tests" / "gen" / "nat_pcaps.py")
 G = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(G)
 
@@ -90,7 +95,7 @@ def read_pcap(path) -> list[bytes]:
 
 
 def csum(data: bytes) -> int:
-    return G.csum(data)
+    return framebuild.csum(data)
 
 
 def _pseudo(l3: int, src: bytes, dst: bytes, proto: int, length: int):
@@ -228,7 +233,7 @@ DUMPS = {
         "udp,orig=(src=10.1.1.1,dst=10.1.1.2,sport=2000,dport=5353),"
         "reply=(src=10.1.1.2,dst=10.1.1.240,sport=5353,dport=3000)",
     ],
-    # REFERENCE.md section 13, observed on OVS.
+    # As OVS 3.1 printed it (lib/conntrack.c nat_get_unique_tuple()).
     "udp_dnat": [
         "udp,orig=(src=10.3.0.1,dst=10.3.0.64,sport=3333,dport=53),"
         "reply=(src=10.3.0.2,dst=10.3.0.1,sport=8080,dport=3333)",
@@ -275,7 +280,7 @@ def test_captures_match_generator(tmp_path):
     for name in NAMES:
         assert (tmp_path / f"{name}.pcap").read_bytes() == \
             (DATA / f"{name}.pcap").read_bytes(), \
-            f"{name}.pcap is stale: run python3 tests/gen_nat_pcaps.py"
+            f"{name}.pcap is stale: run python3 tests/gen/nat_pcaps.py"
         for i, f in enumerate(read_pcap(DATA / f"{name}.pcap"), 1):
             check_checksums(f, f"{name} frame {i} (input)")
         for i, f in enumerate(G.frames(name, after=True), 1):
@@ -487,7 +492,7 @@ def test_dnat_icmp_echo_and_error():
 
 
 # ---------------------------------------------------------------------------
-# ICMP echo with a port range (OBSERVED.md section 5, real OVS 3.1):
+# ICMP echo with a port range (as a real OVS 3.1 printed it):
 # `ct(commit,zone=7,...,nat(src=10.1.1.240-10.1.1.250:3000-3010))` left
 #   icmp,orig=(src=10.1.1.6,dst=10.1.1.2,id=10000,type=8,code=0),
 #        reply=(src=10.1.1.2,dst=10.1.1.240,id=10000,type=0,code=0),zone=7,...
@@ -495,9 +500,10 @@ def test_dnat_icmp_echo_and_error():
 # (pat_proto); ICMP gets the address only, the echo id is kept.
 
 def test_icmp_echo_range_translates_the_id():
-    # The echo id is the ICMP "port" (REFERENCE.md section 13, current
-    # upstream, and the NAT issue).  OVS 3.1 kept it (OBSERVED.md shows
-    # id=10000 with this action): 3.1 translated TCP and UDP ports only.
+    # The echo id is the ICMP "port" (current upstream lib/conntrack.c
+    # nat_get_unique_tuple(), and the NAT issue).  OVS 3.1 kept it (it
+    # printed id=10000 with this action): 3.1 translated TCP and UDP ports
+    # only.
     ct = engine()
     states, out = run(ct, [G.icmp_echo("10.1.1.6", "10.1.1.2", 10000)],
                       "ct(commit,zone=7,nat(src=10.1.1.240-10.1.1.250:"
@@ -583,8 +589,8 @@ def test_exhaustion(proto):
 
 
 def test_exhaustion_two_addresses():
-    # REFERENCE.md section 13: one address per connection (by hash), no
-    # iteration over the others; OVS observed 4 created out of 6.
+    # lib/conntrack.c nat_get_unique_tuple(): one address per connection
+    # (by hash), no iteration over the others; OVS 3.1 created 4 of 6.
     ct = engine()
     flows = [G.udp(f"10.8.1.{i + 1}", "10.1.1.2", 7000, 53)
              for i in range(6)]
@@ -967,8 +973,7 @@ def test_flush_conntrack_offline_cli():
 
 @pytest.fixture
 def daemon():
-    testing = pytest.importorskip("unixctl.testing")
-    with testing.Ovsctd() as d:
+    with Ovsctd() as d:
         yield d
 
 
@@ -1021,8 +1026,7 @@ def test_daemon_zones_and_appctl(daemon):
         assert r.returncode == 0, r.stderr
     want = [DUMPS["udp_dnat"][0] + f",zone={z}" for z in (5, 6)]
     assert _daemon_dump(d) == sorted(want)
-    appctl = pytest.importorskip("unixctl.testing").OVS_APPCTL
-    if not os.access(appctl, os.X_OK):
+    if not os.access(OVS_APPCTL, os.X_OK):
         pytest.skip("ovs-appctl not installed")
     # DNAT reply tuple (backend -> client), zone 6 only.
     r = d.appctl("dpctl/flush-conntrack", "zone=6",

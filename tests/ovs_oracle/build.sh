@@ -1,8 +1,10 @@
 #!/bin/sh
-# Builds the OVS oracle: an "ovstest" holding OVS's own tests/test-conntrack.c
-# (its "pcap" subcommand) and ovs-ct-dump.c beside this script, linked with
-# OVS's lib/libopenvswitch.a.  Not needed to run the test suite: the golden
-# files in tests/data/tcp/ are committed.  Prints the binary's path.
+# Builds the OVS oracle of every capture set: an "ovstest" holding OVS's own
+# tests/test-conntrack.c (its "pcap" subcommand) and ovs-ct-oracle.c beside
+# this script ("ovsct-pcap"), linked with OVS's lib/libopenvswitch.a.  Not
+# needed to run the test suite: the golden files in tests/data/tcp/ and
+# tests/data/other/ are committed.  Prints the binary's path (the tests find
+# it there, or at $OVSCT_ORACLE).
 #
 #   OVS_SRC=DIR   an OVS tree already configured and with libopenvswitch.a
 #                 built (default: ~/.cache/ovsct-ovs/openvswitch if it has
@@ -40,12 +42,12 @@ MK
     cd - >/dev/null
 fi
 bin=$out/ovstest
-if [ ! -x "$bin" ] || [ "$here/ovs-ct-dump.c" -nt "$bin" ] \
+if [ ! -x "$bin" ] || [ "$here/ovs-ct-oracle.c" -nt "$bin" ] \
         || [ "$lib" -nt "$bin" ]; then
     nice -n 19 gcc -g -O2 -Wall \
         -I"$OVS_SRC" -I"$OVS_SRC/include" -I"$OVS_SRC/lib" \
         -I"$OVS_SRC/tests" -o "$bin" \
         "$OVS_SRC/tests/ovstest.c" "$OVS_SRC/tests/test-conntrack.c" \
-        "$here/ovs-ct-dump.c" "$lib" -latomic -lm -lpthread
+        "$here/ovs-ct-oracle.c" "$lib" -latomic -lm -lpthread
 fi
 echo "$bin"

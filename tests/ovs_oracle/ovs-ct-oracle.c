@@ -1,0 +1,211 @@
+/* ovstest subcommand "ovsct-pcap [--vlan-limit=N] [--no-ipf] FILE [BATCH]":
+ * the OVS oracle of every capture set (tests/lib/oraclelib.py).
+ *
+ * The loop is OVS's tests/test-conntrack.c "pcap" (test_pcap():
+ * conntrack_execute() with commit=true, force=false, zone 0, no NAT, mark,
+ * labels or helper, now = time_msec(), packets of a batch grouped by
+ * dl_type), printing "<n>: <ct_state>" per packet (format_flags() with
+ * ct_state_to_string()), then "--- conntrack" and one line per connection
+ * left in the table (ct_dpif_format_entry(), not verbose, no stats: the
+ * text of "ovs-appctl dpctl/dump-conntrack"), sorted.  With no option the
+ * per-packet lines equal "ovstest test-conntrack pcap FILE BATCH" on
+ * captures of one address family (tests/ovs_oracle/run_oracle.py checks
+ * it); the options and one fix give what a datapath would see:
+ *
+ *  - Each stretch of consecutive packets of one dl_type is executed with
+ *    its own dl_type.  test_pcap() only sets 'dl_type' while its group is
+ *    empty, not after a group of another dl_type is flushed, so with
+ *    batches of more than one packet, once a batch switches between IPv4
+ *    and IPv6 the following packets are run as the previous family and
+ *    come out invalid (conn_key_extract() parses them as the wrong
+ *    family).  A datapath never does that: its batches come from one flow.
+ *
+ *  - --no-ipf disables IP fragment reassembly (lib/ipf.c) for v4 and v6,
+ *    as "ovs-appctl dpctl/ipf-set-enabled v4|v6 0" does.  With it enabled
+ *    OVS takes fragments out of the batch (and frees them), so test_pcap(),
+ *    which prints from its own copy of the batch, reads freed packets and
+ *    crashes on any capture holding a fragment.  With it disabled
+ *    conntrack sees each fragment and marks it invalid (extract_l3_ipv4()
+ *    and extract_l3_ipv6() in lib/conntrack.c refuse fragments): the
+ *    behaviour ovsct copies, as it has no reassembly.
+ *
+ *  - --vlan-limit=N applies flow_limit_vlans(N) first, as ovs-vswitchd
+ *    does with other_config:vlan-limit (default 1).  The library default
+ *    that test-conntrack keeps is 2 (FLOW_MAX_VLAN_HEADERS): with 1, a
+ *    frame with two tags keeps dl_type 0x8100 and is not IP for conntrack.
+ *
+ * Built against OVS's own lib/libopenvswitch.a by tests/ovs_oracle/build.sh;
+ * it is not part of ovsct. */
+#include <config.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conntrack.h"
+#include "ct-dpif.h"
+#include "dp-packet.h"
+#include "fatal-signal.h"
+#include "flow.h"
+#include "ipf.h"
+#include "netdev.h"
+#include "ovstest.h"
+#include "pcap-file.h"
+#include "timeval.h"
+#include "util.h"
+#include "openvswitch/dynamic-string.h"
+
+/* The L3 type of 'packet', as the datapath would key it. */
+static ovs_be16
+l3_type(struct dp_packet *packet)
+{
+    struct flow flow;
+
+    flow_extract(packet, &flow);
+    return flow.dl_type;
+}
+
+/* Runs 'batch' through 'ct' as maximal stretches of consecutive packets of
+ * one L3 type (conntrack_execute() takes one dl_type). */
+static void
+run_batch(struct conntrack *ct, struct dp_packet_batch *batch)
+{
+    size_t n = dp_packet_batch_size(batch);
+    long long now = time_msec();
+
+    for (size_t start = 0, end; start < n; start = end) {
+        ovs_be16 type = l3_type(batch->packets[start]);
+        struct dp_packet_batch stretch;
+
+        for (end = start + 1;
+             end < n && l3_type(batch->packets[end]) == type; end++) {
+            continue;
+        }
+        dp_packet_batch_init(&stretch);
+        for (size_t i = start; i < end; i++) {
+            dp_packet_batch_add(&stretch, batch->packets[i]);
+        }
+        conntrack_execute(ct, &stretch, type, false, true, 0, NULL, NULL,
+                          0, 0, NULL, NULL, now, 0);
+        if (dp_packet_batch_size(&stretch) != end - start) {
+            ovs_fatal(0, "conntrack_execute changed the batch size");
+        }
+    }
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* Prints "--- conntrack" and the table as "ovs-appctl
+ * dpctl/dump-conntrack" shows it (not verbose, no stats), sorted. */
+static void
+dump_table(struct conntrack *ct)
+{
+    struct conntrack_dump dump;
+    struct ct_dpif_entry entry;
+    char **lines = NULL;
+    size_t n = 0, cap = 0;
+    int tot_bkts;
+
+    conntrack_dump_start(ct, &dump, NULL, &tot_bkts);
+    while (!conntrack_dump_next(&dump, &entry)) {
+        struct ds ds = DS_EMPTY_INITIALIZER;
+
+        ct_dpif_format_entry(&entry, &ds, false, false);
+        ct_dpif_entry_uninit(&entry);
+        if (n == cap) {
+            lines = x2nrealloc(lines, &cap, sizeof *lines);
+        }
+        lines[n++] = ds_steal_cstr(&ds);
+    }
+    conntrack_dump_done(&dump);
+    qsort(lines, n, sizeof *lines, cmp_str);
+    printf("--- conntrack\n");
+    for (size_t i = 0; i < n; i++) {
+        printf("%s\n", lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+}
+
+/* Runs every packet of 'pcap' through 'ct' in batches of 'batch_size',
+ * printing "<n>: <ct_state flags>" per packet, then the table. */
+static void
+replay_and_dump(struct conntrack *ct, struct pcap_file *pcap,
+                size_t batch_size)
+{
+    size_t total = 0;
+
+    for (;;) {
+        struct dp_packet_batch batch;
+        struct dp_packet *packet;
+
+        dp_packet_batch_init(&batch);
+        while (dp_packet_batch_size(&batch) < batch_size
+               && !ovs_pcap_read(pcap, &packet, NULL)) {
+            dp_packet_batch_add(&batch, packet);
+        }
+        if (dp_packet_batch_is_empty(&batch)) {
+            break;
+        }
+        run_batch(ct, &batch);
+        DP_PACKET_BATCH_FOR_EACH (i, packet, &batch) {
+            struct ds ds = DS_EMPTY_INITIALIZER;
+
+            format_flags(&ds, ct_state_to_string, packet->md.ct_state, '|');
+            printf("%"PRIuSIZE": %s\n", ++total, ds_cstr(&ds));
+            ds_destroy(&ds);
+        }
+        dp_packet_delete_batch(&batch, true);
+    }
+    dump_table(ct);
+}
+
+static void
+pcap_main(int argc, char *argv[])
+{
+    const char *usage = "usage: ovsct-pcap [--vlan-limit=N] [--no-ipf] "
+                        "FILE [BATCH]";
+    size_t batch_size = 1;
+    bool ipf = true;
+    struct pcap_file *pcap;
+    struct conntrack *ct;
+    int i;
+
+    set_program_name(argv[0]);
+    for (i = 1; i < argc && !strncmp(argv[i], "--", 2); i++) {
+        if (!strncmp(argv[i], "--vlan-limit=", 13)) {
+            flow_limit_vlans(atoi(argv[i] + 13));
+        } else if (!strcmp(argv[i], "--no-ipf")) {
+            ipf = false;
+        } else {
+            ovs_fatal(0, "%s", usage);
+        }
+    }
+    if (argc - i < 1 || argc - i > 2) {
+        ovs_fatal(0, "%s", usage);
+    }
+    if (argc - i == 2) {
+        batch_size = strtoul(argv[i + 1], NULL, 0);
+        if (batch_size == 0 || batch_size > NETDEV_MAX_BURST) {
+            ovs_fatal(0, "batch_size must be 1..%u", NETDEV_MAX_BURST);
+        }
+    }
+    pcap = ovs_pcap_open(argv[i], "rb");
+    if (!pcap) {
+        ovs_fatal(0, "%s: cannot open", argv[i]);
+    }
+    fatal_signal_init();
+    ct = conntrack_init();
+    if (!ipf) {
+        ipf_set_enabled(conntrack_ipf_ctx(ct), false, false);
+        ipf_set_enabled(conntrack_ipf_ctx(ct), true, false);
+    }
+    replay_and_dump(ct, pcap, batch_size);
+    conntrack_destroy(ct);
+    ovs_pcap_close(pcap);
+}
+
+OVSTEST_REGISTER("ovsct-pcap", pcap_main);
