@@ -96,6 +96,25 @@ ct_mutex_destroy(struct ct_mutex *m)
 }
 
 void
+ct_wake_init(struct ct_wake *w)
+{
+    pthread_condattr_t attr;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&w->m, NULL);
+}
+
+void
+ct_wake_destroy(struct ct_wake *w)
+{
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->m);
+}
+
+void
 ct_bucket_lock(struct ovsct *ct, struct ct_bucket *b)
 {
     if (!ct_mutex_trylock(&b->lock)) {
@@ -550,7 +569,8 @@ ct_bucket_sweep(struct ovsct *ct, struct ct_bucket *b, int64_t now,
                 b->slots[i].sweep_lb = exp <= 0 ? 0
                     : (uint32_t) ((uint64_t) exp >> CT_LB_SHIFT);
                 continue;
-            }            ct_remove_locked(ct, b, c, ent_dir(e));
+            }
+            ct_remove_locked(ct, b, c, ent_dir(e));
             removed++;
             /* Deletions shift entries, possibly past the scan position:
              * rescan until a pass removes nothing, so that one call
