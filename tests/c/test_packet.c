@@ -32,9 +32,10 @@
 
 #include "ovsct.h"
 #include "packet.h"
+#include "pcap.h"
 #include "testlib.h"
 
-/* Weak, so that the parser tests also link without ext/pcap.c; the pcap
+/* Weak, so that the parser tests also link without dpio/pcap.c; the pcap
  * tests are then skipped (with a note). */
 #pragma weak ovsct_pcap_load
 #pragma weak ovsct_pcap_write
