@@ -226,12 +226,12 @@ fg_tcp(uint8_t *f, uint32_t id, int stage)
 /* Test frames. */
 
 struct fg_frame {
-    uint8_t b[2048];
+    uint8_t b[4096];
     size_t len;
     size_t l3;                  /* Offset of the IP header. */
     size_t l4;                  /* Offset of the L4 header. */
     int v;                      /* 4 or 6. */
-    uint8_t proto;
+    uint8_t proto;              /* L4 protocol for the pseudo-header. */
 };
 
 static inline uint16_t
@@ -243,8 +243,10 @@ fg_be16(const uint8_t *p)
 static inline void
 fg_put(struct fg_frame *f, const void *p, size_t n)
 {
-    memcpy(f->b + f->len, p, n);
-    f->len += n;
+    if (n) {
+        memcpy(f->b + f->len, p, n);
+        f->len += n;
+    }
 }
 
 static inline void
@@ -267,6 +269,13 @@ fg_put_u32(struct fg_frame *f, uint32_t x)
     f->len += 4;
 }
 
+/* Overwrites the 16-bit field at offset 'ofs'. */
+static inline void
+fg_set16(struct fg_frame *f, size_t ofs, uint16_t x)
+{
+    fg_put16(f->b + ofs, x);
+}
+
 /* 4 or 6: the family of address text 'addr'. */
 static inline int
 fg_family(const char *addr)
@@ -286,49 +295,98 @@ fg_pton(const char *text, uint8_t *out)
     }
 }
 
-/* Starts 'f' with the Ethernet and IP headers ('tag': one 802.1Q tag);
- * the family follows 'src'.  Lengths and checksums: fg_finish(). */
+/* Starts 'f' with an Ethernet header; 'tpid' non-zero adds one tag
+ * (TCI 100). */
+static inline void
+fg_eth(struct fg_frame *f, uint16_t tpid, uint16_t type)
+{
+    static const uint8_t macs[12] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1 };
+
+    memset(f, 0, sizeof *f);
+    fg_put(f, macs, sizeof macs);
+    if (tpid) {
+        fg_put_u16(f, tpid);
+        fg_put_u16(f, 100);
+    }
+    fg_put_u16(f, type);
+}
+
+/* Ethernet and a 20-byte IPv4 header from raw addresses (network order).
+ * Lengths and checksums: fg_finish_csum(). */
+static inline void
+fg_ip4_raw(struct fg_frame *f, uint16_t tpid, const uint8_t src[4],
+           const uint8_t dst[4], uint8_t proto)
+{
+    fg_eth(f, tpid, 0x0800);
+    f->l3 = f->len;
+    f->v = 4;
+    f->proto = proto;
+    fg_put_u8(f, 0x45);
+    fg_put_u8(f, 0);
+    fg_put_u16(f, 0);                   /* Total length. */
+    fg_put_u16(f, 1);
+    fg_put_u16(f, 0x4000);              /* DF. */
+    fg_put_u8(f, 64);
+    fg_put_u8(f, proto);
+    fg_put_u16(f, 0);                   /* Checksum. */
+    fg_put(f, src, 4);
+    fg_put(f, dst, 4);
+    f->l4 = f->len;
+}
+
+static inline void
+fg_ip4(struct fg_frame *f, uint16_t tpid, const char *src, const char *dst,
+       uint8_t proto)
+{
+    uint8_t s[16], d[16];
+
+    fg_pton(src, s);
+    fg_pton(dst, d);
+    fg_ip4_raw(f, tpid, s, d, proto);
+}
+
+/* Ethernet and an IPv6 header; the caller may add extension headers,
+ * then calls fg_l4_here() with the final protocol. */
+static inline void
+fg_ip6(struct fg_frame *f, uint16_t tpid, const char *src, const char *dst,
+       uint8_t nxt)
+{
+    uint8_t a[16];
+
+    fg_eth(f, tpid, 0x86dd);
+    f->l3 = f->len;
+    f->v = 6;
+    f->proto = nxt;
+    fg_put_u32(f, 0x60000000);
+    fg_put_u16(f, 0);                   /* Payload length. */
+    fg_put_u8(f, nxt);
+    fg_put_u8(f, 64);
+    fg_pton(src, a);
+    fg_put(f, a, 16);
+    fg_pton(dst, a);
+    fg_put(f, a, 16);
+    f->l4 = f->len;
+}
+
+/* The IP header of either family (by 'src'), untagged or with one
+ * 802.1Q tag. */
 static inline void
 fg_ip(struct fg_frame *f, bool tag, const char *src, const char *dst,
       uint8_t proto)
 {
-    static const uint8_t macs[12] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1 };
-    uint8_t a[16];
-
-    memset(f, 0, sizeof *f);
-    fg_put(f, macs, sizeof macs);
-    if (tag) {
-        fg_put_u16(f, 0x8100);
-        fg_put_u16(f, 7);
-    }
-    f->v = fg_family(src);
-    f->proto = proto;
-    fg_put_u16(f, f->v == 4 ? 0x0800 : 0x86dd);
-    f->l3 = f->len;
-    if (f->v == 4) {
-        fg_put_u8(f, 0x45);
-        fg_put_u8(f, 0);
-        fg_put_u16(f, 0);               /* Total length: fg_finish(). */
-        fg_put_u16(f, 0x1234);
-        fg_put_u16(f, 0x4000);
-        fg_put_u8(f, 64);
-        fg_put_u8(f, proto);
-        fg_put_u16(f, 0);               /* Checksum: fg_finish(). */
-        fg_pton(src, a);
-        fg_put(f, a, 4);
-        fg_pton(dst, a);
-        fg_put(f, a, 4);
+    if (fg_family(src) == 4) {
+        fg_ip4(f, tag ? 0x8100 : 0, src, dst, proto);
     } else {
-        fg_put_u32(f, 0x60000000);
-        fg_put_u16(f, 0);               /* Payload length: fg_finish(). */
-        fg_put_u8(f, proto);
-        fg_put_u8(f, 64);
-        fg_pton(src, a);
-        fg_put(f, a, 16);
-        fg_pton(dst, a);
-        fg_put(f, a, 16);
+        fg_ip6(f, tag ? 0x8100 : 0, src, dst, proto);
     }
+}
+
+/* The L4 header starts here, with protocol 'proto'. */
+static inline void
+fg_l4_here(struct fg_frame *f, uint8_t proto)
+{
     f->l4 = f->len;
+    f->proto = proto;
 }
 
 /* Appends 'n' payload bytes derived from 'seed'. */
@@ -350,27 +408,27 @@ fg_pseudo_sum(int v, const uint8_t *ip, uint8_t proto, size_t l4_len)
     return sum + proto + (uint32_t) l4_len;
 }
 
-/* Sets the IP lengths and checksums, and the L4 checksum unless
- * 'no_l4_csum'. */
+/* Sets the IP lengths and header checksum, and the L4 checksum at
+ * 'csum_ofs' from the L4 header (-1: none; ICMPv4 has no pseudo-header). */
 static inline void
-fg_finish(struct fg_frame *f, bool no_l4_csum)
+fg_finish_csum(struct fg_frame *f, int csum_ofs)
 {
     size_t l4_len = f->len - f->l4;
     uint8_t *ip = f->b + f->l3;
-    int ofs = (f->proto == 6 ? 16 : f->proto == 17 ? 6
-               : f->proto == 1 || f->proto == 58 ? 2 : -1);
 
     if (f->v == 4) {
+        size_t ihl = (size_t) (ip[0] & 15) * 4;
+
         fg_put16(ip + 2, (uint16_t) (f->len - f->l3));
         fg_put16(ip + 10, 0);
-        fg_put16(ip + 10, (uint16_t) ~fg_ref_fold(fg_ref_sum(0, ip, 20)));
+        fg_put16(ip + 10, (uint16_t) ~fg_ref_fold(fg_ref_sum(0, ip, ihl)));
     } else {
-        fg_put16(ip + 4, (uint16_t) l4_len);
+        fg_put16(ip + 4, (uint16_t) (f->len - f->l3 - 40));
     }
-    if (ofs < 0 || no_l4_csum) {
+    if (csum_ofs < 0) {
         return;
     }
-    uint8_t *c = f->b + f->l4 + ofs;
+    uint8_t *c = f->b + f->l4 + csum_ofs;
     uint32_t sum = 0;
     fg_put16(c, 0);
     if (f->v == 6 || f->proto != 1) {
@@ -384,36 +442,80 @@ fg_finish(struct fg_frame *f, bool no_l4_csum)
     fg_put16(c, x);
 }
 
+/* The same with the checksum field of f->proto (TCP, UDP, ICMP,
+ * ICMPv6; none for others), or none if 'no_l4_csum'. */
+static inline void
+fg_finish(struct fg_frame *f, bool no_l4_csum)
+{
+    int ofs = (f->proto == 6 ? 16 : f->proto == 17 ? 6
+               : f->proto == 1 || f->proto == 58 ? 2 : -1);
+
+    fg_finish_csum(f, no_l4_csum ? -1 : ofs);
+}
+
+/* L4 headers, appended at the current end. */
+
+static inline void
+fg_udp_hdr(struct fg_frame *f, uint16_t sport, uint16_t dport,
+           size_t data_len, uint8_t seed)
+{
+    fg_put_u16(f, sport);
+    fg_put_u16(f, dport);
+    fg_put_u16(f, (uint16_t) (8 + data_len));
+    fg_put_u16(f, 0);
+    fg_payload(f, data_len, seed);
+}
+
+static inline void
+fg_tcp_hdr(struct fg_frame *f, uint16_t sport, uint16_t dport, uint32_t seq,
+           uint32_t ack, uint8_t flags, uint16_t win, const uint8_t *opts,
+           size_t opts_len, size_t data_len)
+{
+    fg_put_u16(f, sport);
+    fg_put_u16(f, dport);
+    fg_put_u32(f, seq);
+    fg_put_u32(f, ack);
+    fg_put_u8(f, (uint8_t) ((5 + opts_len / 4) << 4));
+    fg_put_u8(f, flags);
+    fg_put_u16(f, win);
+    fg_put_u16(f, 0);
+    fg_put_u16(f, 0);
+    fg_put(f, opts, opts_len);
+    fg_payload(f, data_len, 0x41);
+}
+
+/* ICMP(v4 or v6) header: type, code and the 4-byte rest (id, seq). */
+static inline void
+fg_icmp_hdr(struct fg_frame *f, uint8_t type, uint8_t code, uint16_t id,
+            uint16_t seq)
+{
+    fg_put_u8(f, type);
+    fg_put_u8(f, code);
+    fg_put_u16(f, 0);
+    fg_put_u16(f, id);
+    fg_put_u16(f, seq);
+}
+
+/* Whole frames. */
+
 /* UDP with 'data_len' payload bytes. */
 static inline void
 fg_udp_frame(struct fg_frame *f, const char *src, const char *dst,
              uint16_t sport, uint16_t dport, size_t data_len)
 {
     fg_ip(f, false, src, dst, 17);
-    fg_put_u16(f, sport);
-    fg_put_u16(f, dport);
-    fg_put_u16(f, (uint16_t) (8 + data_len));
-    fg_put_u16(f, 0);
-    fg_payload(f, data_len, (uint8_t) sport);
+    fg_udp_hdr(f, sport, dport, data_len, (uint8_t) sport);
     fg_finish(f, false);
 }
 
-/* TCP without options or payload. */
+/* TCP without options or payload, window 65535. */
 static inline void
 fg_tcp_frame(struct fg_frame *f, const char *src, const char *dst,
              uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
              uint8_t flags)
 {
     fg_ip(f, false, src, dst, 6);
-    fg_put_u16(f, sport);
-    fg_put_u16(f, dport);
-    fg_put_u32(f, seq);
-    fg_put_u32(f, ack);
-    fg_put_u8(f, 5 << 4);
-    fg_put_u8(f, flags);
-    fg_put_u16(f, 65535);
-    fg_put_u16(f, 0);
-    fg_put_u16(f, 0);
+    fg_tcp_hdr(f, sport, dport, seq, ack, flags, 65535, NULL, 0, 0);
     fg_finish(f, false);
 }
 
@@ -425,11 +527,7 @@ fg_echo_frame(struct fg_frame *f, const char *src, const char *dst,
     bool v4 = fg_family(src) == 4;
 
     fg_ip(f, false, src, dst, v4 ? 1 : 58);
-    fg_put_u8(f, v4 ? (reply ? 0 : 8) : (reply ? 129 : 128));
-    fg_put_u8(f, 0);
-    fg_put_u16(f, 0);
-    fg_put_u16(f, id);
-    fg_put_u16(f, seq);
+    fg_icmp_hdr(f, v4 ? (reply ? 0 : 8) : (reply ? 129 : 128), 0, id, seq);
     fg_payload(f, 21, 0x5a);
     fg_finish(f, false);
 }

@@ -3,10 +3,10 @@
  * occupancy.
  *
  * Every walk here visits one bucket at a time under its lock and copies
- * what it needs out (style rule 24); nothing keeps a pointer past the
- * unlock.  A connection is visited through its forward node only, so it
- * is counted or dumped once.  Neighbours: table.c, format.c (dump text), flush.c (clearing),
- * names.c (the coalesced TCP state).
+ * what it needs out; nothing keeps a pointer past the unlock.  A
+ * connection is visited through its forward node only, so it is counted
+ * or dumped once.  Neighbours: table.c, format.c (dump text), flush.c
+ * (clearing), names.h (protocol classes, the coalesced TCP state).
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -15,8 +15,9 @@
  *     gcc -Iext tests/c/test_format.c ext/format.c ext/names.c
  *
  * Neighbours: ovsct.h (struct ovsct_entry, the contract), dump.c (fills
- * the entries), binding/dumpobj.c (dump_text), tests/c/test_format.c (golden lines
- * of a real OVS 3.1 and an inet_ntop() cross-check).
+ * the entries), names.c (the names), binding/dumpobj.c (dump_text),
+ * tests/c/test_format.c (golden lines of a real OVS 3.1 and an
+ * inet_ntop() cross-check).
  */
 #include "names.h"
 #include "ovsct.h"

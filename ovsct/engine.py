@@ -298,8 +298,9 @@ class Conntrack:
 
         'frames' is a buffer of concatenated Ethernet frames: writable
         buffers (bytearray, memoryview) receive NAT rewrites in place;
-        read-only ones (bytes) are copied first.  'offsets' holds n + 1
-        uint32 values (array('I'), raw native-order bytes, or ints)."""
+        read-only ones (bytes) are used as they are, or copied first if
+        the action has NAT.  'offsets' holds n + 1 uint32 values
+        (array('I'), raw native-order bytes, or ints)."""
         return self._ct.execute(frames, offsets, _action(action))
 
     def execute_frames(self, frames: Sequence[bytes], action) -> bytes:
