@@ -1285,7 +1285,7 @@ main(int argc, char *argv[])
             test_captures("tests/data");
         }
     } else {
-        printf("pcap tests skipped: built without ext/pcap.c\n");
+        printf("pcap tests skipped: built without dpio/pcap.c\n");
     }
 
     printf("%d passed, %d failed\n", n_passed, n_failed);
