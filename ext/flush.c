@@ -1,9 +1,8 @@
 /*
  * flush.c -- clearing the table: everything, one zone, one tuple, or the
- * connections that match a filter (OVS's conntrack_flush(),
- * conntrack_flush_tuple() and the ofp_ct_match filter of
- * conntrack_flush_zone()/ct_dpif_flush() in lib/conntrack.c and
- * lib/ct-dpif.c).
+ * connections that match a filter (OVS's conntrack_flush() and
+ * conntrack_flush_tuple() in lib/conntrack.c, and the ofp_ct_match filter
+ * of ct_dpif_flush() in lib/ct-dpif.c).
  *
  * Flushing everything swaps every map for an empty one under all bucket
  * locks (O(buckets)); the other flushes walk one bucket at a time under

@@ -4,8 +4,10 @@
  *
  * Layout and lock order are described in ovsct-private.h.  Everything that
  * touches a map takes its bucket and says so with CT_REQUIRES.  Neighbours:
- * conntrack.c (packet path), sweep.c (sweeper), dump.c (dump and flush),
- * epoch.c (where unlinked connections go).
+ * conntrack.c (packet path), sweep.c (sweeper), dump.c (dumps), flush.c
+ * (flushes), epoch.c (where unlinked connections go).  The lock wrappers
+ * of ovsct-thread.h that are not inline (ct_mutex_init(), ct_wake_init())
+ * live here too.
  */
 #include <errno.h>
 #include <stdlib.h>
