@@ -2,11 +2,16 @@
 #
 #   make run        build, then replay the bundled capture and dump conntrack
 #   make test       build + C checks (check-ext, tsa, asan, tsan) + pytest
-#   make check-ext  ext/ builds without Python; Python.h only in module.c
-#   make tsa        clang -Wthread-safety -Werror on the engine sources
-#   make asan       tests/c drivers + engine under ASan/UBSan, run them
+#   make check-ext  ext/, dpio/ and bench/ build without Python; Python.h
+#                   appears only under binding/
+#   make tsa        clang -Wthread-safety -Werror on ext/, dpio/, bench/
+#   make asan       tests/c drivers + engine + dpio under ASan/UBSan, run them
 #   make tsan       stress driver + engine under TSan, run it
-#   make bench      C benchmark driver (ovsct bench)
+#   make bench      C benchmark driver (ovsct bench, module ovsct._bench)
+#
+# Layout: ext/ the engine (plain C), dpio/ frame I/O around it (captures),
+# bench/ the benchmark driver and the one C frame builder (framegen.h),
+# binding/ the Python extensions (the only files with Python.h).
 #
 # The C checks write stamp files under build/c/ and only rerun when a source
 # changed, so tests/test_native.py (which calls them) costs nothing after
@@ -17,10 +22,11 @@ CC ?= cc
 CLANG ?= clang
 JOBS ?= 2
 
-# Engine sources: every ext/*.c but the binding and test/fuzz drivers.
-EXT_SRCS := $(filter-out ext/module.c ext/test% ext/fuzz%,\
-	$(wildcard ext/*.c))
-EXT_HDRS := $(wildcard ext/*.h)
+# Engine sources: every ext/*.c; frame I/O: every dpio/*.c.
+EXT_SRCS := $(wildcard ext/*.c)
+DPIO_SRCS := $(wildcard dpio/*.c)
+BENCH_SRCS := $(wildcard bench/*.c)
+EXT_HDRS := $(wildcard ext/*.h dpio/*.h bench/*.h)
 C_TESTS := $(wildcard tests/c/*.c)
 SAMPLE := $(firstword $(wildcard data/sample.pcap) tests/data/sample.pcap)
 
@@ -29,7 +35,7 @@ OVSCT ?= $(shell command -v ovsct 2>/dev/null || \
 	echo "$(PYTHON) -c 'import sys; from ovsct.cli import main; \
 	sys.exit(main())'")
 
-CFLAGS_C := -std=gnu11 -D_GNU_SOURCE -pthread -Iext -Wall -Wextra
+CFLAGS_C := -std=gnu11 -D_GNU_SOURCE -pthread -Iext -Idpio -Ibench -Wall -Wextra
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer
 ASAN_FLAGS := $(SAN_FLAGS) -fsanitize=address,undefined \
 	-fno-sanitize-recover=undefined
@@ -84,45 +90,53 @@ pytest: build
 c-checks: check-ext tsa asan tsan
 
 check-ext: build/c/check-ext.stamp
-build/c/check-ext.stamp: $(EXT_SRCS) $(EXT_HDRS)
+build/c/check-ext.stamp: $(EXT_SRCS) $(DPIO_SRCS) $(BENCH_SRCS) $(EXT_HDRS)
 	@mkdir -p build/c/obj
-	@bad=$$(grep -l 'Python\.h' ext/* | grep -v '^ext/module\.c$$' || true); \
+	@bad=$$(grep -rl --include='*.[ch]' 'Python\.h' ext dpio bench tests/c \
+		benchmarks || true); \
 	if [ -n "$$bad" ]; then \
-		echo "Python.h outside ext/module.c: $$bad" >&2; exit 1; fi
-	@for f in $(EXT_SRCS); do \
+		echo "Python.h outside binding/: $$bad" >&2; exit 1; fi
+	@for f in $(EXT_SRCS) $(DPIO_SRCS) $(BENCH_SRCS); do \
 		echo "  CC $$f"; \
 		$(CC) $(CFLAGS_C) -Werror -O2 -c $$f \
 			-o build/c/obj/$$(basename $$f .c).o \
 			|| exit 1; \
 	done
+	@echo "  LD bench_main (engine + bench, no Python)"
+	@$(CC) $(CFLAGS_C) -Werror -O2 benchmarks/bench_main.c \
+		$(patsubst %.c,build/c/obj/%.o,$(notdir $(EXT_SRCS) $(BENCH_SRCS))) \
+		-o build/c/bench_main -lm
 	@touch $@
 
 tsa: build/c/tsa.stamp
-build/c/tsa.stamp: $(EXT_SRCS) $(EXT_HDRS)
+build/c/tsa.stamp: $(EXT_SRCS) $(DPIO_SRCS) $(BENCH_SRCS) $(EXT_HDRS)
 	@mkdir -p build/c
-	@for f in $(EXT_SRCS); do \
+	@for f in $(EXT_SRCS) $(DPIO_SRCS) $(BENCH_SRCS); do \
 		echo "  TSA $$f"; \
-		$(CLANG) -std=gnu11 -D_GNU_SOURCE -Iext -Wthread-safety -Werror \
-			-fsyntax-only $$f || exit 1; \
+		$(CLANG) -std=gnu11 -D_GNU_SOURCE -Iext -Idpio -Ibench \
+			-Wthread-safety -Werror -fsyntax-only $$f || exit 1; \
 	done
 	@touch $@
 
-# Engine objects per sanitizer, then one binary per tests/c driver.
-ASAN_OBJS := $(patsubst ext/%.c,build/c/asan/obj/%.o,$(EXT_SRCS))
-TSAN_OBJS := $(patsubst ext/%.c,build/c/tsan/obj/%.o,$(EXT_SRCS))
+# Engine (+ dpio) objects per sanitizer, then one binary per tests/c
+# driver.
+SAN_SRCS := $(EXT_SRCS) $(DPIO_SRCS)
+ASAN_OBJS := $(patsubst %.c,build/c/asan/obj/%.o,$(SAN_SRCS))
+TSAN_OBJS := $(patsubst %.c,build/c/tsan/obj/%.o,$(SAN_SRCS))
+C_TEST_HDRS := $(wildcard tests/c/*.h) bench/framegen.h
 
-build/c/asan/obj/%.o: ext/%.c $(EXT_HDRS)
+build/c/asan/obj/%.o: %.c $(EXT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_C) $(ASAN_FLAGS) -c $< -o $@
 
-build/c/tsan/obj/%.o: ext/%.c $(EXT_HDRS)
+build/c/tsan/obj/%.o: %.c $(EXT_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_C) $(TSAN_FLAGS) -c $< -o $@
 
-build/c/asan/%: tests/c/%.c tests/c/testlib.h $(ASAN_OBJS)
+build/c/asan/%: tests/c/%.c $(C_TEST_HDRS) $(ASAN_OBJS)
 	$(CC) $(CFLAGS_C) $(ASAN_FLAGS) $< $(ASAN_OBJS) -o $@ -lm
 
-build/c/tsan/%: tests/c/%.c tests/c/testlib.h $(TSAN_OBJS)
+build/c/tsan/%: tests/c/%.c $(C_TEST_HDRS) $(TSAN_OBJS)
 	$(CC) $(CFLAGS_C) $(TSAN_FLAGS) $< $(TSAN_OBJS) -o $@ -lm
 
 ASAN_BINS := $(patsubst tests/c/%.c,build/c/asan/%,$(C_TESTS))
@@ -144,4 +158,4 @@ bench: build
 	$(OVSCT) bench $(BENCH_ARGS)
 
 clean:
-	rm -rf build ovsct/_engine*.so
+	rm -rf build ovsct/_engine*.so ovsct/_bench*.so

@@ -1,7 +1,13 @@
-"""Build of the C extension ovsct._engine (metadata is in setup.cfg).
+"""Build of the C extensions (metadata is in setup.cfg).
 
-Sources are every ext/*.c except test and fuzz drivers, found by glob so
-that new engine files are picked up without editing this file.
+    ovsct._engine   the engine (ext/*.c), the frame I/O (dpio/*.c) and the
+                    binding (binding/module.c, convert.c, dumpobj.c)
+    ovsct._bench    the benchmark driver (bench/*.c) with its own copy of
+                    the engine (ext/*.c), binding/bench.c and convert.c
+
+Sources are found by glob, so that new engine or I/O files are picked up
+without editing this file.  Only binding/ includes Python.h (`make
+check-ext` checks it).
 """
 
 import glob
@@ -12,26 +18,43 @@ from setuptools import Extension, setup
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _engine_sources():
-    sources = []
-    for path in sorted(glob.glob(os.path.join(HERE, "ext", "*.c"))):
-        name = os.path.basename(path)
-        if name.startswith(("test", "fuzz")) or "fuzz" in name:
-            continue
-        sources.append(os.path.relpath(path, HERE))
-    return sources
+def _sources(folder):
+    return sorted(os.path.relpath(p, HERE)
+                  for p in glob.glob(os.path.join(HERE, folder, "*.c")))
 
 
-engine = Extension(
-    "ovsct._engine",
-    sources=_engine_sources(),
-    depends=sorted(os.path.relpath(p, HERE)
-                   for p in glob.glob(os.path.join(HERE, "ext", "*.h"))),
-    include_dirs=["ext"],
+def _headers(*folders):
+    return sorted(os.path.relpath(p, HERE) for folder in folders
+                  for p in glob.glob(os.path.join(HERE, folder, "*.h")))
+
+
+ENGINE = _sources("ext")
+DPIO = _sources("dpio")
+BINDING = ["binding/module.c", "binding/convert.c", "binding/dumpobj.c"]
+BENCH = _sources("bench")
+
+COMMON = dict(
     define_macros=[("_GNU_SOURCE", None)],
     extra_compile_args=["-std=gnu11", "-O2", "-pthread", "-Wall", "-Wextra",
                         "-fvisibility=hidden"],
     extra_link_args=["-pthread"],
 )
 
-setup(ext_modules=[engine])
+engine = Extension(
+    "ovsct._engine",
+    sources=ENGINE + DPIO + BINDING,
+    depends=_headers("ext", "dpio", "binding"),
+    include_dirs=["ext", "dpio", "binding"],
+    **COMMON,
+)
+
+bench = Extension(
+    "ovsct._bench",
+    sources=ENGINE + BENCH + ["binding/bench.c", "binding/convert.c"],
+    depends=_headers("ext", "bench", "binding"),
+    include_dirs=["ext", "bench", "binding"],
+    libraries=["m"],
+    **COMMON,
+)
+
+setup(ext_modules=[engine, bench])

@@ -1,20 +1,23 @@
 /*
- * bench_main.c -- ovsct's benchmark driver (ext/bench.c) as a plain C
+ * bench_main.c -- ovsct's benchmark driver (bench/bench.c) as a plain C
  * program, without Python: for builds with other compile-time options,
- * such as the bucket lock kind (benchmarks/lock_kinds.sh) or sanitizers.
+ * such as the bucket lock kind (benchmarks/lock_kinds.py) or sanitizers.
  *
  *     bench_main PHASE [CONNS [THREADS [BATCH [BUCKETS [SWEEP_MS
  *                [SPREAD_MS]]]]]]
  *
  * Prints the driver's JSON object on stdout; exits 0 if every correctness
- * check passed, 1 otherwise, 2 on bad usage.  Link with every ext/ source
- * file but module.c (and -lm -pthread).
+ * check passed, 1 otherwise, 2 on bad usage.  Build (`make check-ext`
+ * builds it as build/c/bench_main):
+ *
+ *     cc -std=gnu11 -O2 -D_GNU_SOURCE -pthread -Iext -Ibench \
+ *         benchmarks/bench_main.c ext/[a-z]*.c bench/[a-z]*.c -lm
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ovsct.h"
+#include "bench.h"
 
 #define JSON_SIZE (1 << 16)
 

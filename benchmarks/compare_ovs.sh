@@ -83,9 +83,12 @@ fi
 
 # 3. The driver.
 if [ ! -x "$DRIVER" ] || [ "$HERE/ovs_driver.c" -nt "$DRIVER" ] \
+        || [ "$ROOT/bench/framegen.h" -nt "$DRIVER" ] \
+        || [ "$ROOT/bench/probes.h" -nt "$DRIVER" ] \
         || [ "$LIB" -nt "$DRIVER" ]; then
     log "linking $DRIVER"
-    gcc -O2 -std=gnu11 -include "$SRC/config.h" -I"$SRC" -I"$SRC/include" \
+    gcc -O2 -std=gnu11 -include "$SRC/config.h" -I"$ROOT/bench" \
+        -I"$SRC" -I"$SRC/include" \
         -I"$SRC/lib" -o "$DRIVER" "$HERE/ovs_driver.c" "$LIB" \
         -latomic -lm -lpthread -lrt
 fi

@@ -3,7 +3,7 @@
 
 The lock kind is a compile-time choice (-DCT_BUCKET_LOCK_KIND=0/1/2,
 ext/ovsct-thread.h).  This script builds benchmarks/bench_main.c (the C
-benchmark driver without Python) with every ext/*.c but module.c three
+benchmark driver without Python) with every ext/*.c and bench/*.c three
 times, at -O2 like setup.py, into build/bench/, then runs phases with each
 build, the kinds interleaved within each repetition, and prints the best
 and the median of each figure.
@@ -33,12 +33,12 @@ KINDS = {0: "mutex", 1: "adaptive", 2: "spinlock"}
 
 
 def build(kind: int, outdir: str) -> str:
-    srcs = sorted(p for p in glob.glob(os.path.join(ROOT, "ext", "*.c"))
-                  if not os.path.basename(p).startswith(("module", "test",
-                                                         "fuzz")))
+    srcs = sorted(glob.glob(os.path.join(ROOT, "ext", "*.c"))
+                  + glob.glob(os.path.join(ROOT, "bench", "*.c")))
     exe = os.path.join(outdir, "bench_lock%d" % kind)
     cmd = ["gcc", "-std=gnu11", "-O2", "-D_GNU_SOURCE", "-pthread",
            "-I" + os.path.join(ROOT, "ext"),
+           "-I" + os.path.join(ROOT, "bench"),
            "-DCT_BUCKET_LOCK_KIND=%d" % kind] + srcs + [
            os.path.join(ROOT, "benchmarks", "bench_main.c"), "-o", exe,
            "-lm"]

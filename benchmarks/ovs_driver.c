@@ -1,5 +1,5 @@
 /*
- * ovs_driver.c -- the "standard" benchmark of ext/bench.c, run against
+ * ovs_driver.c -- the "standard" benchmark of bench/bench.c, run against
  * Open vSwitch's own userspace conntrack (lib/conntrack.c).
  *
  * Built and run by benchmarks/compare_ovs.sh against an OVS source tree
@@ -11,13 +11,14 @@
  * connections (identical frames: connection i is 10.x.y.z:sport ->
  * 192.168.0.1:5000), split into contiguous ranges over the threads; each
  * thread builds its frames in the loop into a reused batch of dp_packets
- * (template copy, address/port patch, IPv4 checksum, metadata reset and
- * header offsets, which OVS's datapath would have set by its miniflow
- * parse) and runs conntrack_execute(ct(commit), zone 0) on them, then
+ * (bench/framegen.h's fg_udp(), the builder of ovsct's driver: template
+ * copy, address/port patch, IPv4 checksum; then metadata reset and header
+ * offsets, which OVS's datapath would have set by its miniflow parse) and runs conntrack_execute(ct(commit), zone 0) on them, then
  * checks the ct_state of each.  Phases: insert (commit), look up (no
  * commit), flush of everything (conntrack_flush()).  Expiry is not timed:
  * OVS removes expired connections only from its own clean thread on the
- * real clock.  Memory: RSS and malloc in-use deltas over the insert.
+ * real clock.  Memory: RSS and malloc in-use deltas over the insert
+ * (bench/probes.h, as ovsct's driver measures them).
  */
 #include <config.h>
 
@@ -36,21 +37,8 @@
 #include "packets.h"
 #include "timeval.h"
 
-#define FRAME_LEN 42
-#define PORTS_PER_ADDR 60000
-#define IP_OFS 14
-#define IP_CSUM_OFS (IP_OFS + 10)
-#define IP_SRC_OFS (IP_OFS + 12)
-#define UDP_SPORT_OFS (IP_OFS + 20)
-
-static const uint8_t frame_template[FRAME_LEN] = {
-    0x50, 0x54, 0x00, 0x00, 0x00, 0x0a, 0x50, 0x54, 0x00, 0x00, 0x00, 0x09,
-    0x08, 0x00,
-    0x45, 0x00, 0x00, 0x1c, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01,
-    0x00, 0x00, 0x13, 0x88, 0x00, 0x08, 0x00, 0x00,
-};
-static uint32_t template_ip_sum;
+#include "framegen.h"
+#include "probes.h"
 
 static struct conntrack *ct;
 static uint32_t n_conns, n_threads, batch_size;
@@ -64,64 +52,14 @@ struct worker {
     uint64_t n_unexpected;
 };
 
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t
-rss_bytes(void)
-{
-    long size = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-
-    if (f) {
-        if (fscanf(f, "%ld %ld", &size, &resident) != 2) {
-            resident = 0;
-        }
-        fclose(f);
-    }
-    return (int64_t) resident * sysconf(_SC_PAGESIZE);
-}
-
-static int64_t
-alloc_bytes(void)
-{
-    struct mallinfo2 mi = mallinfo2();
-
-    return (int64_t) mi.uordblks + (int64_t) mi.hblkhd;
-}
-
 static void
 frame_build(struct dp_packet *pkt, uint32_t id)
 {
-    uint8_t *f = dp_packet_data(pkt);
-    uint32_t src = 0x0a000001 + id / PORTS_PER_ADDR;
-    uint16_t sport = 1 + id % PORTS_PER_ADDR;
-    uint32_t sum;
-
-    memcpy(f, frame_template, FRAME_LEN);
-    f[IP_SRC_OFS] = src >> 24;
-    f[IP_SRC_OFS + 1] = src >> 16;
-    f[IP_SRC_OFS + 2] = src >> 8;
-    f[IP_SRC_OFS + 3] = src;
-    sum = template_ip_sum + (src >> 16) + (src & 0xffff);
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = ~sum & 0xffff;
-    f[IP_CSUM_OFS] = sum >> 8;
-    f[IP_CSUM_OFS + 1] = sum;
-    f[UDP_SPORT_OFS] = sport >> 8;
-    f[UDP_SPORT_OFS + 1] = sport;
-
+    fg_udp(dp_packet_data(pkt), id);
     pkt_metadata_init(&pkt->md, u32_to_odp(0));
     dp_packet_reset_offsets(pkt);
-    pkt->l3_ofs = IP_OFS;
-    pkt->l4_ofs = IP_OFS + 20;
+    pkt->l3_ofs = FG_IP_OFS;
+    pkt->l4_ofs = FG_L4_OFS;
 }
 
 static void *
@@ -133,11 +71,11 @@ worker_main(void *w_)
 
     for (uint32_t k = 0; k < batch_size; k++) {
         pkts[k] = dp_packet_new(128);
-        dp_packet_put_zeros(pkts[k], FRAME_LEN);
+        dp_packet_put_zeros(pkts[k], FG_FRAME_LEN);
     }
 
     ovs_barrier_block(&barrier);
-    w->t_start = now_ns();
+    w->t_start = probe_now_ns();
     for (uint32_t i = w->lo; i < w->hi;) {
         uint32_t n = MIN(batch_size, w->hi - i);
 
@@ -154,7 +92,7 @@ worker_main(void *w_)
         }
         i += n;
     }
-    w->t_end = now_ns();
+    w->t_end = probe_now_ns();
     ovs_barrier_block(&barrier);
 
     for (uint32_t k = 0; k < batch_size; k++) {
@@ -207,10 +145,7 @@ main(int argc, char *argv[])
         fprintf(stderr, "bad arguments (batch 1..%d)\n", NETDEV_MAX_BURST);
         return 2;
     }
-    for (int i = 0; i < 20; i += 2) {
-        template_ip_sum += frame_template[IP_OFS + i] << 8
-                           | frame_template[IP_OFS + i + 1];
-    }
+    fg_init();
 
     struct worker *ws = xcalloc(n_threads, sizeof *ws);
     for (uint32_t t = 0; t < n_threads; t++) {
@@ -224,16 +159,18 @@ main(int argc, char *argv[])
     }
     ct_now = time_msec();
 
-    int64_t rss0 = rss_bytes(), alloc0 = alloc_bytes();
+    struct probe_mem m0 = probe_mem_now();
     uint64_t insert_ns = run_phase(ws, true, &bad_insert);
-    int64_t rss1 = rss_bytes(), alloc1 = alloc_bytes();
+    struct probe_mem m1 = probe_mem_now();
+    int64_t rss0 = m0.rss, alloc0 = m0.alloc, rss1 = m1.rss;
+    int64_t alloc1 = m1.alloc;
     conntrack_get_nconns(ct, &n_after_insert);
 
     uint64_t lookup_ns = run_phase(ws, false, &bad_lookup);
 
-    uint64_t t0 = now_ns();
+    uint64_t t0 = probe_now_ns();
     conntrack_flush(ct, NULL);
-    uint64_t flush_ns = now_ns() - t0;
+    uint64_t flush_ns = probe_now_ns() - t0;
     conntrack_get_nconns(ct, &n_after_flush);
 
     bool ok = !bad_insert && !bad_lookup && n_after_insert == n_conns

@@ -1,23 +1,25 @@
 /*
- * dump.c -- reading and clearing the table: dump cursor, flushes,
- * statistics and bucket occupancy.
+ * dump.c -- reading the table: dump cursor, statistics and bucket
+ * occupancy.
  *
  * Every walk here visits one bucket at a time under its lock and copies
- * what it needs out (style rule 24); nothing keeps a pointer past the
- * unlock.  A connection is visited through its forward node only, so it
- * is counted or dumped once.  Neighbours: table.c, format.c (dump text).
+ * what it needs out; nothing keeps a pointer past the unlock.  A
+ * connection is visited through its forward node only, so it is counted
+ * or dumped once.  Neighbours: table.c, format.c (dump text), flush.c
+ * (clearing), names.h (protocol classes, the coalesced TCP state).
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
 #include "ovsct-private.h"
 
 /* Entries. */
 
-static void
-tuple_from_key(const struct ct_key *k, struct ovsct_tuple *t)
+void
+ct_tuple_from_key(const struct ct_key *k, struct ovsct_tuple *t)
 {
     memcpy(t->src, k->src, 16);
     memcpy(t->dst, k->dst, 16);
@@ -42,9 +44,9 @@ entry_fill(struct ovsct *ct, struct ct_conn *c, struct ovsct_entry *e)
     struct ct_key rkey;
 
     memset(e, 0, sizeof *e);
-    tuple_from_key(&c->key, &e->orig);
+    ct_tuple_from_key(&c->key, &e->orig);
     ct_conn_key(c, 1, &rkey);
-    tuple_from_key(&rkey, &e->reply);
+    ct_tuple_from_key(&rkey, &e->reply);
     e->zone = c->key.zone;
     e->bucket = c->node[0].bucket;
     e->nat = c->nat;
@@ -177,299 +179,7 @@ ovsct_dump_done(struct ovsct_dump *d)
     }
 }
 
-/* Flush. */
-
-/* Flushes everything: takes every bucket lock, swaps every map for an
- * empty one and settles the counts at once; the old maps and their
- * connections are freed by the reclaimer.  Cost: O(buckets) under the
- * locks, independent of the number of connections. */
-static size_t
-flush_all(struct ovsct *ct) CT_NO_THREAD_SAFETY_ANALYSIS
-{
-    /* ct_lock_all() takes a lock array the analysis cannot follow. */
-    struct ct_dead_map *dead = NULL, *dm;
-    int64_t live = 0;
-
-    ct_lock_all(ct);
-    for (uint32_t i = 0; i < ct->n_buckets; i++) {
-        struct ct_bucket *b = &ct->buckets[i];
-
-        live += atomic_exchange_explicit(&b->n_live, 0,
-                                         memory_order_relaxed);
-        if (!b->slots) {
-            continue;
-        }
-        dm = malloc(sizeof *dm);
-        if (!dm) {
-            continue;           /* Keep this bucket: it stays consistent. */
-        }
-        dm->slots = b->slots;
-        dm->n = b->mask + 1;
-        dm->next = dead;
-        dead = dm;
-        ct_map_publish(b, NULL, 0);
-        b->used = 0;
-    }
-    atomic_store(&ct->gen, (uint8_t) (atomic_load(&ct->gen) + 1));
-    atomic_fetch_sub(&ct->n_conns, live);
-    if (atomic_load(&ct->limits_active)) {
-        for (int z = 0; z < CT_N_ZONES; z++) {
-            atomic_store_explicit(&ct->zone_count[z], 0,
-                                  memory_order_relaxed);
-        }
-    }
-    /* Retire the old maps before the buckets can be seen empty: the
-     * reclaimer gives memory back once the table looks empty, and these
-     * maps still point at their connections. */
-    for (dm = dead; dm;) {
-        struct ct_dead_map *next = dm->next;
-
-        ct_retire_maps(ct, dm);
-        dm = next;
-    }
-    ct_unlock_all(ct);
-    return live < 0 ? 0 : (size_t) live;
-}
-
-/* Removes every live connection of bucket 'b' for which 'match' is true,
- * and every dead node met.  Returns the number claimed. */
-typedef bool match_fn(const struct ct_conn *, const void *aux);
-
-static size_t
-flush_bucket(struct ovsct *ct, struct ct_bucket *b, int64_t now,
-             match_fn *match, const void *aux)
-{
-    uint8_t gen = atomic_load(&ct->gen);
-    size_t n = 0;
-    bool again;
-
-    ct_mutex_lock(&b->lock);
-    do {
-        /* Deletions shift entries, possibly past the scan position:
-         * rescan until a pass removes nothing. */
-        again = false;
-        for (uint32_t i = 0; b->slots && i <= b->mask; i++) {
-            uint32_t e = b->slots[i].ent;
-            struct ct_conn *c = e ? ct_ent_conn(ct, e) : NULL;
-
-            if (!c) {
-                continue;
-            }
-            if (ct_conn_live(c, now, gen)) {
-                /* Matched through the forward node only: once. */
-                if ((e & 1) || !match(c, aux)) {
-                    continue;
-                }
-                n++;
-            }
-            ct_remove_locked(ct, b, c, (int) (e & 1));
-            again = true;
-            i--;                /* Slot i now holds a shifted entry. */
-        }
-    } while (again);
-    ct_map_shrink(ct, b);
-    ct_mutex_unlock(&b->lock);
-    return n;
-}
-
-static bool
-match_zone(const struct ct_conn *c, const void *aux)
-{
-    return c->key.zone == *(const uint16_t *) aux;
-}
-
-int
-ovsct_flush(struct ovsct *ct, const uint16_t *zone, size_t *n_flushed)
-{
-    size_t n = 0;
-
-    if (!zone) {
-        n = flush_all(ct);
-        if (!ct->has_sweeper) {
-            ct_reclaim(ct);
-        }
-    } else {
-        int64_t now = ovsct_now(ct);
-
-        for (uint32_t i = 0; i < ct->n_buckets; i++) {
-            n += flush_bucket(ct, &ct->buckets[i], now, match_zone, zone);
-        }
-        ct_reclaim(ct);
-    }
-    if (n_flushed) {
-        *n_flushed = n;
-    }
-    return 0;
-}
-
-/* Builds the lookup key for 'tuple' in 'zone'. */
-static int
-key_from_tuple(const struct ovsct_tuple *t, uint16_t zone, struct ct_key *k)
-{
-    memset(k, 0, sizeof *k);
-    if (t->l3 != 4 && t->l3 != 6) {
-        return EINVAL;
-    }
-    memcpy(k->src, t->src, t->l3 == 4 ? 4 : 16);
-    memcpy(k->dst, t->dst, t->l3 == 4 ? 4 : 16);
-    k->l3 = t->l3;
-    k->nw_proto = t->proto;
-    k->zone = zone;
-    if (t->proto == 1 || t->proto == 58) {
-        k->sport = htons(t->sport);
-        k->dport = (uint16_t) (t->icmp_type << 8 | t->icmp_code);
-    } else if (t->proto == 6 || t->proto == 17 || t->proto == 132
-               || t->proto == 136 || t->proto == 33) {
-        k->sport = htons(t->sport);
-        k->dport = htons(t->dport);
-    }
-    return 0;
-}
-
-int
-ovsct_flush_tuple(struct ovsct *ct, uint16_t zone,
-                  const struct ovsct_tuple *tuple)
-{
-    struct ct_key key;
-    struct ct_bucket *b;
-    struct ct_conn *c;
-    uint32_t hash;
-    int dir, err;
-
-    err = key_from_tuple(tuple, zone, &key);
-    if (err) {
-        return err;
-    }
-    hash = ct_key_hash(ct, &key);
-    b = &ct->buckets[ct_bucket_of(ct, hash)];
-
-    ct_epoch_enter();
-    ct_mutex_lock(&b->lock);
-    c = ct_map_find(ct, b, hash, &key, ovsct_now(ct), &dir);
-    ct_mutex_unlock(&b->lock);
-    err = c && ct_conn_kill(ct, c) ? 0 : ENOENT;
-    ct_epoch_exit();
-    ct_reclaim(ct);
-    return err;
-}
-
-static bool
-addr_eq(const uint8_t *a, const uint8_t *b, uint8_t l3)
-{
-    return !memcmp(a, b, l3 == 4 ? 4 : 16);
-}
-
-static bool
-tuple_match(const struct ovsct_tuple_match *m, const struct ovsct_tuple *t)
-{
-    if (m->l3 && m->l3 != t->l3) {
-        return false;
-    }
-    if (m->has_src && !addr_eq(m->src, t->src, t->l3)) {
-        return false;
-    }
-    if (m->has_dst && !addr_eq(m->dst, t->dst, t->l3)) {
-        return false;
-    }
-    if (m->has_proto) {
-        if (m->proto != t->proto) {
-            return false;
-        }
-        if (t->proto == 1 || t->proto == 58) {
-            return m->icmp_id == t->sport && m->icmp_type == t->icmp_type
-                   && m->icmp_code == t->icmp_code;
-        }
-    }
-    if (m->sport && m->sport != t->sport) {
-        return false;
-    }
-    if (m->dport && m->dport != t->dport) {
-        return false;
-    }
-    return true;
-}
-
-static bool
-match_filter(const struct ct_conn *c_, const void *aux)
-{
-    const struct ovsct_flush_filter *f = aux;
-    struct ct_conn *c = (struct ct_conn *) c_;
-    struct ovsct_tuple orig, reply;
-    struct ct_key rkey;
-    uint32_t mark;
-    ovsct_u128 labels;
-
-    if (f->has_zone && c->key.zone != f->zone) {
-        return false;
-    }
-    ct_spin_lock(&c->lock);
-    mark = c->mark;
-    labels = c->labels;
-    ct_spin_unlock(&c->lock);
-    if ((mark & f->mark_mask) != (f->mark & f->mark_mask)
-        || (labels.lo & f->labels_mask.lo)
-           != (f->labels.lo & f->labels_mask.lo)
-        || (labels.hi & f->labels_mask.hi)
-           != (f->labels.hi & f->labels_mask.hi)) {
-        return false;
-    }
-    tuple_from_key(&c->key, &orig);
-    ct_conn_key(c, 1, &rkey);
-    tuple_from_key(&rkey, &reply);
-    return (!f->has_orig || tuple_match(&f->orig, &orig))
-           && (!f->has_reply || tuple_match(&f->reply, &reply));
-}
-
-int
-ovsct_flush_filter(struct ovsct *ct, const struct ovsct_flush_filter *f,
-                   size_t *n_flushed)
-{
-    int64_t now = ovsct_now(ct);
-    size_t n = 0;
-
-    for (uint32_t i = 0; i < ct->n_buckets; i++) {
-        n += flush_bucket(ct, &ct->buckets[i], now, match_filter, f);
-    }
-    ct_reclaim(ct);
-    if (n_flushed) {
-        *n_flushed = n;
-    }
-    return 0;
-}
-
 /* Statistics. */
-
-static enum ovsct_proto_class
-proto_class(uint8_t l3, uint8_t proto)
-{
-    switch (proto) {
-    case 6: return OVSCT_PC_TCP;
-    case 17: return OVSCT_PC_UDP;
-    case 136: return OVSCT_PC_UDPLITE;
-    case 132: return OVSCT_PC_SCTP;
-    case 1: return l3 == 4 ? OVSCT_PC_ICMP : OVSCT_PC_OTHER;
-    case 58: return l3 == 6 ? OVSCT_PC_ICMPV6 : OVSCT_PC_OTHER;
-    case 33: return OVSCT_PC_DCCP;
-    case 2: return OVSCT_PC_IGMP;
-    default: return OVSCT_PC_OTHER;
-    }
-}
-
-/* The state OVS prints without -m: the larger of the two, with SYN_RECV
- * shown as ESTABLISHED and FIN_WAIT_2 as TIME_WAIT. */
-static uint8_t
-coalesce_tcp_state(uint8_t a, uint8_t b)
-{
-    uint8_t s = a > b ? a : b;
-
-    if (s == OVSCT_TCPS_SYN_RECV) {
-        return OVSCT_TCPS_ESTABLISHED;
-    }
-    if (s == OVSCT_TCPS_FIN_WAIT_2) {
-        return OVSCT_TCPS_TIME_WAIT;
-    }
-    return s;
-}
 
 int
 ovsct_stats(struct ovsct *ct, const uint16_t *zone, struct ovsct_stats *st)
@@ -491,13 +201,13 @@ ovsct_stats(struct ovsct *ct, const uint16_t *zone, struct ovsct_stats *st)
                 continue;
             }
             st->total++;
-            st->per_proto[proto_class(c->key.l3, c->key.nw_proto)]++;
+            st->per_proto[ovsct_proto_class_of(c->key.l3, c->key.nw_proto)]++;
             tcp = ct_conn_tcp(c);
             if (tcp) {
                 uint8_t s;
 
                 ct_spin_lock(&c->lock);
-                s = coalesce_tcp_state(tcp[0].state, tcp[1].state);
+                s = ovsct_tcp_state_coalesce(tcp[0].state, tcp[1].state);
                 ct_spin_unlock(&c->lock);
                 if (s < OVSCT_TCPS_N) {
                     st->tcp_states[s]++;

@@ -10,14 +10,16 @@
  *
  * It is on the dump path of a million lines, so it formats numbers and
  * addresses by hand (no printf) straight into the caller's buffer.  It
- * depends on ovsct.h only and builds alone:
+ * depends on ovsct.h and names.h only and builds alone:
  *
- *     gcc -Iext tests/c/test_format.c ext/format.c
+ *     gcc -Iext tests/c/test_format.c ext/format.c ext/names.c
  *
  * Neighbours: ovsct.h (struct ovsct_entry, the contract), dump.c (fills
- * the entries), module.c (dump_text), tests/c/test_format.c (golden lines
- * of a real OVS 3.1 and an inet_ntop() cross-check).
+ * the entries), names.c (the names), binding/dumpobj.c (dump_text),
+ * tests/c/test_format.c (golden lines of a real OVS 3.1 and an
+ * inet_ntop() cross-check).
  */
+#include "names.h"
 #include "ovsct.h"
 
 #include <string.h>
@@ -44,27 +46,6 @@ static char *put_state(char *, uint8_t);
 static char *put_tcp_flags(char *, uint8_t);
 static char *format__(const struct ovsct_entry *, bool verbose,
                       bool print_stats, int64_t now, char *);
-
-/* TCP state names, OVS's CT_DPIF_TCP_STATES order. */
-static const char *const tcp_state_names[OVSCT_TCPS_N] = {
-    [OVSCT_TCPS_CLOSED] = "CLOSED",
-    [OVSCT_TCPS_LISTEN] = "LISTEN",
-    [OVSCT_TCPS_SYN_SENT] = "SYN_SENT",
-    [OVSCT_TCPS_SYN_RECV] = "SYN_RECV",
-    [OVSCT_TCPS_ESTABLISHED] = "ESTABLISHED",
-    [OVSCT_TCPS_CLOSE_WAIT] = "CLOSE_WAIT",
-    [OVSCT_TCPS_FIN_WAIT_1] = "FIN_WAIT_1",
-    [OVSCT_TCPS_CLOSING] = "CLOSING",
-    [OVSCT_TCPS_LAST_ACK] = "LAST_ACK",
-    [OVSCT_TCPS_FIN_WAIT_2] = "FIN_WAIT_2",
-    [OVSCT_TCPS_TIME_WAIT] = "TIME_WAIT",
-};
-
-/* TCP flag names by bit number, OVS's CT_DPIF_TCP_FLAGS order. */
-static const char *const tcp_flag_names[8] = {
-    "WINDOW_SCALE", "SACK_PERM", "CLOSE_INIT", "BE_LIBERAL",
-    "DATA_UNACKNOWLEDGED", "MAXACK_SET", NULL, NULL,
-};
 
 /* "00" "01" ... "99": two decimal digits at a time. */
 static const char digits2[200] =
@@ -172,16 +153,9 @@ format__(const struct ovsct_entry *e, bool verbose, bool print_stats,
             PUT_LIT(p, ",flags_reply=");
             p = put_tcp_flags(p, e->tcp_flags[1]);
         } else {
-            /* The larger of the two states, then OVS's coalescing
-             * (coalesce_tcp_state()). */
-            uint8_t s = e->tcp_state[0] > e->tcp_state[1]
-                        ? e->tcp_state[0] : e->tcp_state[1];
+            uint8_t s = ovsct_tcp_state_coalesce(e->tcp_state[0],
+                                                 e->tcp_state[1]);
 
-            if (s == OVSCT_TCPS_FIN_WAIT_2) {
-                s = OVSCT_TCPS_TIME_WAIT;
-            } else if (s == OVSCT_TCPS_SYN_RECV) {
-                s = OVSCT_TCPS_ESTABLISHED;
-            }
             PUT_LIT(p, "state=");
             p = put_state(p, s);
         }
@@ -351,34 +325,9 @@ put_ipv6(char *p, const uint8_t *a)
 static char *
 put_proto(char *p, uint8_t proto)
 {
-    switch (proto) {
-    case 1:
-        PUT_LIT(p, "icmp");
-        return p;
-    case 58:
-        PUT_LIT(p, "icmpv6");
-        return p;
-    case 6:
-        PUT_LIT(p, "tcp");
-        return p;
-    case 17:
-        PUT_LIT(p, "udp");
-        return p;
-    case 132:
-        PUT_LIT(p, "sctp");
-        return p;
-    case 136:
-        PUT_LIT(p, "udplite");
-        return p;
-    case 33:
-        PUT_LIT(p, "dccp");
-        return p;
-    case 2:
-        PUT_LIT(p, "igmp");
-        return p;
-    default:
-        return put_u32(p, proto);
-    }
+    const char *name = ovsct_proto_name(proto);
+
+    return name ? put_str(p, name) : put_u32(p, proto);
 }
 
 /* Writes 't' (ct_dpif_format_tuple()) with address family 'l3' (6: IPv6,
@@ -412,7 +361,7 @@ static char *
 put_state(char *p, uint8_t s)
 {
     if (s < OVSCT_TCPS_N) {
-        return put_str(p, tcp_state_names[s]);
+        return put_str(p, ovsct_tcp_state_names[s]);
     }
     *p++ = '[';
     p = put_u8(p, s);
@@ -435,11 +384,11 @@ put_tcp_flags(char *p, uint8_t flags)
     }
     for (int bit = 0; bit < 8; bit++) {
         if (flags & (1u << bit)) {
-            if (tcp_flag_names[bit]) {
+            if (ovsct_tcp_flag_names[bit]) {
                 if (p != start) {
                     *p++ = '|';
                 }
-                p = put_str(p, tcp_flag_names[bit]);
+                p = put_str(p, ovsct_tcp_flag_names[bit]);
             } else {
                 bad |= 1u << bit;
             }

@@ -1,10 +1,10 @@
 /*
  * nat.c -- choosing the translated tuple of a new NAT connection.
  *
- * OVS's rules (REFERENCE.md section 13, lib/conntrack.c
- * nat_get_unique_tuple()): exactly one address is picked from the range,
- * min + hash mod size (no iteration over other addresses); an all-zero
- * range keeps the packet's own address.  Ports (the echo id for ICMP) are
+ * OVS's rules (lib/conntrack.c nat_get_unique_tuple()): exactly one
+ * address is picked from the range, min + hash mod size (no iteration
+ * over other addresses); an all-zero range keeps the packet's own
+ * address.  Ports (the echo id for ICMP) are
  * searched only for TCP, UDP, SCTP and ICMP:
  *
  *   SNAT with a port range   that range, from min + (hash or random) mod n;

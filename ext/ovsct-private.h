@@ -357,8 +357,7 @@ struct ovsct {
     pthread_t sweeper;
     bool has_sweeper;
     atomic_bool stop;
-    pthread_mutex_t wake_mutex; /* Only for 'wake_cond' (sweep.c). */
-    pthread_cond_t wake_cond;
+    struct ct_wake wake;        /* The sweeper sleeps on it (sweep.c). */
     _Atomic uint32_t sweep_cursor;      /* Next bucket to scan. */
     _Atomic uint64_t sweeps;
     _Atomic uint64_t sweep_scanned;
@@ -450,8 +449,17 @@ size_t ct_bucket_sweep(struct ovsct *, struct ct_bucket *b, int64_t now,
     CT_EXCLUDED(b->lock);
 
 /* conntrack.c */
-void ct_count_add(struct ovsct *, uint16_t zone, int delta);
 void ct_conn_free(struct ovsct *, struct ct_conn *);
+
+/* config.c */
+void ct_count_add(struct ovsct *, uint16_t zone, int delta);
+void ct_reap_all(struct ovsct *, bool force);
+void ct_release_if_empty(struct ovsct *);
+void ct_clear_sweep_bounds(struct ovsct *);
+bool ct_table_empty(struct ovsct *);
+
+/* dump.c */
+void ct_tuple_from_key(const struct ct_key *, struct ovsct_tuple *);
 
 /* slab.c */
 size_t ct_slab_obj_size(int cls);
@@ -463,11 +471,6 @@ void ct_slab_prepare(struct ovsct *);
 void *ct_block_alloc(struct ovsct *, size_t size);
 void ct_block_free(struct ovsct *, void *, size_t size);
 void ct_slab_destroy(struct ovsct *);
-void ct_reap_all(struct ovsct *, bool force);
-void ct_release_if_empty(struct ovsct *);
-void ct_clear_sweep_bounds(struct ovsct *);
-bool ct_table_empty(struct ovsct *);
-size_t ct_sweep_all(struct ovsct *, int64_t now);
 
 /* proto-tcp.c: called with the connection's 'lock' held, except
  * ct_tcp_init() on a connection nobody else can see yet. */
@@ -477,6 +480,16 @@ void ct_tcp_init(struct ct_conn *, const struct ct_pkt *, const uint32_t *tp,
 enum ct_update_res ct_tcp_update(struct ovsct *, struct ct_conn *, int reply,
                                  const struct ct_pkt *, const uint32_t *tp,
                                  int64_t now);
+
+/* proto-other.c (UDP and the rest) and proto-icmp.c: the same contract. */
+void ct_other_init(struct ct_conn *, const uint32_t *tp, int64_t now);
+enum ct_update_res ct_other_update(struct ct_conn *c, int reply,
+                                   const uint32_t *tp, int64_t now)
+    CT_REQUIRES(c->lock);
+void ct_icmp_init(struct ct_conn *, const uint32_t *tp, int64_t now);
+enum ct_update_res ct_icmp_update(struct ct_conn *c, int reply,
+                                  const uint32_t *tp, int64_t now)
+    CT_REQUIRES(c->lock);
 
 /* nat.c: generates candidate translations of forward key 'fwd' (the
  * translated forward key, whose reverse becomes the connection's reverse
@@ -495,8 +508,32 @@ void ct_nat_rewrite(uint8_t *frame, uint32_t len, const struct ct_pkt *pkt,
                     const struct ct_key *target);
 
 /* sweep.c */
+size_t ct_sweep_all(struct ovsct *, int64_t now);
 int ct_sweeper_start(struct ovsct *);
 void ct_sweeper_stop(struct ovsct *);
+
+/* Whether 'zone' has an explicit limit (config.c sets it). */
+static inline bool
+ct_zone_is_explicit(const struct ovsct *ct, uint16_t zone)
+{
+    return (atomic_load_explicit(&ct->zone_explicit[zone / 64],
+                                 memory_order_relaxed)
+            >> (zone % 64)) & 1;
+}
+
+/* The limit that applies to 'zone', or -1 if none. */
+static inline int64_t
+ct_zone_limit_of(const struct ovsct *ct, uint16_t zone)
+{
+    uint32_t dflt;
+
+    if (ct_zone_is_explicit(ct, zone)) {
+        return atomic_load_explicit(&ct->zone_limit[zone],
+                                    memory_order_relaxed);
+    }
+    dflt = atomic_load_explicit(&ct->default_limit, memory_order_relaxed);
+    return dflt ? (int64_t) dflt : -1;
+}
 
 static inline struct ct_tstat *
 ct_my_stat(struct ovsct *ct)

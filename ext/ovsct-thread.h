@@ -16,7 +16,9 @@
  * docs/benchmarks.md records the measurements behind the default.
  * Per-connection state is guarded by 'struct ct_spin', a one-byte
  * spinlock: held for a few dozen instructions at most, never while taking
- * another lock.
+ * another lock.  The sweeper sleeps on a 'struct ct_wake' (a mutex and a
+ * CLOCK_MONOTONIC condition variable), which whoever changes the sweep
+ * interval or stops the sweeper signals.
  */
 #ifndef OVSCT_THREAD_H
 #define OVSCT_THREAD_H 1
@@ -25,6 +27,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #if defined(__clang__)
 #define CT_TSA(x) __attribute__((x))
@@ -136,6 +139,48 @@ ct_spin_unlock(struct ct_spin *s)
     CT_RELEASES(*s) CT_NO_THREAD_SAFETY_ANALYSIS
 {
     atomic_store_explicit(&s->held, 0, memory_order_release);
+}
+
+/* A wake-up channel: a sleeper waits on it with a deadline, others wake
+ * it.  The mutex guards only the check-then-sleep of the sleeper against
+ * a concurrent signal; nothing else is taken under it. */
+struct CT_LOCKABLE ct_wake {
+    pthread_mutex_t m;
+    pthread_cond_t cond;        /* On CLOCK_MONOTONIC. */
+};
+
+void ct_wake_init(struct ct_wake *);
+void ct_wake_destroy(struct ct_wake *);
+
+static inline void
+ct_wake_lock(struct ct_wake *w)
+    CT_ACQUIRES(*w) CT_NO_THREAD_SAFETY_ANALYSIS
+{
+    pthread_mutex_lock(&w->m);
+}
+
+static inline void
+ct_wake_unlock(struct ct_wake *w)
+    CT_RELEASES(*w) CT_NO_THREAD_SAFETY_ANALYSIS
+{
+    pthread_mutex_unlock(&w->m);
+}
+
+/* Wakes one sleeper on 'w'. */
+static inline void
+ct_wake_signal(struct ct_wake *w)
+    CT_REQUIRES(*w) CT_NO_THREAD_SAFETY_ANALYSIS
+{
+    pthread_cond_signal(&w->cond);
+}
+
+/* Sleeps until woken or until 'deadline' (CLOCK_MONOTONIC), releasing 'w'
+ * meanwhile and holding it again on return. */
+static inline void
+ct_wake_wait_until(struct ct_wake *w, const struct timespec *deadline)
+    CT_REQUIRES(*w) CT_NO_THREAD_SAFETY_ANALYSIS
+{
+    pthread_cond_timedwait(&w->cond, &w->m, deadline);
 }
 
 #endif /* ovsct-thread.h */

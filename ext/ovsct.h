@@ -11,10 +11,13 @@
  * a budgeted sweeper thread.
  *
  * Neighbours: ovsct-private.h (layouts, lock order), ovsct-thread.h (lock
- * annotations), packet.h (parsing), table.c (buckets and maps), conntrack.c
- * (ct_state logic), sweep.c (sweeper), epoch.c (deferred frees), dump.c,
- * format.c (OVS dump text), pcap.c, bench.c.  module.c is the only file that
- * knows Python.
+ * annotations), names.h (every name the engine prints), packet.h
+ * (parsing), table.c (buckets and maps), conntrack.c (the packet path),
+ * config.c (life cycle, limits, timeout policies, counters), proto-*.c
+ * (protocol state machines), flush.c, sweep.c (sweeper), epoch.c
+ * (deferred frees), dump.c, format.c (OVS dump text).  Around the engine:
+ * dpio/ (captures and other frame I/O), bench/ (the benchmark driver) and
+ * binding/ (the only files that know Python).
  *
  * Usage
  * =====
@@ -97,7 +100,7 @@ enum ovsct_tp_attr {
     OVSCT_TP_N
 };
 extern const uint32_t ovsct_tp_defaults[OVSCT_TP_N];
-extern const char *const ovsct_tp_names[OVSCT_TP_N];   /* "tcp_syn_sent" */
+/* Their names ("tcp_syn_sent", ...) are in names.h. */
 
 /* TCP peer states, OVS's enum ct_dpif_tcp_state order. */
 enum ovsct_tcp_state {
@@ -358,32 +361,6 @@ size_t ovsct_sweep_now(struct ovsct *);
 /* Returns freed memory to the OS where the allocator allows it. */
 void ovsct_trim(void);
 
-
-/* Captures (pcap.c).  Loads every frame of a pcap or pcapng file into one
- * malloc'd buffer with n + 1 offsets (caller frees both with free()).
- * Returns 0, or an errno with a message in 'err'. */
-int ovsct_pcap_load(const char *path, uint8_t **data, size_t *size,
-                    uint32_t **offsets, size_t *n, char *err,
-                    size_t err_size);
-/* Writes frames as a classic pcap file (Ethernet link type). */
-int ovsct_pcap_write(const char *path, const uint8_t *data,
-                     const uint32_t *offsets, size_t n);
-
-/* Benchmark driver (bench.c): runs 'phase' ("standard", "aging", ...) with
- * C threads and writes one JSON object with the results to 'json'.
- * Returns 0, EINVAL for bad parameters (message in 'json'), or ENOMEM. */
-struct ovsct_bench_params {
-    const char *phase;
-    uint32_t conns;
-    uint32_t threads;
-    uint32_t batch;
-    uint32_t buckets;           /* 0: default. */
-    uint32_t sweep_interval_ms; /* 0: default. */
-    uint32_t spread_ms;         /* "aging": creation times spread over this
-                                 * many ms (0: all at once). */
-};
-int ovsct_bench_run(const struct ovsct_bench_params *, char *json,
-                    size_t json_size);
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,7 @@
  * ct_parse() turns one Ethernet frame into the lookup key and the L4 facts
  * the state machines need.  It never reads outside [frame, frame + len) and
  * never writes to the frame.  Neighbours: conntrack.c (the only caller on
- * the packet path), nat.c (uses the offsets to rewrite), pcap.c.
+ * the packet path), nat-rewrite.c (uses the offsets to rewrite).
  */
 #ifndef OVSCT_PACKET_H
 #define OVSCT_PACKET_H 1

@@ -15,10 +15,11 @@
  * 64 MiB arenas, slices of one 32 GiB address-space reservation per table
  * (mmap() takes the process's memory-map lock for writing, which stalls
  * every other thread's page faults, so it is done once), which also lets
- * a map slot name a connection in 32 bits (ct_ent_make()).  A new slab is faulted in
- * with one MADV_POPULATE_WRITE call instead of 512 page faults on the
- * packet path, and ahead of time, outside any lock (ct_slab_prepare()).  (Transparent huge pages were tried and dropped: with
- * them, one run in three stalled for hundreds of milliseconds.)
+ * a map slot name a connection in 32 bits (ct_ent_make()).  A new slab
+ * is faulted in with one MADV_POPULATE_WRITE call instead of 512 page
+ * faults on the packet path, and ahead of time, outside any lock
+ * (ct_slab_prepare()).  (Transparent huge pages were tried and dropped:
+ * with them, one run in three stalled for hundreds of milliseconds.)
  *
  * Each thread slot has a private cache per class, used without any lock:
  * two magazines (arrays of up to MAG_SIZE free objects, Bonwick's

@@ -132,11 +132,11 @@ sweeper_main(void *ct_)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        pthread_mutex_lock(&ct->wake_mutex);
+        ct_wake_lock(&ct->wake);
         if (!atomic_load(&ct->stop)) {
-            pthread_cond_timedwait(&ct->wake_cond, &ct->wake_mutex, &ts);
+            ct_wake_wait_until(&ct->wake, &ts);
         }
-        pthread_mutex_unlock(&ct->wake_mutex);
+        ct_wake_unlock(&ct->wake);
     }
     return NULL;
 }
@@ -158,10 +158,10 @@ ct_sweeper_stop(struct ovsct *ct)
     if (!ct->has_sweeper) {
         return;
     }
-    pthread_mutex_lock(&ct->wake_mutex);
+    ct_wake_lock(&ct->wake);
     atomic_store(&ct->stop, true);
-    pthread_cond_signal(&ct->wake_cond);
-    pthread_mutex_unlock(&ct->wake_mutex);
+    ct_wake_signal(&ct->wake);
+    ct_wake_unlock(&ct->wake);
     pthread_join(ct->sweeper, NULL);
     ct->has_sweeper = false;
 }

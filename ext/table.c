@@ -4,8 +4,10 @@
  *
  * Layout and lock order are described in ovsct-private.h.  Everything that
  * touches a map takes its bucket and says so with CT_REQUIRES.  Neighbours:
- * conntrack.c (packet path), sweep.c (sweeper), dump.c (dump and flush),
- * epoch.c (where unlinked connections go).
+ * conntrack.c (packet path), sweep.c (sweeper), dump.c (dumps), flush.c
+ * (flushes), epoch.c (where unlinked connections go).  The lock wrappers
+ * of ovsct-thread.h that are not inline (ct_mutex_init(), ct_wake_init())
+ * live here too.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -93,6 +95,25 @@ ct_mutex_destroy(struct ct_mutex *m)
 #else
     (void) m;
 #endif
+}
+
+void
+ct_wake_init(struct ct_wake *w)
+{
+    pthread_condattr_t attr;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&w->m, NULL);
+}
+
+void
+ct_wake_destroy(struct ct_wake *w)
+{
+    pthread_cond_destroy(&w->cond);
+    pthread_mutex_destroy(&w->m);
 }
 
 void
@@ -550,7 +571,8 @@ ct_bucket_sweep(struct ovsct *ct, struct ct_bucket *b, int64_t now,
                 b->slots[i].sweep_lb = exp <= 0 ? 0
                     : (uint32_t) ((uint64_t) exp >> CT_LB_SHIFT);
                 continue;
-            }            ct_remove_locked(ct, b, c, ent_dir(e));
+            }
+            ct_remove_locked(ct, b, c, ent_dir(e));
             removed++;
             /* Deletions shift entries, possibly past the scan position:
              * rescan until a pass removes nothing, so that one call

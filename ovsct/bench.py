@@ -1,12 +1,12 @@
-"""`ovsct bench`: the C benchmark driver (ext/bench.c) from the command line.
+"""`ovsct bench`: the C benchmark driver (bench/bench.c) from the command line.
 
     ovsct bench [PHASE] [--conns N] [--threads T] [--batch B] [--buckets K]
                 [--sweep-interval MS] [--spread MS] [--json]
 
-The whole run happens in C threads inside the extension
-(`ovsct._engine.bench_run`, GIL released); this module only parses the
+The whole run happens in C threads inside the benchmark extension
+(`ovsct._bench.run`, GIL released); this module only parses the
 arguments and prints the JSON object the driver returns, either as one line
-(`--json`) or as tables.  Phases (ext/bench.c explains each):
+(`--json`) or as tables.  Phases (bench/bench.c explains each):
 
     standard  insert, look up, sweep and flush N distinct UDP connections
     aging     how soon the background sweeper removes N expired ones, and
@@ -123,13 +123,13 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None,
     not count), 1 otherwise or on error."""
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
-    from ovsct import _engine
+    from ovsct import _bench
 
     try:
-        text = _engine.bench_run(args.phase or "standard", args.conns,
-                                 args.threads, args.batch, args.buckets,
-                                 getattr(args, "sweep_interval", 0),
-                                 getattr(args, "spread", 0))
+        text = _bench.run(args.phase or "standard", args.conns,
+                          args.threads, args.batch, args.buckets,
+                          getattr(args, "sweep_interval", 0),
+                          getattr(args, "spread", 0))
     except (ValueError, OverflowError, MemoryError) as e:
         print(f"ovsct bench: {_error_text(e)}", file=err)
         return 1

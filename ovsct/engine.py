@@ -14,7 +14,6 @@ call (`execute`, `execute_pcap`), never one call per packet.
 from __future__ import annotations
 
 import socket
-import struct
 from array import array
 from ipaddress import IPv4Address, IPv6Address
 from itertools import accumulate
@@ -35,27 +34,10 @@ __all__ = [
 TP_NAMES: tuple[str, ...] = tuple(_engine.TP_NAMES)
 TP_DEFAULTS: dict[str, int] = dict(zip(TP_NAMES, _engine.TP_DEFAULTS))
 
-# enum ovsct_proto_class order.
-PROTO_CLASSES: tuple[str, ...] = (
-    "tcp", "udp", "udplite", "sctp", "icmp", "icmpv6", "dccp", "igmp",
-    "other",
-)
-# enum ovsct_tcp_state order, OVS's ct_dpif_tcp_state names.
-TCP_STATE_NAMES: tuple[str, ...] = (
-    "CLOSED", "LISTEN", "SYN_SENT", "SYN_RECV", "ESTABLISHED",
-    "CLOSE_WAIT", "FIN_WAIT_1", "CLOSING", "LAST_ACK", "FIN_WAIT_2",
-    "TIME_WAIT",
-)
-# struct ovsct_counters order; sweep_hold_hist[8] (sweeper bucket-lock
-# holds by length) is flattened into one name per class.
-COUNTER_NAMES: tuple[str, ...] = (
-    "packets", "invalid", "created", "removed", "expired", "full",
-    "zone_full", "nat_exhausted", "lookup_reaped", "sweeps",
-    "sweep_scanned", "lock_contended", "max_sweep_hold_ns",
-    "sweep_hold_lt_1us", "sweep_hold_lt_4us", "sweep_hold_lt_16us",
-    "sweep_hold_lt_64us", "sweep_hold_lt_256us", "sweep_hold_lt_1ms",
-    "sweep_hold_lt_4ms", "sweep_hold_ge_4ms",
-)
+# Engine names, defined once in ext/names.c.
+PROTO_CLASSES: tuple[str, ...] = _engine.PROTO_CLASSES
+TCP_STATE_NAMES: tuple[str, ...] = _engine.TCP_STATE_NAMES
+COUNTER_NAMES: tuple[str, ...] = _engine.COUNTER_NAMES
 
 CS_SRC_NAT = 0x40
 CS_DST_NAT = 0x80
@@ -69,13 +51,6 @@ _ICMP_PROTOS = (1, 58)
 _U64 = (1 << 64) - 1
 _U128 = (1 << 128) - 1
 _U32 = (1 << 32) - 1
-
-# struct ovsct_tuple and struct ovsct_entry, native byte order, no padding
-# (ovsct.h).  Checked against the binding's sizeof() below.
-_TUPLE_FMT = "16s16sHHBBBB"
-_ENTRY_FMT = "=" + _TUPLE_FMT * 2 + "qQQIIHBBBBBBB7x"
-_ENTRY_SIZE = struct.calcsize(_ENTRY_FMT)
-assert _ENTRY_SIZE == _engine.ENTRY_SIZE, (_ENTRY_SIZE, _engine.ENTRY_SIZE)
 
 
 # Conversions to the binding's tuples.
@@ -269,8 +244,9 @@ class Conntrack:
 
         'frames' is a buffer of concatenated Ethernet frames: writable
         buffers (bytearray, memoryview) receive NAT rewrites in place;
-        read-only ones (bytes) are copied first.  'offsets' holds n + 1
-        uint32 values (array('I'), raw native-order bytes, or ints)."""
+        read-only ones (bytes) are used as they are, or copied first if
+        the action has NAT.  'offsets' holds n + 1 uint32 values
+        (array('I'), raw native-order bytes, or ints)."""
         return self._ct.execute(frames, offsets, _action(action))
 
     def execute_frames(self, frames: Sequence[bytes], action) -> bytes:
@@ -372,10 +348,6 @@ class Conntrack:
 
     # Dumps and statistics.
 
-    def dump_raw(self, zone: Optional[int] = None) -> bytes:
-        """Packed struct ovsct_entry records (ENTRY_FORMAT)."""
-        return self._ct.dump(zone)
-
     def dump(self, zone: Optional[int] = None) -> list[Entry]:
         # The binding makes the Entry/Tuple objects itself (no __init__
         # call per object): a million entries take well under a second.
@@ -439,9 +411,6 @@ class TextStream:
         return self._pieces(True)
 
 
-ENTRY_FORMAT = _ENTRY_FMT
-
-
 def pcap_load(path) -> tuple[bytes, bytes]:
     """(frames, offsets): offsets are n + 1 native uint32 as bytes."""
     return _engine.pcap_load(path)
@@ -454,9 +423,10 @@ def pcap_write(path, frames, offsets: Union[bytes, Iterable[int]]) -> None:
 def bench_run(phase: str, conns: int, threads: int, batch: int,
               buckets: int = 0, sweep_interval: int = 0,
               spread: int = 0) -> str:
-    """Runs a C benchmark phase; returns its JSON text."""
-    return _engine.bench_run(phase, conns, threads, batch, buckets,
-                             sweep_interval, spread)
+    """Runs a C benchmark phase (ovsct._bench); returns its JSON text."""
+    from ovsct import _bench
+    return _bench.run(phase, conns, threads, batch, buckets,
+                      sweep_interval, spread)
 
 
 def trim() -> None:

@@ -1,7 +1,7 @@
 """Exceptions raised by ovsct.
 
 The C binding (ovsct._engine) maps engine errno values to these classes at
-one place (set_error() in ext/module.c): ENOSPC -> TableFull, ENOENT ->
+one place (set_error() in binding/convert.c): ENOSPC -> TableFull, ENOENT ->
 NotFound, EINVAL -> ValueError, ENOMEM -> MemoryError.  This module must not
 import anything from ovsct: the binding imports it while the package is
 still initialising.

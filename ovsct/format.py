@@ -19,6 +19,8 @@ from __future__ import annotations
 import os
 from typing import Any, Iterable, Mapping, Sequence
 
+from ovsct import _engine
+
 __all__ = [
     "error_line", "stats_text", "stats_json", "bkts_text", "bkts_json",
     "limits_text", "limits_json", "zone_tps_text", "zone_tps_json",
@@ -34,30 +36,16 @@ SWEEP_SET = "setting sweep interval successful\n"
 TCP_SEQ_CHK_SET = "{} TCP sequence checking successful"  # enabling/disabling
 TCP_SEQ_CHK_STATUS = "TCP sequence checking: {}\n"        # enabled/disabled
 
-# enum ovsct_tcp_state (= OVS's ct_dpif_tcp_state) order.
-TCP_STATES = (
-    "CLOSED", "LISTEN", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "CLOSE_WAIT",
-    "FIN_WAIT_1", "CLOSING", "LAST_ACK", "FIN_WAIT_2", "TIME_WAIT",
-)
-# CT_DPIF_TCPF_* bit order.
-TCP_FLAGS = (
-    "WINDOW_SCALE", "SACK_PERM", "CLOSE_INIT", "BE_LIBERAL",
-    "DATA_UNACKNOWLEDGED", "MAXACK_SET",
-)
-# ct-stats-show lines: (stats key, label), in print order.  OVS has no
-# ICMPv6 line; we print it after ICMP (ovsct(8), differences, item 2).
-STATS_LINES = (
-    ("tcp", "TCP"), ("udp", "UDP"), ("udplite", "UDPLITE"),
-    ("sctp", "SCTP"), ("icmp", "ICMP"), ("icmpv6", "ICMPv6"),
-    ("dccp", "DCCP"), ("igmp", "IGMP"), ("other", "Other"),
-)
-# ct_state bits and their OpenFlow names, in OVS's print order.
-CT_STATE_BITS = (
-    (0x01, "new"), (0x02, "est"), (0x04, "rel"), (0x08, "rpl"),
-    (0x10, "inv"), (0x20, "trk"), (0x40, "snat"), (0x80, "dnat"),
-)
-PROTO_NAMES = {1: "icmp", 2: "igmp", 6: "tcp", 17: "udp", 33: "dccp",
-               58: "icmpv6", 132: "sctp", 136: "udplite"}
+# Engine names, defined once in ext/names.c (ovsct._engine constants):
+# TCP states in enum ovsct_tcp_state order, TCP flags by bit, ct-stats-show
+# lines as (stats key, label) in print order (OVS has no ICMPv6 line; ours
+# follows ICMP: ovsct(8), differences), ct_state (bit, name) pairs in OVS's print order, and
+# protocol names by number.
+TCP_STATES = _engine.TCP_STATE_NAMES
+TCP_FLAGS = _engine.TCP_FLAG_NAMES
+STATS_LINES = tuple(zip(_engine.PROTO_CLASSES, _engine.PROTO_CLASS_LABELS))
+CT_STATE_BITS = _engine.CT_STATE_NAMES
+PROTO_NAMES = _engine.PROTO_NAMES
 _ICMP_PROTOS = (1, 58)
 _CS_SRC_NAT = 0x40
 _CS_DST_NAT = 0x80
@@ -198,11 +186,9 @@ def _tcp_flag_names(bits: Any) -> list[str]:
 
 
 def _coalesce(orig: str, reply: str) -> str:
-    """The single state OVS prints without -m: the larger of the two,
-    SYN_RECV shown as ESTABLISHED and FIN_WAIT_2 as TIME_WAIT."""
-    state = max(orig, reply, key=TCP_STATES.index)
-    return {"SYN_RECV": "ESTABLISHED", "FIN_WAIT_2": "TIME_WAIT"}.get(
-        state, state)
+    """The single state OVS prints without -m (the engine's rule)."""
+    return TCP_STATES[_engine.tcp_state_coalesce(TCP_STATES.index(orig),
+                                                 TCP_STATES.index(reply))]
 
 
 def entry_json(e: Any) -> dict:

@@ -1,4 +1,4 @@
-"""Smoke tests of `ovsct bench`: every phase of ext/bench.c on a small
+"""Smoke tests of `ovsct bench`: every phase of bench/bench.c on a small
 table.  They check that each phase runs, passes its own correctness checks
 and reports the keys the docs and scripts read -- never how fast anything
 is: performance is measured by the benchmarks themselves

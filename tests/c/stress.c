@@ -1,9 +1,10 @@
 /*
  * stress.c -- concurrency stress driver for the public C API (ovsct.h).
  *
- * Built with the engine sources (every ext/ C file but module.c), run under
+ * Built with the engine sources (every ext/ C file), run under
  * ThreadSanitizer and AddressSanitizer by `make tsan` / `make asan`, and by
- * tests/test_native.py.  Uses nothing but ovsct.h.
+ * tests/test_native.py.  Uses nothing but ovsct.h (and the frame builder
+ * bench/framegen.h).
  *
  * Phases:
  *   1. mixed: packet threads run ovsct_execute() on overlapping UDP flows
@@ -29,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "framegen.h"
 #include "ovsct.h"
 
 #define N_PKT_THREADS 3
@@ -67,44 +69,21 @@ static atomic_int n_failed;
 
 /* Frames. */
 
-static void
-put16(uint8_t *p, uint16_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v & 0xff;
-}
-
-/* Writes an Ethernet + IPv4 + UDP frame (UDP checksum 0) to 'f'. */
+/* Writes an Ethernet + IPv4 + UDP frame (UDP checksum 0, FRAME_LEN
+ * bytes) to 'f', with framegen.h's builder. */
 static void
 make_udp(uint8_t *f, uint32_t src, uint32_t dst, uint16_t sport,
          uint16_t dport)
 {
-    static const uint8_t macs[12] = { 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1 };
-    uint8_t *ip = f + 14, *udp = f + 34;
-    uint32_t sum = 0;
+    struct fg_frame fr;
+    uint8_t s[4], d[4];
 
-    memcpy(f, macs, 12);
-    put16(f + 12, 0x0800);
-    memset(ip, 0, 20);
-    ip[0] = 0x45;
-    put16(ip + 2, 28);
-    ip[8] = 64;
-    ip[9] = 17;
-    put16(ip + 12, src >> 16);
-    put16(ip + 14, src & 0xffff);
-    put16(ip + 16, dst >> 16);
-    put16(ip + 18, dst & 0xffff);
-    for (int i = 0; i < 20; i += 2) {
-        sum += (ip[i] << 8) | ip[i + 1];
-    }
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    put16(ip + 10, ~sum & 0xffff);
-    put16(udp, sport);
-    put16(udp + 2, dport);
-    put16(udp + 4, 8);
-    put16(udp + 6, 0);
+    fg_put32(s, src);
+    fg_put32(d, dst);
+    fg_ip4_raw(&fr, 0, s, d, 17);
+    fg_udp_hdr(&fr, sport, dport, 0, 0);
+    fg_finish_csum(&fr, -1);
+    memcpy(f, fr.b, FRAME_LEN);
 }
 
 #define CLIENT(I) (0x0a000000u | (uint32_t) (I))   /* 10.0.x.y */

@@ -1,14 +1,15 @@
 /*
  * test_format.c -- ovsct_format_entry() against OVS's own output.
  *
- * Standalone: format.c depends on ovsct.h only.
+ * Standalone: format.c depends on ovsct.h and names.h only.
  *
- *     gcc -O2 -Iext tests/c/test_format.c ext/format.c -o test_format
+ *     gcc -O2 -Iext tests/c/test_format.c ext/format.c ext/names.c \
+ *         -o test_format
  *     ./test_format            -> "N passed, N failed", exit 1 on failure
  *
- * The golden lines are verbatim from a real Open vSwitch 3.1
- * (shared/ovs-reference/outputs/018..024 and REFERENCE.md section 3); each
- * connection is rebuilt by hand as a struct ovsct_entry and printed in the
+ * The golden lines are verbatim output of a real Open vSwitch 3.1
+ * (`ovs-appctl dpctl/dump-conntrack [-m] [-s]`, written by
+ * ct_dpif_format_entry() in lib/ct-dpif.c); each connection is rebuilt by hand as a struct ovsct_entry and printed in the
  * four -m/-s combinations.  IPv4 and IPv6 addresses are cross-checked
  * against the C library's inet_ntop(), which is what OVS calls, on edge
  * cases and on random addresses.  Finally 1,000,000 lines must format in
@@ -288,7 +289,7 @@ test_golden(void)
     g[n].e.expiration = now + 28000;
     tcp_info(&g[n++].e, OVSCT_TCPS_SYN_SENT, OVSCT_TCPS_CLOSED, 7, 0, WS, 0);
 
-    /* REFERENCE.md section 3: zone 0, mark 170. */
+    /* OVS 3.1 output: zone 0, mark 170. */
     g[n] = (struct golden) {
         "ref mark", simple(4, 17, "10.1.1.1", "10.1.1.2", 1, 2, 0), now, {
         "udp,orig=(src=10.1.1.1,dst=10.1.1.2,sport=1,dport=2),reply=(src=10.1.1.2,dst=10.1.1.1,sport=2,dport=1),mark=170",
@@ -299,7 +300,7 @@ test_golden(void)
     g[n].e.expiration = now - 5000;         /* Already past: timeout=0. */
     g[n++].e.mark = 170;
 
-    /* REFERENCE.md section 3: a 40-bit label. */
+    /* OVS 3.1 output: a 40-bit label. */
     g[n] = (struct golden) {
         "ref labels", simple(4, 17, "10.1.1.2", "10.1.1.1", 2, 1, 5), now, {
         "udp,orig=(src=10.1.1.2,dst=10.1.1.1,sport=2,dport=1),reply=(src=10.1.1.1,dst=10.1.1.2,sport=1,dport=2),zone=5,labels=0xaa00000000",
@@ -310,7 +311,7 @@ test_golden(void)
     g[n].e.expiration = now + 59000;
     g[n++].e.labels.lo = 0xaa00000000ull;
 
-    /* REFERENCE.md section 3: protocol 112 (VRRP) has no name nor ports. */
+    /* OVS 3.1 output: protocol 112 (VRRP) has no name nor ports. */
     g[n] = (struct golden) {
         "ref proto 112",
         simple(4, 112, "192.168.0.30", "224.0.0.18", 0, 0, 0), now, {
@@ -321,7 +322,7 @@ test_golden(void)
     }};
     g[n++].e.expiration = now + 1000;
 
-    /* REFERENCE.md section 3: ICMP id 0, zone 3. */
+    /* OVS 3.1 output: ICMP id 0, zone 3. */
     g[n] = (struct golden) {
         "ref icmp id 0", echo(4, "10.1.1.1", "10.1.1.2", "10.1.1.2",
                               "10.1.1.1", 0, 3), now, {

@@ -24,8 +24,8 @@
  * Build and run (from the top of the tree):
  *
  *   gcc -std=gnu11 -O1 -g -Wall -Wextra -D_GNU_SOURCE -pthread -Iext \
- *       tests/c/test_nat.c $(ls ext/[a-z]*.c | grep -v module.c) \
- *       -o /tmp/test_nat && /tmp/test_nat
+ *       -Ibench tests/c/test_nat.c ext/[a-z]*.c -o /tmp/test_nat -lm \
+ *       && /tmp/test_nat
  *
  * Prints "N passed, M failed" and exits non-zero if M > 0.
  */
@@ -39,7 +39,7 @@
 #include <string.h>
 
 #include "ovsct.h"
-#include "testlib.h"
+#include "framegen.h"
 
 static atomic_int n_passed, n_failed;
 
@@ -66,233 +66,7 @@ enum {
     DNAT = OVSCT_CS_DST_NAT,
 };
 
-/* Frame builder. */
-
-struct frame {
-    uint8_t b[2048];
-    size_t len;
-    size_t l3;                  /* Offset of the IP header. */
-    size_t l4;                  /* Offset of the L4 header. */
-    int v;                      /* 4 or 6. */
-    uint8_t proto;
-};
-
-static uint16_t
-be16(const uint8_t *p)
-{
-    return (uint16_t) (p[0] << 8 | p[1]);
-}
-
-static void
-set16(uint8_t *p, uint16_t x)
-{
-    p[0] = (uint8_t) (x >> 8);
-    p[1] = (uint8_t) x;
-}
-
-static void
-put(struct frame *f, const void *p, size_t n)
-{
-    memcpy(f->b + f->len, p, n);
-    f->len += n;
-}
-
-static void
-put8(struct frame *f, uint8_t x)
-{
-    f->b[f->len++] = x;
-}
-
-static void
-put16(struct frame *f, uint16_t x)
-{
-    set16(f->b + f->len, x);
-    f->len += 2;
-}
-
-static void
-put32(struct frame *f, uint32_t x)
-{
-    put16(f, (uint16_t) (x >> 16));
-    put16(f, (uint16_t) x);
-}
-
-
-static int
-family(const char *addr)
-{
-    return strchr(addr, ':') ? 6 : 4;
-}
-
-static void
-pton(const char *text, uint8_t *out)
-{
-    if (inet_pton(family(text) == 4 ? AF_INET : AF_INET6, text, out) != 1) {
-        fprintf(stderr, "bad address %s\n", text);
-        exit(2);
-    }
-}
-
-/* Ethernet and IP headers ('tag': one 802.1Q tag); the family follows
- * 'src'. */
-static void
-ip_hdr(struct frame *f, bool tag, const char *src, const char *dst,
-       uint8_t proto)
-{
-    static const uint8_t macs[12] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1 };
-    uint8_t a[16];
-
-    memset(f, 0, sizeof *f);
-    put(f, macs, sizeof macs);
-    if (tag) {
-        put16(f, 0x8100);
-        put16(f, 7);
-    }
-    f->v = family(src);
-    f->proto = proto;
-    put16(f, f->v == 4 ? 0x0800 : 0x86dd);
-    f->l3 = f->len;
-    if (f->v == 4) {
-        put8(f, 0x45);
-        put8(f, 0);
-        put16(f, 0);            /* Total length: finish(). */
-        put16(f, 0x1234);
-        put16(f, 0x4000);
-        put8(f, 64);
-        put8(f, proto);
-        put16(f, 0);            /* Checksum: finish(). */
-        pton(src, a);
-        put(f, a, 4);
-        pton(dst, a);
-        put(f, a, 4);
-    } else {
-        put32(f, 0x60000000);
-        put16(f, 0);            /* Payload length: finish(). */
-        put8(f, proto);
-        put8(f, 64);
-        pton(src, a);
-        put(f, a, 16);
-        pton(dst, a);
-        put(f, a, 16);
-    }
-    f->l4 = f->len;
-}
-
-static void
-payload(struct frame *f, size_t n, uint8_t seed)
-{
-    for (size_t i = 0; i < n; i++) {
-        put8(f, (uint8_t) (seed + i * 13));
-    }
-}
-
-/* Sum of the pseudo-header of the IP header at 'ip'. */
-static uint32_t
-pseudo_sum(int v, const uint8_t *ip, uint8_t proto, size_t l4_len)
-{
-    uint32_t sum = v == 4 ? ref_sum(0, ip + 12, 8) : ref_sum(0, ip + 8, 32);
-
-    return sum + proto + (uint32_t) l4_len;
-}
-
-/* Sets the IP lengths and checksums, and the L4 checksum unless
- * 'no_l4_csum'. */
-static void
-finish(struct frame *f, bool no_l4_csum)
-{
-    size_t l4_len = f->len - f->l4;
-    uint8_t *ip = f->b + f->l3;
-    int ofs = (f->proto == 6 ? 16 : f->proto == 17 ? 6
-               : f->proto == 1 || f->proto == 58 ? 2 : -1);
-
-    if (f->v == 4) {
-        set16(ip + 2, (uint16_t) (f->len - f->l3));
-        set16(ip + 10, 0);
-        set16(ip + 10, (uint16_t) ~ref_fold(ref_sum(0, ip, 20)));
-    } else {
-        set16(ip + 4, (uint16_t) l4_len);
-    }
-    if (ofs < 0 || no_l4_csum) {
-        return;
-    }
-    uint8_t *c = f->b + f->l4 + ofs;
-    uint32_t sum = 0;
-    set16(c, 0);
-    if (f->v == 6 || f->proto != 1) {
-        sum = pseudo_sum(f->v, ip, f->proto, l4_len);
-    }
-    uint16_t x = (uint16_t) ~ref_fold(ref_sum(sum, f->b + f->l4, l4_len));
-    if (f->proto == 17 && !x) {
-        x = 0xffff;
-    }
-    set16(c, x);
-}
-
-static void
-udp(struct frame *f, const char *src, const char *dst, uint16_t sport,
-    uint16_t dport)
-{
-    ip_hdr(f, false, src, dst, 17);
-    put16(f, sport);
-    put16(f, dport);
-    put16(f, 8 + 11);
-    put16(f, 0);
-    payload(f, 11, (uint8_t) sport);
-    finish(f, false);
-}
-
-static void
-tcp(struct frame *f, const char *src, const char *dst, uint16_t sport,
-    uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags)
-{
-    ip_hdr(f, false, src, dst, 6);
-    put16(f, sport);
-    put16(f, dport);
-    put32(f, seq);
-    put32(f, ack);
-    put8(f, 5 << 4);
-    put8(f, flags);
-    put16(f, 65535);
-    put16(f, 0);
-    put16(f, 0);
-    finish(f, false);
-}
-
-/* ICMP or ICMPv6 echo request (or reply if 'reply'). */
-static void
-echo(struct frame *f, const char *src, const char *dst, bool reply,
-     uint16_t id, uint16_t seq)
-{
-    bool v4 = family(src) == 4;
-
-    ip_hdr(f, false, src, dst, v4 ? 1 : 58);
-    put8(f, v4 ? (reply ? 0 : 8) : (reply ? 129 : 128));
-    put8(f, 0);
-    put16(f, 0);
-    put16(f, id);
-    put16(f, seq);
-    payload(f, 21, 0x5a);
-    finish(f, false);
-}
-
-/* ICMP(v6) error 'type'/'code' with 4 bytes 'rest', quoting the IP
- * datagram of 'q' with 'l4_bytes' of its L4 part (SIZE_MAX: all). */
-static void
-icmp_error(struct frame *f, const char *src, const char *dst, uint8_t type,
-           uint8_t code, uint32_t rest, const struct frame *q,
-           size_t l4_bytes)
-{
-    size_t l4_avail = q->len - q->l4;
-
-    ip_hdr(f, false, src, dst, family(src) == 4 ? 1 : 58);
-    put8(f, type);
-    put8(f, code);
-    put16(f, 0);
-    put32(f, rest);
-    put(f, q->b + q->l3, (q->l4 - q->l3)
-                         + (l4_bytes < l4_avail ? l4_bytes : l4_avail));
-    finish(f, false);
-}
+/* Frames: bench/framegen.h. */
 
 /* Checksum verification, from scratch. */
 
@@ -303,9 +77,9 @@ l4_sum_ok(int v, const uint8_t *ip, uint8_t proto, const uint8_t *l4,
     uint32_t sum = 0;
 
     if (v == 6 || proto != 1) {
-        sum = pseudo_sum(v, ip, proto, n);
+        sum = fg_pseudo_sum(v, ip, proto, n);
     }
-    return ref_fold(ref_sum(sum, l4, n)) == 0xffff;
+    return fg_ref_fold(fg_ref_sum(sum, l4, n)) == 0xffff;
 }
 
 static bool
@@ -321,8 +95,8 @@ is_icmp_error(int v, uint8_t type)
 static bool
 csums_ok(const uint8_t *b, size_t len)
 {
-    size_t l3 = be16(b + 12) == 0x8100 ? 18 : 14;
-    uint16_t type = be16(b + l3 - 2);
+    size_t l3 = fg_be16(b + 12) == 0x8100 ? 18 : 14;
+    uint16_t type = fg_be16(b + l3 - 2);
     const uint8_t *ip = b + l3;
     size_t hl, l4_len;
     uint8_t proto;
@@ -331,16 +105,16 @@ csums_ok(const uint8_t *b, size_t len)
     if (type == 0x0800) {
         v = 4;
         hl = (size_t) (ip[0] & 15) * 4;
-        if (ref_fold(ref_sum(0, ip, hl)) != 0xffff) {
+        if (fg_ref_fold(fg_ref_sum(0, ip, hl)) != 0xffff) {
             return false;
         }
         proto = ip[9];
-        l4_len = be16(ip + 2) - hl;
+        l4_len = fg_be16(ip + 2) - hl;
     } else {
         v = 6;
         hl = 40;
         proto = ip[6];
-        l4_len = be16(ip + 4);
+        l4_len = fg_be16(ip + 4);
     }
     if (l3 + hl + l4_len > len) {
         return false;
@@ -351,7 +125,7 @@ csums_ok(const uint8_t *b, size_t len)
     case 6:
         return l4_sum_ok(v, ip, proto, l4, l4_len);
     case 17:
-        return ((v == 4 && !be16(l4 + 6))
+        return ((v == 4 && !fg_be16(l4 + 6))
                 || l4_sum_ok(v, ip, proto, l4, l4_len));
     case 1:
     case 58:
@@ -366,18 +140,18 @@ csums_ok(const uint8_t *b, size_t len)
 
             if (v == 4) {
                 ihl = (size_t) (in[0] & 15) * 4;
-                if (ref_fold(ref_sum(0, in, ihl)) != 0xffff) {
+                if (fg_ref_fold(fg_ref_sum(0, in, ihl)) != 0xffff) {
                     return false;
                 }
                 iproto = in[9];
-                ilen = be16(in + 2) - ihl;
+                ilen = fg_be16(in + 2) - ihl;
             } else {
                 ihl = 40;
                 iproto = in[6];
-                ilen = be16(in + 4);
+                ilen = fg_be16(in + 4);
             }
             if (ihl + ilen <= qlen
-                && !(iproto == 17 && v == 4 && !be16(in + ihl + 6))
+                && !(iproto == 17 && v == 4 && !fg_be16(in + ihl + 6))
                 && (iproto == 6 || iproto == 17 || iproto == 1
                     || iproto == 58)) {
                 return l4_sum_ok(v, in, iproto, in + ihl, ilen);
@@ -397,18 +171,18 @@ addr_at(const uint8_t *p, const char *text)
 {
     uint8_t a[16];
 
-    pton(text, a);
-    return !memcmp(p, a, family(text) == 4 ? 4 : 16);
+    fg_pton(text, a);
+    return !memcmp(p, a, fg_family(text) == 4 ? 4 : 16);
 }
 
 static const uint8_t *
-src_of(const struct frame *f, size_t l3)
+src_of(const struct fg_frame *f, size_t l3)
 {
     return f->b + l3 + (f->v == 4 ? 12 : 8);
 }
 
 static const uint8_t *
-dst_of(const struct frame *f, size_t l3)
+dst_of(const struct fg_frame *f, size_t l3)
 {
     return f->b + l3 + (f->v == 4 ? 16 : 24);
 }
@@ -416,29 +190,30 @@ dst_of(const struct frame *f, size_t l3)
 /* True if the IP header at 'l3' and the L4 header at 'l4' of 'f' say
  * src:sport > dst:dport. */
 static bool
-tuple_at(const struct frame *f, size_t l3, size_t l4, const char *src,
+tuple_at(const struct fg_frame *f, size_t l3, size_t l4, const char *src,
          uint16_t sport, const char *dst, uint16_t dport)
 {
     return (addr_at(src_of(f, l3), src) && addr_at(dst_of(f, l3), dst)
-            && be16(f->b + l4) == sport && be16(f->b + l4 + 2) == dport);
+            && fg_be16(f->b + l4) == sport && fg_be16(f->b + l4 + 2) == dport);
 }
 
 static bool
-tuple_is(const struct frame *f, const char *src, uint16_t sport,
+tuple_is(const struct fg_frame *f, const char *src, uint16_t sport,
          const char *dst, uint16_t dport)
 {
     return tuple_at(f, f->l3, f->l4, src, sport, dst, dport);
 }
 
-/* Inner (quoted) offsets of an ICMP error frame built by icmp_error(). */
+/* Inner (quoted) offsets of an ICMP error frame built by
+ * fg_icmp_error_frame(). */
 static size_t
-inner_l3(const struct frame *f)
+inner_l3(const struct fg_frame *f)
 {
     return f->l4 + 8;
 }
 
 static size_t
-inner_l4(const struct frame *f)
+inner_l4(const struct fg_frame *f)
 {
     return f->l4 + 8 + (f->v == 4 ? 20 : 40);
 }
@@ -467,7 +242,7 @@ engine(uint32_t n_buckets)
  * (possibly rewritten) frame back.  Returns the ct_state.  Checks that
  * the frame's length is unchanged and its checksums are right. */
 static uint8_t
-run(struct ovsct *ct, const struct ovsct_action *a, struct frame *f)
+run(struct ovsct *ct, const struct ovsct_action *a, struct fg_frame *f)
 {
     uint8_t *copy = malloc(f->len);
     uint32_t offsets[2] = { 0, (uint32_t) f->len };
@@ -495,9 +270,9 @@ nat_action(uint16_t zone, uint8_t kind, const char *amin, const char *amax,
     a.commit = true;
     a.nat.kind = kind;
     if (amin) {
-        a.nat.l3 = (uint8_t) family(amin);
-        pton(amin, a.nat.addr_min);
-        pton(amax ? amax : amin, a.nat.addr_max);
+        a.nat.l3 = (uint8_t) fg_family(amin);
+        fg_pton(amin, a.nat.addr_min);
+        fg_pton(amax ? amax : amin, a.nat.addr_max);
     }
     a.nat.port_min = pmin;
     a.nat.port_max = pmax;
@@ -562,10 +337,10 @@ test_snat_addr(void)
     struct ovsct_action a = nat_action(0, SNAT, "192.168.1.100", NULL, 0, 0);
     struct ovsct_action n = plain_nat(0);
     struct ovsct_entry e[4];
-    struct frame f;
+    struct fg_frame f;
     uint8_t st;
 
-    udp(&f, "10.0.0.1", "8.8.8.8", 1234, 53);
+    fg_udp_frame(&f, "10.0.0.1", "8.8.8.8", 1234, 53, 11);
     st = run(ct, &a, &f);
     CHECK(st == (NEW | TRK | SNAT));
     CHECK(tuple_is(&f, "192.168.1.100", 1234, "8.8.8.8", 53));
@@ -577,13 +352,13 @@ test_snat_addr(void)
     CHECK(e[0].reply.sport == 53 && e[0].reply.dport == 1234);
 
     /* The reply, un-NATed (OVS: reply of an SNAT connection is dnat). */
-    udp(&f, "8.8.8.8", "192.168.1.100", 53, 1234);
+    fg_udp_frame(&f, "8.8.8.8", "192.168.1.100", 53, 1234, 11);
     st = run(ct, &n, &f);
     CHECK(st == (EST | RPL | TRK | DNAT));
     CHECK(tuple_is(&f, "8.8.8.8", 53, "10.0.0.1", 1234));
 
     /* More of the original direction. */
-    udp(&f, "10.0.0.1", "8.8.8.8", 1234, 53);
+    fg_udp_frame(&f, "10.0.0.1", "8.8.8.8", 1234, 53, 11);
     st = run(ct, &n, &f);
     CHECK(st == (EST | TRK | SNAT));
     CHECK(tuple_is(&f, "192.168.1.100", 1234, "8.8.8.8", 53));
@@ -591,18 +366,18 @@ test_snat_addr(void)
     /* Without a NAT action the connection is found but nothing is
      * rewritten (OVS's handle_nat() needs nat_action_info). */
     struct ovsct_action plain = { .commit = true };
-    udp(&f, "10.0.0.1", "8.8.8.8", 1234, 53);
+    fg_udp_frame(&f, "10.0.0.1", "8.8.8.8", 1234, 53, 11);
     st = run(ct, &plain, &f);
     CHECK(st == (EST | TRK));
     CHECK(tuple_is(&f, "10.0.0.1", 1234, "8.8.8.8", 53));
 
     /* UDP with no checksum over IPv4: the checksum stays 0. */
-    udp(&f, "10.0.0.2", "8.8.8.8", 999, 53);
-    set16(f.b + f.l4 + 6, 0);
+    fg_udp_frame(&f, "10.0.0.2", "8.8.8.8", 999, 53, 11);
+    fg_put16(f.b + f.l4 + 6, 0);
     st = run(ct, &a, &f);
     CHECK(st == (NEW | TRK | SNAT));
     CHECK(tuple_is(&f, "192.168.1.100", 999, "8.8.8.8", 53));
-    CHECK(be16(f.b + f.l4 + 6) == 0);
+    CHECK(fg_be16(f.b + f.l4 + 6) == 0);
     ovsct_destroy(ct);
 }
 
@@ -615,57 +390,58 @@ test_snat_ports(void)
     struct ovsct_action a = nat_action(0, SNAT, "192.168.1.100",
                                        "192.168.1.101", 5000, 5010);
     struct ovsct_action n = plain_nat(0);
-    struct frame f;
+    struct fg_frame f;
     uint8_t st;
 
-    tcp(&f, "10.0.0.1", "93.184.216.34", 40000, 80, 1000, 0, 0x02);
+    fg_tcp_frame(&f, "10.0.0.1", "93.184.216.34", 40000, 80, 1000, 0, 0x02);
     st = run(ct, &a, &f);
     CHECK(st == (NEW | TRK | SNAT));
 
     bool a100 = addr_at(src_of(&f, f.l3), "192.168.1.100");
     bool a101 = addr_at(src_of(&f, f.l3), "192.168.1.101");
-    uint16_t port = be16(f.b + f.l4);
+    uint16_t port = fg_be16(f.b + f.l4);
     const char *nat_addr = a100 ? "192.168.1.100" : "192.168.1.101";
     CHECK(a100 || a101);
     CHECK(port >= 5000 && port <= 5010);
     CHECK(addr_at(dst_of(&f, f.l3), "93.184.216.34"));
-    CHECK(be16(f.b + f.l4 + 2) == 80);
-    CHECK(be16(f.b + f.l4 + 4) == 0 && be16(f.b + f.l4 + 6) == 1000);
+    CHECK(fg_be16(f.b + f.l4 + 2) == 80);
+    CHECK(fg_be16(f.b + f.l4 + 4) == 0 && fg_be16(f.b + f.l4 + 6) == 1000);
 
-    tcp(&f, "93.184.216.34", nat_addr, 80, port, 7000, 1001, 0x12);
+    fg_tcp_frame(&f, "93.184.216.34", nat_addr, 80, port, 7000, 1001, 0x12);
     st = run(ct, &n, &f);
     CHECK(st == (EST | RPL | TRK | DNAT));
     CHECK(tuple_is(&f, "93.184.216.34", 80, "10.0.0.1", 40000));
 
-    tcp(&f, "10.0.0.1", "93.184.216.34", 40000, 80, 1001, 7001, 0x10);
+    fg_tcp_frame(&f, "10.0.0.1", "93.184.216.34", 40000, 80, 1001, 7001, 0x10);
     st = run(ct, &n, &f);
     CHECK(st == (EST | TRK | SNAT));
     CHECK(tuple_is(&f, nat_addr, port, "93.184.216.34", 80));
 
     /* A second flow from the same client port gets another tuple. */
-    tcp(&f, "10.0.0.2", "93.184.216.34", 40000, 80, 1000, 0, 0x02);
+    fg_tcp_frame(&f, "10.0.0.2", "93.184.216.34", 40000, 80, 1000, 0, 0x02);
     st = run(ct, &a, &f);
     CHECK(st == (NEW | TRK | SNAT));
     CHECK(!(addr_at(src_of(&f, f.l3), nat_addr)
-            && be16(f.b + f.l4) == port));
+            && fg_be16(f.b + f.l4) == port));
     CHECK(ovsct_nconns(ct) == 2);
 
     /* The same packet from a VLAN-tagged frame is rewritten the same. */
-    ip_hdr(&f, true, "10.0.0.3", "93.184.216.34", 17);
-    put16(&f, 777);
-    put16(&f, 53);
-    put16(&f, 8);
-    put16(&f, 0);
-    finish(&f, false);
+    fg_ip(&f, true, "10.0.0.3", "93.184.216.34", 17);
+    fg_put_u16(&f, 777);
+    fg_put_u16(&f, 53);
+    fg_put_u16(&f, 8);
+    fg_put_u16(&f, 0);
+    fg_finish(&f, false);
     st = run(ct, &a, &f);
     CHECK(st == (NEW | TRK | SNAT));
-    CHECK(f.l3 == 18 && be16(f.b + f.l4) >= 5000
-          && be16(f.b + f.l4) <= 5010);
+    CHECK(f.l3 == 18 && fg_be16(f.b + f.l4) >= 5000
+          && fg_be16(f.b + f.l4) <= 5010);
     ovsct_destroy(ct);
 }
 
 /* DNAT with a port: the reply gets the original destination back as its
- * source (REFERENCE.md section 13, observed output). */
+ * source (OVS's lib/conntrack.c nat_get_unique_tuple() and its
+ * observed output). */
 static void
 test_dnat(void)
 {
@@ -674,10 +450,10 @@ test_dnat(void)
                                        8080);
     struct ovsct_action n = plain_nat(0);
     struct ovsct_entry e[2];
-    struct frame f;
+    struct fg_frame f;
     uint8_t st;
 
-    udp(&f, "10.3.0.1", "10.3.0.64", 3333, 53);
+    fg_udp_frame(&f, "10.3.0.1", "10.3.0.64", 3333, 53, 11);
     st = run(ct, &a, &f);
     CHECK(st == (NEW | TRK | DNAT));
     CHECK(tuple_is(&f, "10.3.0.1", 3333, "10.3.0.2", 8080));
@@ -687,18 +463,18 @@ test_dnat(void)
     CHECK(tuple_addrs(&e[0].reply, "10.3.0.2", "10.3.0.1"));
     CHECK(e[0].reply.sport == 8080 && e[0].reply.dport == 3333);
 
-    udp(&f, "10.3.0.2", "10.3.0.1", 8080, 3333);
+    fg_udp_frame(&f, "10.3.0.2", "10.3.0.1", 8080, 3333, 11);
     st = run(ct, &n, &f);
     CHECK(st == (EST | RPL | TRK | SNAT));
     CHECK(tuple_is(&f, "10.3.0.64", 53, "10.3.0.1", 3333));
 
     /* TCP DNAT, address only: the port is kept. */
     a = nat_action(0, DNAT, "10.3.0.9", NULL, 0, 0);
-    tcp(&f, "10.3.0.1", "10.3.0.64", 4444, 443, 1, 0, 0x02);
+    fg_tcp_frame(&f, "10.3.0.1", "10.3.0.64", 4444, 443, 1, 0, 0x02);
     st = run(ct, &a, &f);
     CHECK(st == (NEW | TRK | DNAT));
     CHECK(tuple_is(&f, "10.3.0.1", 4444, "10.3.0.9", 443));
-    tcp(&f, "10.3.0.9", "10.3.0.1", 443, 4444, 50, 2, 0x12);
+    fg_tcp_frame(&f, "10.3.0.9", "10.3.0.1", 443, 4444, 50, 2, 0x12);
     st = run(ct, &n, &f);
     CHECK(st == (EST | RPL | TRK | SNAT));
     CHECK(tuple_is(&f, "10.3.0.64", 443, "10.3.0.1", 4444));
@@ -720,16 +496,16 @@ test_exhaustion(void)
     ovsct_get_counters(ct, &c0);
     for (int i = 0; i < 6; i++) {
         char src[32];
-        struct frame f;
+        struct fg_frame f;
 
         snprintf(src, sizeof src, "10.2.0.%d", 2 + i);
-        udp(&f, src, "10.2.0.99", (uint16_t) (1000 + i), 53);
+        fg_udp_frame(&f, src, "10.2.0.99", (uint16_t) (1000 + i), 53, 11);
         uint8_t st = run(ct, &a, &f);
         if (st == (NEW | TRK | SNAT)) {
             created++;
             CHECK(addr_at(src_of(&f, f.l3), "10.2.9.240")
                   || addr_at(src_of(&f, f.l3), "10.2.9.241"));
-            CHECK(be16(f.b + f.l4) == 5000 || be16(f.b + f.l4) == 5001);
+            CHECK(fg_be16(f.b + f.l4) == 5000 || fg_be16(f.b + f.l4) == 5001);
         } else {
             refused++;
             CHECK(st == (NEW | TRK));
@@ -755,28 +531,28 @@ test_icmp_echo(void)
     struct ovsct_action a = nat_action(0, SNAT, "192.168.1.100", NULL,
                                        7000, 7000);
     struct ovsct_action n = plain_nat(0);
-    struct frame f;
+    struct fg_frame f;
     uint8_t st;
 
-    echo(&f, "10.0.0.1", "8.8.8.8", false, 0x1234, 1);
+    fg_echo_frame(&f, "10.0.0.1", "8.8.8.8", false, 0x1234, 1);
     st = run(ct, &a, &f);
     CHECK(st == (NEW | TRK | SNAT));
     CHECK(addr_at(src_of(&f, f.l3), "192.168.1.100"));
-    CHECK(be16(f.b + f.l4 + 4) == 7000 && be16(f.b + f.l4 + 6) == 1);
+    CHECK(fg_be16(f.b + f.l4 + 4) == 7000 && fg_be16(f.b + f.l4 + 6) == 1);
     CHECK(f.b[f.l4] == 8);
 
-    echo(&f, "8.8.8.8", "192.168.1.100", true, 7000, 1);
+    fg_echo_frame(&f, "8.8.8.8", "192.168.1.100", true, 7000, 1);
     st = run(ct, &n, &f);
     CHECK(st == (EST | RPL | TRK | DNAT));
     CHECK(addr_at(dst_of(&f, f.l3), "10.0.0.1"));
-    CHECK(be16(f.b + f.l4 + 4) == 0x1234);
+    CHECK(fg_be16(f.b + f.l4 + 4) == 0x1234);
 
     /* A second pinger needs id 7000 too: exhausted. */
-    echo(&f, "10.0.0.2", "8.8.8.8", false, 0x1234, 1);
+    fg_echo_frame(&f, "10.0.0.2", "8.8.8.8", false, 0x1234, 1);
     st = run(ct, &a, &f);
     CHECK(st == (NEW | TRK));
     CHECK(addr_at(src_of(&f, f.l3), "10.0.0.2"));
-    CHECK(be16(f.b + f.l4 + 4) == 0x1234);
+    CHECK(fg_be16(f.b + f.l4 + 4) == 0x1234);
     ovsct_destroy(ct);
 }
 
@@ -789,10 +565,10 @@ test_icmp_error(void)
     struct ovsct_action a = nat_action(0, SNAT, "192.168.1.100", NULL,
                                        6000, 6000);
     struct ovsct_action n = plain_nat(0);
-    struct frame u, f;
+    struct fg_frame u, f;
     uint8_t st;
 
-    udp(&u, "10.0.0.1", "8.8.8.8", 1234, 53);
+    fg_udp_frame(&u, "10.0.0.1", "8.8.8.8", 1234, 53, 11);
     st = run(ct, &a, &u);
     CHECK(st == (NEW | TRK | SNAT));
     CHECK(tuple_is(&u, "192.168.1.100", 6000, "8.8.8.8", 53));
@@ -800,7 +576,8 @@ test_icmp_error(void)
     /* A router on the way sends "unreachable" back to the NAT address,
      * quoting the whole translated datagram: the outer destination and
      * the quoted source go back to the client, the router stays. */
-    icmp_error(&f, "172.16.0.1", "192.168.1.100", 3, 1, 0, &u, SIZE_MAX);
+    fg_icmp_error_frame(&f, "172.16.0.1", "192.168.1.100", 3, 1, 0, &u,
+                        SIZE_MAX);
     st = run(ct, &n, &f);
     CHECK(st == (REL | RPL | TRK | DNAT));
     CHECK(addr_at(src_of(&f, f.l3), "172.16.0.1"));
@@ -810,7 +587,7 @@ test_icmp_error(void)
     CHECK(f.b[f.l4] == 3 && f.b[f.l4 + 1] == 1);
 
     /* The usual 8-byte quote (UDP checksum inside it). */
-    icmp_error(&f, "8.8.8.8", "192.168.1.100", 3, 3, 0, &u, 8);
+    fg_icmp_error_frame(&f, "8.8.8.8", "192.168.1.100", 3, 3, 0, &u, 8);
     st = run(ct, &n, &f);
     CHECK(st == (REL | RPL | TRK | DNAT));
     CHECK(addr_at(src_of(&f, f.l3), "8.8.8.8"));
@@ -821,9 +598,9 @@ test_icmp_error(void)
     /* Original direction: the server's reply (un-NATed to the client) is
      * refused by a router near the client; the error travels towards the
      * server and takes the NAT address as its source, as in OVS. */
-    struct frame r;
-    udp(&r, "8.8.8.8", "10.0.0.1", 53, 1234);
-    icmp_error(&f, "10.9.9.9", "8.8.8.8", 3, 1, 0, &r, SIZE_MAX);
+    struct fg_frame r;
+    fg_udp_frame(&r, "8.8.8.8", "10.0.0.1", 53, 1234, 11);
+    fg_icmp_error_frame(&f, "10.9.9.9", "8.8.8.8", 3, 1, 0, &r, SIZE_MAX);
     st = run(ct, &n, &f);
     CHECK(st == (REL | TRK | SNAT));
     CHECK(addr_at(src_of(&f, f.l3), "192.168.1.100"));
@@ -833,7 +610,8 @@ test_icmp_error(void)
 
     /* Without a NAT action: related, nothing rewritten. */
     struct ovsct_action plain = { .commit = true };
-    icmp_error(&f, "172.16.0.1", "192.168.1.100", 3, 1, 0, &u, SIZE_MAX);
+    fg_icmp_error_frame(&f, "172.16.0.1", "192.168.1.100", 3, 1, 0, &u,
+                        SIZE_MAX);
     st = run(ct, &plain, &f);
     CHECK(st == (REL | RPL | TRK));
     CHECK(addr_at(dst_of(&f, f.l3), "192.168.1.100"));
@@ -841,46 +619,46 @@ test_icmp_error(void)
     /* A TCP flow, error with an 8-byte quote (no room for the quoted
      * checksum): ports and outer checksum still right, nothing written
      * past the end (ASan). */
-    struct frame t;
-    tcp(&t, "10.0.0.1", "8.8.4.4", 2222, 443, 5, 0, 0x02);
+    struct fg_frame t;
+    fg_tcp_frame(&t, "10.0.0.1", "8.8.4.4", 2222, 443, 5, 0, 0x02);
     st = run(ct, &a, &t);
     CHECK(st == (NEW | TRK | SNAT));
-    icmp_error(&f, "8.8.4.4", "192.168.1.100", 3, 3, 0, &t, 8);
+    fg_icmp_error_frame(&f, "8.8.4.4", "192.168.1.100", 3, 3, 0, &t, 8);
     st = run(ct, &n, &f);
     CHECK(st == (REL | RPL | TRK | DNAT));
     CHECK(addr_at(dst_of(&f, f.l3), "10.0.0.1"));
     CHECK(tuple_at(&f, inner_l3(&f), inner_l4(&f), "10.0.0.1", 2222,
                    "8.8.4.4", 443));
     /* The whole TCP header quoted: the quoted checksum is fixed too. */
-    icmp_error(&f, "8.8.4.4", "192.168.1.100", 3, 3, 0, &t, SIZE_MAX);
+    fg_icmp_error_frame(&f, "8.8.4.4", "192.168.1.100", 3, 3, 0, &t, SIZE_MAX);
     st = run(ct, &n, &f);
     CHECK(st == (REL | RPL | TRK | DNAT));
     CHECK(tuple_at(&f, inner_l3(&f), inner_l4(&f), "10.0.0.1", 2222,
                    "8.8.4.4", 443));
 
     /* An error about an ICMP echo: the quoted id is translated back. */
-    struct frame p;
-    echo(&p, "10.0.0.1", "1.1.1.1", false, 0x4242, 9);
+    struct fg_frame p;
+    fg_echo_frame(&p, "10.0.0.1", "1.1.1.1", false, 0x4242, 9);
     st = run(ct, &a, &p);
     CHECK(st == (NEW | TRK | SNAT));
-    CHECK(be16(p.b + p.l4 + 4) == 6000);
-    icmp_error(&f, "1.1.1.1", "192.168.1.100", 3, 1, 0, &p, SIZE_MAX);
+    CHECK(fg_be16(p.b + p.l4 + 4) == 6000);
+    fg_icmp_error_frame(&f, "1.1.1.1", "192.168.1.100", 3, 1, 0, &p, SIZE_MAX);
     st = run(ct, &n, &f);
     CHECK(st == (REL | RPL | TRK | DNAT));
     CHECK(addr_at(dst_of(&f, f.l3), "10.0.0.1"));
     CHECK(addr_at(src_of(&f, inner_l3(&f)), "10.0.0.1"));
-    CHECK(be16(f.b + inner_l4(&f) + 4) == 0x4242);
+    CHECK(fg_be16(f.b + inner_l4(&f) + 4) == 0x4242);
     CHECK(f.b[inner_l4(&f)] == 8);
 
     /* DNAT, error from a router near the backend: the outer source
      * becomes the virtual address (OVS's nat_packet_ipv4()). */
     struct ovsct_action d = nat_action(0, DNAT, "10.3.0.2", NULL, 8080,
                                        8080);
-    struct frame q;
-    udp(&q, "10.3.0.1", "10.3.0.64", 3333, 53);
+    struct fg_frame q;
+    fg_udp_frame(&q, "10.3.0.1", "10.3.0.64", 3333, 53, 11);
     st = run(ct, &d, &q);
     CHECK(st == (NEW | TRK | DNAT));
-    icmp_error(&f, "10.3.0.254", "10.3.0.1", 11, 0, 0, &q, SIZE_MAX);
+    fg_icmp_error_frame(&f, "10.3.0.254", "10.3.0.1", 11, 0, 0, &q, SIZE_MAX);
     st = run(ct, &n, &f);
     CHECK(st == (REL | RPL | TRK | SNAT));
     CHECK(addr_at(src_of(&f, f.l3), "10.3.0.64"));
@@ -900,13 +678,13 @@ test_ipv6(void)
                                        20000, 20009);
     struct ovsct_action n = plain_nat(0);
     struct ovsct_entry e[4];
-    struct frame u, f;
+    struct fg_frame u, f;
     uint8_t st;
 
-    udp(&u, "fd00::1", "2001:db8::53", 1234, 53);
+    fg_udp_frame(&u, "fd00::1", "2001:db8::53", 1234, 53, 11);
     st = run(ct, &a, &u);
     CHECK(st == (NEW | TRK | SNAT));
-    uint16_t port = be16(u.b + u.l4);
+    uint16_t port = fg_be16(u.b + u.l4);
     CHECK(addr_at(src_of(&u, u.l3), "2001:db8:ffff::100"));
     CHECK(port >= 20000 && port <= 20009);
     CHECK(addr_at(dst_of(&u, u.l3), "2001:db8::53"));
@@ -915,43 +693,44 @@ test_ipv6(void)
     CHECK(e[0].orig.l3 == 6 && e[0].reply.dport == port);
     CHECK(tuple_addrs(&e[0].reply, "2001:db8::53", "2001:db8:ffff::100"));
 
-    udp(&f, "2001:db8::53", "2001:db8:ffff::100", 53, port);
+    fg_udp_frame(&f, "2001:db8::53", "2001:db8:ffff::100", 53, port, 11);
     st = run(ct, &n, &f);
     CHECK(st == (EST | RPL | TRK | DNAT));
     CHECK(tuple_is(&f, "2001:db8::53", 53, "fd00::1", 1234));
 
     /* Packet too big from a router: the MTU field is left alone. */
-    icmp_error(&f, "2001:db8::1", "2001:db8:ffff::100", 2, 0, 1280, &u,
+    fg_icmp_error_frame(&f, "2001:db8::1", "2001:db8:ffff::100", 2, 0,
+                        1280, &u,
                SIZE_MAX);
     st = run(ct, &n, &f);
     CHECK(st == (REL | RPL | TRK | DNAT));
     CHECK(addr_at(src_of(&f, f.l3), "2001:db8::1"));
     CHECK(addr_at(dst_of(&f, f.l3), "fd00::1"));
-    CHECK(be16(f.b + f.l4 + 4) == 0 && be16(f.b + f.l4 + 6) == 1280);
+    CHECK(fg_be16(f.b + f.l4 + 4) == 0 && fg_be16(f.b + f.l4 + 6) == 1280);
     CHECK(tuple_at(&f, inner_l3(&f), inner_l4(&f), "fd00::1", 1234,
                    "2001:db8::53", 53));
 
     /* ICMPv6 echo. */
-    echo(&f, "fd00::1", "2001:db8::53", false, 0x1111, 1);
+    fg_echo_frame(&f, "fd00::1", "2001:db8::53", false, 0x1111, 1);
     st = run(ct, &a, &f);
     CHECK(st == (NEW | TRK | SNAT));
-    uint16_t id = be16(f.b + f.l4 + 4);
+    uint16_t id = fg_be16(f.b + f.l4 + 4);
     CHECK(addr_at(src_of(&f, f.l3), "2001:db8:ffff::100"));
     CHECK(id >= 20000 && id <= 20009);
-    echo(&f, "2001:db8::53", "2001:db8:ffff::100", true, id, 1);
+    fg_echo_frame(&f, "2001:db8::53", "2001:db8:ffff::100", true, id, 1);
     st = run(ct, &n, &f);
     CHECK(st == (EST | RPL | TRK | DNAT));
     CHECK(addr_at(dst_of(&f, f.l3), "fd00::1"));
-    CHECK(be16(f.b + f.l4 + 4) == 0x1111);
+    CHECK(fg_be16(f.b + f.l4 + 4) == 0x1111);
 
     /* TCP DNAT over IPv6. */
     struct ovsct_action d = nat_action(0, DNAT, "fd00::80", NULL, 8080,
                                        8080);
-    tcp(&f, "2001:db8::7", "2001:db8::80", 33333, 80, 9, 0, 0x02);
+    fg_tcp_frame(&f, "2001:db8::7", "2001:db8::80", 33333, 80, 9, 0, 0x02);
     st = run(ct, &d, &f);
     CHECK(st == (NEW | TRK | DNAT));
     CHECK(tuple_is(&f, "2001:db8::7", 33333, "fd00::80", 8080));
-    tcp(&f, "fd00::80", "2001:db8::7", 8080, 33333, 100, 10, 0x12);
+    fg_tcp_frame(&f, "fd00::80", "2001:db8::7", 8080, 33333, 100, 10, 0x12);
     st = run(ct, &n, &f);
     CHECK(st == (EST | RPL | TRK | SNAT));
     CHECK(tuple_is(&f, "2001:db8::80", 80, "2001:db8::7", 33333));
@@ -968,15 +747,15 @@ test_zones(void)
     struct ovsct_action n1 = plain_nat(1), n2 = plain_nat(2);
     struct ovsct_entry e[4];
     uint16_t z1 = 1, z2 = 2;
-    struct frame f;
+    struct fg_frame f;
     uint8_t st;
 
-    udp(&f, "10.0.0.1", "8.8.8.8", 1234, 53);
+    fg_udp_frame(&f, "10.0.0.1", "8.8.8.8", 1234, 53, 11);
     st = run(ct, &a1, &f);
     CHECK(st == (NEW | TRK | SNAT));
     CHECK(tuple_is(&f, "192.168.1.1", 1234, "8.8.8.8", 53));
 
-    udp(&f, "10.0.0.1", "8.8.8.8", 1234, 53);
+    fg_udp_frame(&f, "10.0.0.1", "8.8.8.8", 1234, 53, 11);
     st = run(ct, &a2, &f);
     CHECK(st == (NEW | TRK | SNAT));
     CHECK(tuple_is(&f, "192.168.2.1", 1234, "8.8.8.8", 53));
@@ -990,12 +769,12 @@ test_zones(void)
                                         "192.168.2.1"));
 
     /* Zone 2's reply un-NATs in zone 2, not in zone 1. */
-    udp(&f, "8.8.8.8", "192.168.2.1", 53, 1234);
+    fg_udp_frame(&f, "8.8.8.8", "192.168.2.1", 53, 1234, 11);
     st = run(ct, &n2, &f);
     CHECK(st == (EST | RPL | TRK | DNAT));
     CHECK(tuple_is(&f, "8.8.8.8", 53, "10.0.0.1", 1234));
 
-    udp(&f, "8.8.8.8", "192.168.2.1", 53, 1234);
+    fg_udp_frame(&f, "8.8.8.8", "192.168.2.1", 53, 1234, 11);
     st = run(ct, &n1, &f);
     CHECK(st == (NEW | TRK));
     CHECK(tuple_is(&f, "8.8.8.8", 53, "192.168.2.1", 1234));
@@ -1006,15 +785,15 @@ test_zones(void)
  * any protocol without a port parser): SNAT rewrites the address, leaves
  * the SCTP header (and its CRC32c) alone, and the reply must match. */
 static void
-sctp(struct frame *f, const char *src, const char *dst, uint16_t sport,
+sctp(struct fg_frame *f, const char *src, const char *dst, uint16_t sport,
      uint16_t dport)
 {
-    ip_hdr(f, false, src, dst, 132);
-    put16(f, sport);
-    put16(f, dport);
-    put32(f, 0xdeadbeef);       /* Verification tag. */
-    put32(f, 0x01020304);       /* CRC32c: not checked by the parser. */
-    finish(f, true);
+    fg_ip(f, false, src, dst, 132);
+    fg_put_u16(f, sport);
+    fg_put_u16(f, dport);
+    fg_put_u32(f, 0xdeadbeef);       /* Verification tag. */
+    fg_put_u32(f, 0x01020304);       /* CRC32c: not checked by the parser. */
+    fg_finish(f, true);
 }
 
 static void
@@ -1024,14 +803,15 @@ test_sctp(void)
     struct ovsct_action a = nat_action(0, SNAT, "192.168.1.100", NULL, 0, 0);
     struct ovsct_action n = plain_nat(0);
     struct ovsct_entry e[2];
-    struct frame f;
+    struct fg_frame f;
     uint8_t st;
 
     sctp(&f, "10.0.0.1", "8.8.8.8", 3868, 3868);
     st = run(ct, &a, &f);
     CHECK(st == (NEW | TRK | SNAT));
     CHECK(tuple_is(&f, "192.168.1.100", 3868, "8.8.8.8", 3868));
-    CHECK(be16(f.b + f.l4 + 8) == 0x0102 && be16(f.b + f.l4 + 10) == 0x0304);
+    CHECK(fg_be16(f.b + f.l4 + 8) == 0x0102
+          && fg_be16(f.b + f.l4 + 10) == 0x0304);
     CHECK(dump_all(ct, NULL, e, 2) == 1);
     CHECK(e[0].reply.sport == 0 && e[0].reply.dport == 0);
 
@@ -1073,16 +853,16 @@ conc_thread(void *arg_)
         for (int i = 0; i < m; i++) {
             int k = base + i;
             char src[32];
-            struct frame f;
+            struct fg_frame f;
 
             snprintf(src, sizeof src, "10.%d.%d.%d", 10 + arg->thread,
                      k / 250, 1 + k % 250);
-            ip_hdr(&f, false, src, "203.0.113.1", 17);
-            put16(&f, (uint16_t) (10000 + k));
-            put16(&f, 53);
-            put16(&f, 8);
-            put16(&f, 0);
-            finish(&f, false);
+            fg_ip(&f, false, src, "203.0.113.1", 17);
+            fg_put_u16(&f, (uint16_t) (10000 + k));
+            fg_put_u16(&f, 53);
+            fg_put_u16(&f, 8);
+            fg_put_u16(&f, 0);
+            fg_finish(&f, false);
             memcpy(data + i * CONC_FRAME, f.b, CONC_FRAME);
             offsets[i] = (uint32_t) (i * CONC_FRAME);
         }

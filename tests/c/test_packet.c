@@ -1,7 +1,8 @@
 /*
- * test_packet.c -- standalone tests of ext/packet.c and ext/pcap.c.
+ * test_packet.c -- standalone tests of ext/packet.c and dpio/pcap.c.
  *
- * Builds frames by hand (with an independent, byte-at-a-time checksum) and
+ * Builds frames by hand (bench/framegen.h, with an independent,
+ * byte-at-a-time checksum) and
  * checks what ct_parse() makes of them: keys, offsets, TCP facts and every
  * OVS rule that makes a packet invalid.  Every prefix of each valid frame is
  * parsed from an exactly sized heap copy, so that ASan catches any read past
@@ -12,11 +13,12 @@
  *
  * Build and run (from the top of the tree):
  *
- *   gcc -std=c11 -O2 -Wall -Wextra -Werror -Iext tests/c/test_packet.c \
- *       ext/packet.c ext/pcap.c -o /tmp/tp && /tmp/tp tests/data
+ *   gcc -std=gnu11 -O2 -Wall -Wextra -Werror -Iext -Idpio -Ibench \
+ *       tests/c/test_packet.c ext/packet.c dpio/pcap.c -o /tmp/tp \
+ *       && /tmp/tp tests/data
  *
  * With no argument, tests/data is used if it exists (from the top of the
- * tree, as `make asan` runs it).  Without ext/pcap.c on the command line
+ * tree, as `make asan` runs it).  Without dpio/pcap.c on the command line
  * only the parser tests run.
  *
  * Prints "N passed, M failed" and exits non-zero if M > 0.
@@ -32,9 +34,10 @@
 
 #include "ovsct.h"
 #include "packet.h"
-#include "testlib.h"
+#include "pcap.h"
+#include "framegen.h"
 
-/* Weak, so that the parser tests also link without ext/pcap.c; the pcap
+/* Weak, so that the parser tests also link without dpio/pcap.c; the pcap
  * tests are then skipped (with a note). */
 #pragma weak ovsct_pcap_load
 #pragma weak ovsct_pcap_write
@@ -52,234 +55,16 @@ static int n_passed, n_failed;
         }                                                               \
     } while (0)
 
-/* Frame builder. */
-
-struct frame {
-    uint8_t b[4096];
-    size_t len;
-    size_t l3;                  /* Offset of the IP header. */
-    size_t l4;                  /* Offset of the L4 header. */
-    int l3v;                    /* 4 or 6. */
-    uint8_t proto;              /* L4 protocol for the pseudo-header. */
-};
-
-static void
-put(struct frame *f, const void *p, size_t n)
-{
-    if (!n) {
-        return;
-    }
-    memcpy(f->b + f->len, p, n);
-    f->len += n;
-}
-
-static void
-put8(struct frame *f, uint8_t x)
-{
-    f->b[f->len++] = x;
-}
-
-static void
-put16(struct frame *f, uint16_t x)
-{
-    put8(f, (uint8_t) (x >> 8));
-    put8(f, (uint8_t) x);
-}
-
-static void
-put32(struct frame *f, uint32_t x)
-{
-    put16(f, (uint16_t) (x >> 16));
-    put16(f, (uint16_t) x);
-}
-
-static void
-set16(struct frame *f, size_t ofs, uint16_t x)
-{
-    f->b[ofs] = (uint8_t) (x >> 8);
-    f->b[ofs + 1] = (uint8_t) x;
-}
+/* Frames: bench/framegen.h. */
 
 static uint16_t
 ref_finish(uint32_t sum)
 {
-    return (uint16_t) ~ref_fold(sum);
-}
-
-/* Ethernet header; 'tpid' non-zero adds one tag. */
-static void
-eth(struct frame *f, uint16_t tpid, uint16_t type)
-{
-    static const uint8_t macs[12] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1 };
-
-    memset(f, 0, sizeof *f);
-    put(f, macs, sizeof macs);
-    if (tpid) {
-        put16(f, tpid);
-        put16(f, 100);
-    }
-    put16(f, type);
-}
-
-static void
-ip4(struct frame *f, uint16_t tpid, const char *src, const char *dst,
-    uint8_t proto)
-{
-    uint8_t a[4];
-
-    eth(f, tpid, 0x0800);
-    f->l3 = f->len;
-    f->l3v = 4;
-    f->proto = proto;
-    put8(f, 0x45);
-    put8(f, 0);
-    put16(f, 0);                /* Total length: finish(). */
-    put16(f, 1);
-    put16(f, 0x4000);           /* DF. */
-    put8(f, 64);
-    put8(f, proto);
-    put16(f, 0);                /* Checksum: finish(). */
-    inet_pton(AF_INET, src, a);
-    put(f, a, 4);
-    inet_pton(AF_INET, dst, a);
-    put(f, a, 4);
-    f->l4 = f->len;
-}
-
-/* IPv6 header; the caller may add extension headers, then calls
- * l4_here() with the final protocol. */
-static void
-ip6(struct frame *f, uint16_t tpid, const char *src, const char *dst,
-    uint8_t nxt)
-{
-    uint8_t a[16];
-
-    eth(f, tpid, 0x86dd);
-    f->l3 = f->len;
-    f->l3v = 6;
-    f->proto = nxt;
-    put32(f, 0x60000000);
-    put16(f, 0);                /* Payload length: finish(). */
-    put8(f, nxt);
-    put8(f, 64);
-    inet_pton(AF_INET6, src, a);
-    put(f, a, 16);
-    inet_pton(AF_INET6, dst, a);
-    put(f, a, 16);
-    f->l4 = f->len;
-}
-
-static void
-l4_here(struct frame *f, uint8_t proto)
-{
-    f->l4 = f->len;
-    f->proto = proto;
-}
-
-/* Sets the IP lengths and checksum, and the L4 checksum at 'csum_ofs'
- * from the L4 header (-1: none). */
-static void
-finish(struct frame *f, int csum_ofs)
-{
-    size_t l4_len = f->len - f->l4;
-
-    if (f->l3v == 4) {
-        set16(f, f->l3 + 2, (uint16_t) (f->len - f->l3));
-        set16(f, f->l3 + 10, 0);
-        size_t ihl = (size_t) (f->b[f->l3] & 15) * 4;
-        set16(f, f->l3 + 10, ref_finish(ref_sum(0, f->b + f->l3, ihl)));
-    } else {
-        set16(f, f->l3 + 4, (uint16_t) (f->len - f->l3 - 40));
-    }
-    if (csum_ofs < 0) {
-        return;
-    }
-
-    size_t c = f->l4 + (size_t) csum_ofs;
-    uint32_t sum = 0;
-    set16(f, c, 0);
-    if (f->l3v == 4 && f->proto != 1) {
-        sum = ref_sum(sum, f->b + f->l3 + 12, 8);
-        sum += f->proto + (uint32_t) l4_len;
-    } else if (f->l3v == 6) {
-        sum = ref_sum(sum, f->b + f->l3 + 8, 32);
-        sum += f->proto + (uint32_t) l4_len;
-    }
-    uint16_t x = ref_finish(ref_sum(sum, f->b + f->l4, l4_len));
-    if (f->proto == 17 && !x) {
-        x = 0xffff;
-    }
-    set16(f, c, x);
-}
-
-static void
-payload(struct frame *f, size_t n, uint8_t seed)
-{
-    for (size_t i = 0; i < n; i++) {
-        put8(f, (uint8_t) (seed + i * 7));
-    }
-}
-
-static void
-udp_hdr(struct frame *f, uint16_t sport, uint16_t dport, size_t data_len)
-{
-    put16(f, sport);
-    put16(f, dport);
-    put16(f, (uint16_t) (8 + data_len));
-    put16(f, 0);
-    payload(f, data_len, 0x30);
-}
-
-static void
-udp4(struct frame *f, const char *src, const char *dst, uint16_t sport,
-     uint16_t dport, size_t data_len)
-{
-    ip4(f, 0, src, dst, 17);
-    udp_hdr(f, sport, dport, data_len);
-    finish(f, 6);
-}
-
-static void
-udp6(struct frame *f, const char *src, const char *dst, uint16_t sport,
-     uint16_t dport, size_t data_len)
-{
-    ip6(f, 0, src, dst, 17);
-    udp_hdr(f, sport, dport, data_len);
-    finish(f, 6);
-}
-
-static void
-tcp_hdr(struct frame *f, uint16_t sport, uint16_t dport, uint32_t seq,
-        uint32_t ack, uint8_t flags, uint16_t win, const uint8_t *opts,
-        size_t opts_len, size_t data_len)
-{
-    put16(f, sport);
-    put16(f, dport);
-    put32(f, seq);
-    put32(f, ack);
-    put8(f, (uint8_t) ((5 + opts_len / 4) << 4));
-    put8(f, flags);
-    put16(f, win);
-    put16(f, 0);
-    put16(f, 0);
-    put(f, opts, opts_len);
-    payload(f, data_len, 0x41);
-}
-
-/* ICMP(v4 or v6) header of type, code and the 4-byte rest (id, seq). */
-static void
-icmp_hdr(struct frame *f, uint8_t type, uint8_t code, uint16_t id,
-         uint16_t seq)
-{
-    put8(f, type);
-    put8(f, code);
-    put16(f, 0);
-    put16(f, id);
-    put16(f, seq);
+    return (uint16_t) ~fg_ref_fold(sum);
 }
 
 static struct ct_pkt
-parse(const struct frame *f)
+parse(const struct fg_frame *f)
 {
     struct ct_pkt pkt;
     uint8_t *copy = malloc(f->len ? f->len : 1);
@@ -291,7 +76,7 @@ parse(const struct frame *f)
 }
 
 static bool
-parses(const struct frame *f)
+parses(const struct fg_frame *f)
 {
     return parse(f).valid;
 }
@@ -315,12 +100,12 @@ addr6_is(const uint32_t *a, const char *text)
 /* Every proper prefix of 'f' must be invalid, and parsing must stay within
  * it (heap copies of the exact size, for ASan). */
 static void
-check_prefixes(const struct frame *f, const char *what)
+check_prefixes(const struct fg_frame *f, const char *what)
 {
     int bad = 0;
 
     for (size_t n = 0; n < f->len; n++) {
-        struct frame g = *f;
+        struct fg_frame g = *f;
         g.len = n;
         if (parses(&g)) {
             fprintf(stderr, "%s: prefix of %zu bytes parsed\n", what, n);
@@ -335,8 +120,8 @@ check_prefixes(const struct frame *f, const char *what)
 static void
 test_udp4(void)
 {
-    struct frame f;
-    udp4(&f, "10.0.0.1", "10.0.0.2", 40000, 53, 13);
+    struct fg_frame f;
+    fg_udp_frame(&f, "10.0.0.1", "10.0.0.2", 40000, 53, 13);
 
     struct ct_pkt p = parse(&f);
     CHECK(p.valid);
@@ -357,8 +142,8 @@ test_udp4(void)
     CHECK(r.l3 == 4 && r.nw_proto == 17);
 
     /* The reply parses to the reverse key. */
-    struct frame g;
-    udp4(&g, "10.0.0.2", "10.0.0.1", 53, 40000, 40);
+    struct fg_frame g;
+    fg_udp_frame(&g, "10.0.0.2", "10.0.0.1", 53, 40000, 40);
     struct ct_pkt q = parse(&g);
     CHECK(q.valid && !memcmp(&q.key, &r, sizeof r));
 
@@ -374,8 +159,8 @@ test_udp4(void)
 static void
 test_udp6(void)
 {
-    struct frame f;
-    udp6(&f, "fc00::1", "fc00::2", 40002, 53, 29);
+    struct fg_frame f;
+    fg_udp_frame(&f, "fc00::1", "fc00::2", 40002, 53, 29);
 
     struct ct_pkt p = parse(&f);
     CHECK(p.valid);
@@ -400,12 +185,12 @@ test_tcp(void)
         1,                              /* NOP. */
         3, 3, 7,                        /* Window scale 7. */
     };
-    struct frame f;
+    struct fg_frame f;
 
-    ip4(&f, 0, "10.0.0.1", "10.0.0.2", 6);
-    tcp_hdr(&f, 45000, 80, 1000, 0, 0x02, 64240, syn_opts,
+    fg_ip4(&f, 0, "10.0.0.1", "10.0.0.2", 6);
+    fg_tcp_hdr(&f, 45000, 80, 1000, 0, 0x02, 64240, syn_opts,
             sizeof syn_opts, 0);
-    finish(&f, 16);
+    fg_finish_csum(&f, 16);
     struct ct_pkt p = parse(&f);
     CHECK(p.valid);
     CHECK(p.key.nw_proto == 6);
@@ -418,10 +203,10 @@ test_tcp(void)
     check_prefixes(&f, "tcp syn");
 
     /* Data segment: no window scale outside SYN, even if present. */
-    ip4(&f, 0, "10.0.0.1", "10.0.0.2", 6);
-    tcp_hdr(&f, 45000, 80, 1001, 5001, 0x18, 502, syn_opts,
+    fg_ip4(&f, 0, "10.0.0.1", "10.0.0.2", 6);
+    fg_tcp_hdr(&f, 45000, 80, 1001, 5001, 0x18, 502, syn_opts,
             sizeof syn_opts, 100);
-    finish(&f, 16);
+    fg_finish_csum(&f, 16);
     p = parse(&f);
     CHECK(p.valid && p.tcp_wscale == -1);
     CHECK(p.tcp_flags == 0x18 && p.tcp_payload_len == 100);
@@ -430,54 +215,54 @@ test_tcp(void)
     /* SYN without the option; SYN-ACK with a too-large shift (clamped to
      * 14, as OVS does); a later option overrides an earlier one. */
     static const uint8_t mss[] = { 2, 4, 0x05, 0xb4 };
-    ip4(&f, 0, "10.0.0.1", "10.0.0.2", 6);
-    tcp_hdr(&f, 45000, 80, 1, 0, 0x02, 100, mss, sizeof mss, 0);
-    finish(&f, 16);
+    fg_ip4(&f, 0, "10.0.0.1", "10.0.0.2", 6);
+    fg_tcp_hdr(&f, 45000, 80, 1, 0, 0x02, 100, mss, sizeof mss, 0);
+    fg_finish_csum(&f, 16);
     CHECK(parse(&f).tcp_wscale == -1);
 
     static const uint8_t big[] = { 3, 3, 20, 1, 3, 3, 9, 0 };
-    ip4(&f, 0, "10.0.0.2", "10.0.0.1", 6);
-    tcp_hdr(&f, 80, 45000, 1, 2, 0x12, 100, big, sizeof big, 0);
-    finish(&f, 16);
+    fg_ip4(&f, 0, "10.0.0.2", "10.0.0.1", 6);
+    fg_tcp_hdr(&f, 80, 45000, 1, 2, 0x12, 100, big, sizeof big, 0);
+    fg_finish_csum(&f, 16);
     CHECK(parse(&f).tcp_wscale == 9);
     static const uint8_t big2[] = { 1, 3, 3, 20 };
-    ip4(&f, 0, "10.0.0.2", "10.0.0.1", 6);
-    tcp_hdr(&f, 80, 45000, 1, 2, 0x12, 100, big2, sizeof big2, 0);
-    finish(&f, 16);
+    fg_ip4(&f, 0, "10.0.0.2", "10.0.0.1", 6);
+    fg_tcp_hdr(&f, 80, 45000, 1, 2, 0x12, 100, big2, sizeof big2, 0);
+    fg_finish_csum(&f, 16);
     CHECK(parse(&f).tcp_wscale == 14);
 
     /* Option after end-of-list is ignored; zero-length options do not
      * loop forever. */
     static const uint8_t eol[] = { 0, 3, 3, 5 };
-    ip4(&f, 0, "10.0.0.1", "10.0.0.2", 6);
-    tcp_hdr(&f, 45000, 80, 1, 0, 0x02, 100, eol, sizeof eol, 0);
-    finish(&f, 16);
+    fg_ip4(&f, 0, "10.0.0.1", "10.0.0.2", 6);
+    fg_tcp_hdr(&f, 45000, 80, 1, 0, 0x02, 100, eol, sizeof eol, 0);
+    fg_finish_csum(&f, 16);
     CHECK(parse(&f).valid && parse(&f).tcp_wscale == -1);
     static const uint8_t zero[] = { 5, 0, 5, 0, 5, 1, 3, 3, 4, 1, 1, 1 };
-    ip4(&f, 0, "10.0.0.1", "10.0.0.2", 6);
-    tcp_hdr(&f, 45000, 80, 1, 0, 0x02, 100, zero, sizeof zero, 0);
-    finish(&f, 16);
+    fg_ip4(&f, 0, "10.0.0.1", "10.0.0.2", 6);
+    fg_tcp_hdr(&f, 45000, 80, 1, 0, 0x02, 100, zero, sizeof zero, 0);
+    fg_finish_csum(&f, 16);
     CHECK(parse(&f).valid && parse(&f).tcp_wscale == 4);
 
     /* IPv6 TCP. */
-    ip6(&f, 0, "fc00::1", "fc00::2", 6);
-    tcp_hdr(&f, 45001, 443, 7000, 0, 0x02, 64800, syn_opts,
+    fg_ip6(&f, 0, "fc00::1", "fc00::2", 6);
+    fg_tcp_hdr(&f, 45001, 443, 7000, 0, 0x02, 64800, syn_opts,
             sizeof syn_opts, 0);
-    finish(&f, 16);
+    fg_finish_csum(&f, 16);
     p = parse(&f);
     CHECK(p.valid && p.tcp_wscale == 7 && p.key.l3 == 6);
 
     /* Data offset below 5 or beyond the segment; bad checksum. */
-    ip4(&f, 0, "10.0.0.1", "10.0.0.2", 6);
-    tcp_hdr(&f, 45000, 80, 1, 0, 0x02, 100, NULL, 0, 0);
+    fg_ip4(&f, 0, "10.0.0.1", "10.0.0.2", 6);
+    fg_tcp_hdr(&f, 45000, 80, 1, 0, 0x02, 100, NULL, 0, 0);
     f.b[f.l4 + 12] = 4 << 4;
-    finish(&f, 16);
+    fg_finish_csum(&f, 16);
     CHECK(!parses(&f));
     f.b[f.l4 + 12] = 6 << 4;
-    finish(&f, 16);
+    fg_finish_csum(&f, 16);
     CHECK(!parses(&f));
     f.b[f.l4 + 12] = 5 << 4;
-    finish(&f, 16);
+    fg_finish_csum(&f, 16);
     CHECK(parses(&f));
     f.b[f.l4 + 16] ^= 1;
     CHECK(!parses(&f));
@@ -486,12 +271,12 @@ test_tcp(void)
 static void
 test_icmp_echo(void)
 {
-    struct frame f;
+    struct fg_frame f;
 
-    ip4(&f, 0, "10.0.0.1", "10.0.0.2", 1);
-    icmp_hdr(&f, 8, 0, 0x1234, 1);
-    payload(&f, 32, 0);
-    finish(&f, 2);
+    fg_ip4(&f, 0, "10.0.0.1", "10.0.0.2", 1);
+    fg_icmp_hdr(&f, 8, 0, 0x1234, 1);
+    fg_payload(&f, 32, 0);
+    fg_finish_csum(&f, 2);
     struct ct_pkt p = parse(&f);
     CHECK(p.valid && !p.icmp_related);
     CHECK(p.key.nw_proto == 1 && p.key.l3 == 4);
@@ -506,10 +291,10 @@ test_icmp_echo(void)
     CHECK(addr4_is(r.src, "10.0.0.2"));
 
     /* The reply's key is the reverse key. */
-    ip4(&f, 0, "10.0.0.2", "10.0.0.1", 1);
-    icmp_hdr(&f, 0, 0, 0x1234, 1);
-    payload(&f, 32, 0);
-    finish(&f, 2);
+    fg_ip4(&f, 0, "10.0.0.2", "10.0.0.1", 1);
+    fg_icmp_hdr(&f, 0, 0, 0x1234, 1);
+    fg_payload(&f, 32, 0);
+    fg_finish_csum(&f, 2);
     p = parse(&f);
     CHECK(p.valid && !memcmp(&p.key, &r, sizeof r));
 
@@ -522,10 +307,10 @@ test_icmp_echo(void)
         { 10, 0, false }, { 42, 0, false }, { 255, 0, false },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        ip4(&f, 0, "10.0.0.1", "10.0.0.2", 1);
-        icmp_hdr(&f, cases[i].type, cases[i].code, 7, 1);
-        payload(&f, 12, 0);
-        finish(&f, 2);
+        fg_ip4(&f, 0, "10.0.0.1", "10.0.0.2", 1);
+        fg_icmp_hdr(&f, cases[i].type, cases[i].code, 7, 1);
+        fg_payload(&f, 12, 0);
+        fg_finish_csum(&f, 2);
         p = parse(&f);
         CHECK(p.valid == cases[i].ok);
         if (p.valid) {
@@ -534,18 +319,18 @@ test_icmp_echo(void)
     }
 
     /* Bad checksum; message shorter than 8 bytes. */
-    ip4(&f, 0, "10.0.0.1", "10.0.0.2", 1);
-    icmp_hdr(&f, 8, 0, 7, 1);
-    finish(&f, 2);
+    fg_ip4(&f, 0, "10.0.0.1", "10.0.0.2", 1);
+    fg_icmp_hdr(&f, 8, 0, 7, 1);
+    fg_finish_csum(&f, 2);
     CHECK(parses(&f));
     f.b[f.l4 + 7] ^= 0x10;
     CHECK(!parses(&f));
-    ip4(&f, 0, "10.0.0.1", "10.0.0.2", 1);
-    put8(&f, 8);
-    put8(&f, 0);
-    put16(&f, 0);
-    put16(&f, 7);
-    finish(&f, 2);
+    fg_ip4(&f, 0, "10.0.0.1", "10.0.0.2", 1);
+    fg_put_u8(&f, 8);
+    fg_put_u8(&f, 0);
+    fg_put_u16(&f, 0);
+    fg_put_u16(&f, 7);
+    fg_finish_csum(&f, 2);
     CHECK(!parses(&f));
 
     /* Reverse types and valid_new. */
@@ -568,31 +353,31 @@ test_icmp_echo(void)
 /* An ICMPv4 error from 'src' to 'dst' quoting the IP packet of 'quoted',
  * cut to 'quote_len' bytes. */
 static void
-icmp4_error(struct frame *f, const char *src, const char *dst, uint8_t type,
-            uint8_t code, const struct frame *quoted, size_t quote_len)
+icmp4_error(struct fg_frame *f, const char *src, const char *dst, uint8_t type,
+            uint8_t code, const struct fg_frame *quoted, size_t quote_len)
 {
-    ip4(f, 0, src, dst, 1);
-    icmp_hdr(f, type, code, 0, 0);
-    put(f, quoted->b + quoted->l3, quote_len);
-    finish(f, 2);
+    fg_ip4(f, 0, src, dst, 1);
+    fg_icmp_hdr(f, type, code, 0, 0);
+    fg_put(f, quoted->b + quoted->l3, quote_len);
+    fg_finish_csum(f, 2);
 }
 
 static void
-icmp6_error(struct frame *f, const char *src, const char *dst, uint8_t type,
-            const struct frame *quoted, size_t quote_len)
+icmp6_error(struct fg_frame *f, const char *src, const char *dst, uint8_t type,
+            const struct fg_frame *quoted, size_t quote_len)
 {
-    ip6(f, 0, src, dst, 58);
-    icmp_hdr(f, type, 0, 0, 0);
-    put(f, quoted->b + quoted->l3, quote_len);
-    finish(f, 2);
+    fg_ip6(f, 0, src, dst, 58);
+    fg_icmp_hdr(f, type, 0, 0, 0);
+    fg_put(f, quoted->b + quoted->l3, quote_len);
+    fg_finish_csum(f, 2);
 }
 
 static void
 test_icmp_error(void)
 {
-    struct frame udp, f;
+    struct fg_frame udp, f;
 
-    udp4(&udp, "10.0.0.1", "10.0.0.9", 5555, 9999, 6);
+    fg_udp_frame(&udp, "10.0.0.1", "10.0.0.9", 5555, 9999, 6);
     struct ct_pkt u = parse(&udp);
     CHECK(u.valid);
 
@@ -634,7 +419,7 @@ test_icmp_error(void)
     CHECK(!parses(&f));
 
     /* The quoted header's checksum and total length are not checked. */
-    struct frame bad = udp;
+    struct fg_frame bad = udp;
     bad.b[bad.l3 + 10] ^= 0xff;
     bad.b[bad.l3 + 2] = 0xff;
     icmp4_error(&f, "10.0.0.9", "10.0.0.1", 3, 3, &bad, 28);
@@ -648,26 +433,26 @@ test_icmp_error(void)
 
     /* Quoted port 0. */
     bad = udp;
-    set16(&bad, bad.l4, 0);
+    fg_set16(&bad, bad.l4, 0);
     icmp4_error(&f, "10.0.0.9", "10.0.0.1", 3, 3, &bad, 28);
     CHECK(!parses(&f));
 
     /* Quoted TCP needs 8 bytes in v4. */
-    struct frame tcp;
-    ip4(&tcp, 0, "10.0.0.1", "10.0.0.9", 6);
-    tcp_hdr(&tcp, 1234, 80, 1, 0, 0x02, 100, NULL, 0, 0);
-    finish(&tcp, 16);
+    struct fg_frame tcp;
+    fg_ip4(&tcp, 0, "10.0.0.1", "10.0.0.9", 6);
+    fg_tcp_hdr(&tcp, 1234, 80, 1, 0, 0x02, 100, NULL, 0, 0);
+    fg_finish_csum(&tcp, 16);
     icmp4_error(&f, "10.0.0.9", "10.0.0.1", 3, 3, &tcp, 28);
     p = parse(&f);
     CHECK(p.valid && p.icmp_related && p.key.nw_proto == 6);
     CHECK(p.key.sport == htons(80) && p.key.dport == htons(1234));
 
     /* Quoted echo request: reversed, so the type becomes the reply's. */
-    struct frame echo;
-    ip4(&echo, 0, "10.0.0.1", "10.0.0.2", 1);
-    icmp_hdr(&echo, 8, 0, 0x77, 1);
-    payload(&echo, 16, 0);
-    finish(&echo, 2);
+    struct fg_frame echo;
+    fg_ip4(&echo, 0, "10.0.0.1", "10.0.0.2", 1);
+    fg_icmp_hdr(&echo, 8, 0, 0x77, 1);
+    fg_payload(&echo, 16, 0);
+    fg_finish_csum(&echo, 2);
     icmp4_error(&f, "10.0.0.254", "10.0.0.1", 3, 1, &echo, 28);
     p = parse(&f);
     CHECK(p.valid && p.icmp_related);
@@ -680,15 +465,15 @@ test_icmp_error(void)
     CHECK(!parses(&f));
 
     /* An error quoting an error is invalid. */
-    struct frame err1 = f;
+    struct fg_frame err1 = f;
     icmp4_error(&err1, "10.0.0.9", "10.0.0.1", 3, 3, &udp, 28);
     icmp4_error(&f, "10.0.0.254", "10.0.0.9", 11, 0, &err1, 28);
     CHECK(!parses(&f));
 
     /* A quoted "other" protocol needs no L4 bytes. */
-    struct frame gre;
-    ip4(&gre, 0, "10.0.0.1", "10.0.0.2", 47);
-    finish(&gre, -1);
+    struct fg_frame gre;
+    fg_ip4(&gre, 0, "10.0.0.1", "10.0.0.2", 47);
+    fg_finish_csum(&gre, -1);
     icmp4_error(&f, "10.0.0.2", "10.0.0.1", 3, 2, &gre, 20);
     p = parse(&f);
     CHECK(p.valid && p.icmp_related && p.key.nw_proto == 47);
@@ -696,8 +481,8 @@ test_icmp_error(void)
     CHECK(addr4_is(p.key.src, "10.0.0.2"));
 
     /* v4 errors quote v4: a quoted v6 header fails the v4 checks. */
-    struct frame u6;
-    udp6(&u6, "fc00::1", "fc00::9", 1, 2, 4);
+    struct fg_frame u6;
+    fg_udp_frame(&u6, "fc00::1", "fc00::9", 1, 2, 4);
     icmp4_error(&f, "10.0.0.9", "10.0.0.1", 3, 3, &u6, 48);
     CHECK(!parses(&f));
 }
@@ -705,12 +490,12 @@ test_icmp_error(void)
 static void
 test_icmp6(void)
 {
-    struct frame f;
+    struct fg_frame f;
 
-    ip6(&f, 0, "fc00::1", "fc00::2", 58);
-    icmp_hdr(&f, 128, 0, 7, 1);
-    payload(&f, 32, 0);
-    finish(&f, 2);
+    fg_ip6(&f, 0, "fc00::1", "fc00::2", 58);
+    fg_icmp_hdr(&f, 128, 0, 7, 1);
+    fg_payload(&f, 32, 0);
+    fg_finish_csum(&f, 2);
     struct ct_pkt p = parse(&f);
     CHECK(p.valid && p.key.nw_proto == 58 && p.key.l3 == 6);
     CHECK(p.key.sport == htons(7) && p.key.dport == 128 << 8);
@@ -732,16 +517,16 @@ test_icmp6(void)
         { 143, 0, false }, { 0, 0, false }, { 200, 0, false },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        ip6(&f, 0, "fc00::1", "fc00::2", 58);
-        icmp_hdr(&f, cases[i].type, cases[i].code, 7, 1);
-        payload(&f, 16, 0);
-        finish(&f, 2);
+        fg_ip6(&f, 0, "fc00::1", "fc00::2", 58);
+        fg_icmp_hdr(&f, cases[i].type, cases[i].code, 7, 1);
+        fg_payload(&f, 16, 0);
+        fg_finish_csum(&f, 2);
         CHECK(parses(&f) == cases[i].ok);
     }
 
     /* Errors: unreachable quoting UDP, with the key reversed. */
-    struct frame udp;
-    udp6(&udp, "fc00::1", "fc00::9", 6000, 8000, 3);
+    struct fg_frame udp;
+    fg_udp_frame(&udp, "fc00::1", "fc00::9", 6000, 8000, 3);
     struct ct_pkt u = parse(&udp);
     icmp6_error(&f, "fc00::9", "fc00::1", 1, &udp, udp.len - udp.l3);
     p = parse(&f);
@@ -762,10 +547,10 @@ test_icmp6(void)
 
     /* Quoted TCP needs a full 20-byte header in v6 (OVS passes no 8-byte
      * minimum there). */
-    struct frame tcp;
-    ip6(&tcp, 0, "fc00::1", "fc00::9", 6);
-    tcp_hdr(&tcp, 1234, 80, 1, 0, 0x02, 100, NULL, 0, 0);
-    finish(&tcp, 16);
+    struct fg_frame tcp;
+    fg_ip6(&tcp, 0, "fc00::1", "fc00::9", 6);
+    fg_tcp_hdr(&tcp, 1234, 80, 1, 0, 0x02, 100, NULL, 0, 0);
+    fg_finish_csum(&tcp, 16);
     icmp6_error(&f, "fc00::9", "fc00::1", 1, &tcp, 48);
     CHECK(!parses(&f));
     icmp6_error(&f, "fc00::9", "fc00::1", 1, &tcp, 59);
@@ -774,29 +559,29 @@ test_icmp6(void)
     CHECK(parse(&f).icmp_related);
 
     /* Quoted echo request, and a quoted error. */
-    struct frame echo;
-    ip6(&echo, 0, "fc00::1", "fc00::2", 58);
-    icmp_hdr(&echo, 128, 0, 9, 1);
-    finish(&echo, 2);
+    struct fg_frame echo;
+    fg_ip6(&echo, 0, "fc00::1", "fc00::2", 58);
+    fg_icmp_hdr(&echo, 128, 0, 9, 1);
+    fg_finish_csum(&echo, 2);
     icmp6_error(&f, "fc00::fe", "fc00::1", 2, &echo, 48);
     p = parse(&f);
     CHECK(p.valid && p.icmp_related && p.key.dport == 129 << 8);
     CHECK(p.key.sport == htons(9) && addr6_is(p.key.src, "fc00::2"));
-    struct frame err1;
+    struct fg_frame err1;
     icmp6_error(&err1, "fc00::2", "fc00::1", 1, &echo, 48);
     icmp6_error(&f, "fc00::fe", "fc00::2", 3, &err1, 56);
     CHECK(!parses(&f));
 
     /* The quoted header may carry extension headers; a quoted fragment is
      * invalid. */
-    struct frame q;
-    ip6(&q, 0, "fc00::1", "fc00::9", 0);
-    put8(&q, 17);
-    put8(&q, 0);
-    payload(&q, 6, 0);
-    l4_here(&q, 17);
-    udp_hdr(&q, 6000, 8000, 0);
-    finish(&q, 6);
+    struct fg_frame q;
+    fg_ip6(&q, 0, "fc00::1", "fc00::9", 0);
+    fg_put_u8(&q, 17);
+    fg_put_u8(&q, 0);
+    fg_payload(&q, 6, 0);
+    fg_l4_here(&q, 17);
+    fg_udp_hdr(&q, 6000, 8000, 0, 0x30);
+    fg_finish_csum(&q, 6);
     icmp6_error(&f, "fc00::9", "fc00::1", 1, &q, q.len - q.l3);
     CHECK(parse(&f).icmp_related);
     q.b[q.l3 + 6] = 44;
@@ -808,51 +593,51 @@ test_icmp6(void)
 static void
 test_vlan(void)
 {
-    struct frame f;
+    struct fg_frame f;
 
-    ip4(&f, 0x8100, "10.1.0.1", "10.1.0.2", 17);
-    udp_hdr(&f, 5000, 5001, 6);
-    finish(&f, 6);
+    fg_ip4(&f, 0x8100, "10.1.0.1", "10.1.0.2", 17);
+    fg_udp_hdr(&f, 5000, 5001, 6, 0x30);
+    fg_finish_csum(&f, 6);
     struct ct_pkt p = parse(&f);
     CHECK(p.valid && p.l3_ofs == 18 && p.l4_ofs == 38);
     check_prefixes(&f, "vlan");
 
-    ip6(&f, 0x88a8, "fc00::10", "fc00::20", 17);
-    udp_hdr(&f, 5000, 5001, 6);
-    finish(&f, 6);
+    fg_ip6(&f, 0x88a8, "fc00::10", "fc00::20", 17);
+    fg_udp_hdr(&f, 5000, 5001, 6, 0x30);
+    fg_finish_csum(&f, 6);
     p = parse(&f);
     CHECK(p.valid && p.l3_ofs == 18 && p.key.l3 == 6);
 
     /* A second tag leaves EtherType 0x8100: not IP (vlan-limit 1). */
-    struct frame g;
+    struct fg_frame g;
     memset(&g, 0, sizeof g);
-    put(&g, f.b, 12);
-    put16(&g, 0x88a8);
-    put16(&g, 10);
-    put16(&g, 0x8100);
-    put16(&g, 20);
-    put16(&g, 0x86dd);
-    put(&g, f.b + 18, f.len - 18);
+    fg_put(&g, f.b, 12);
+    fg_put_u16(&g, 0x88a8);
+    fg_put_u16(&g, 10);
+    fg_put_u16(&g, 0x8100);
+    fg_put_u16(&g, 20);
+    fg_put_u16(&g, 0x86dd);
+    fg_put(&g, f.b + 18, f.len - 18);
     CHECK(!parses(&g));
 
     /* Other EtherTypes, runts. */
-    eth(&f, 0, 0x0806);
-    payload(&f, 28, 0);
+    fg_eth(&f, 0, 0x0806);
+    fg_payload(&f, 28, 0);
     CHECK(!parses(&f));
-    eth(&f, 0, 0x8847);
-    payload(&f, 40, 0);
+    fg_eth(&f, 0, 0x8847);
+    fg_payload(&f, 40, 0);
     CHECK(!parses(&f));
-    eth(&f, 0x8100, 0x0806);
-    payload(&f, 28, 0);
+    fg_eth(&f, 0x8100, 0x0806);
+    fg_payload(&f, 28, 0);
     CHECK(!parses(&f));
 }
 
 static void
 test_ipv4_header(void)
 {
-    struct frame f, g;
+    struct fg_frame f, g;
 
-    udp4(&f, "10.0.0.1", "10.0.0.2", 1234, 5678, 32);
+    fg_udp_frame(&f, "10.0.0.1", "10.0.0.2", 1234, 5678, 32);
     CHECK(parses(&f));
 
     /* Bad header checksum. */
@@ -868,26 +653,26 @@ test_ipv4_header(void)
     /* Total length: beyond the frame, below the header, or cutting the UDP
      * header; padding beyond it is fine. */
     g = f;
-    set16(&g, g.l3 + 2, (uint16_t) (g.len - g.l3 + 1));
+    fg_set16(&g, g.l3 + 2, (uint16_t) (g.len - g.l3 + 1));
     g.b[g.l3 + 10] = g.b[g.l3 + 11] = 0;
-    set16(&g, g.l3 + 10, ref_finish(ref_sum(0, g.b + g.l3, 20)));
+    fg_set16(&g, g.l3 + 10, ref_finish(fg_ref_sum(0, g.b + g.l3, 20)));
     CHECK(!parses(&g));
-    set16(&g, g.l3 + 2, 19);
+    fg_set16(&g, g.l3 + 2, 19);
     g.b[g.l3 + 10] = g.b[g.l3 + 11] = 0;
-    set16(&g, g.l3 + 10, ref_finish(ref_sum(0, g.b + g.l3, 20)));
+    fg_set16(&g, g.l3 + 10, ref_finish(fg_ref_sum(0, g.b + g.l3, 20)));
     CHECK(!parses(&g));
-    set16(&g, g.l3 + 2, 24);
+    fg_set16(&g, g.l3 + 2, 24);
     g.b[g.l3 + 10] = g.b[g.l3 + 11] = 0;
-    set16(&g, g.l3 + 10, ref_finish(ref_sum(0, g.b + g.l3, 20)));
+    fg_set16(&g, g.l3 + 10, ref_finish(fg_ref_sum(0, g.b + g.l3, 20)));
     CHECK(!parses(&g));
 
     /* Options: ihl 6 with a router alert. */
-    ip4(&f, 0, "10.0.0.1", "10.0.0.2", 17);
+    fg_ip4(&f, 0, "10.0.0.1", "10.0.0.2", 17);
     f.b[f.l3] = 0x46;
-    put32(&f, 0x94040000);
-    l4_here(&f, 17);
-    udp_hdr(&f, 1234, 5678, 10);
-    finish(&f, 6);
+    fg_put_u32(&f, 0x94040000);
+    fg_l4_here(&f, 17);
+    fg_udp_hdr(&f, 1234, 5678, 10, 0x30);
+    fg_finish_csum(&f, 6);
     struct ct_pkt p = parse(&f);
     CHECK(p.valid && p.l4_ofs == 38);
     check_prefixes(&f, "ipv4 options");
@@ -895,22 +680,22 @@ test_ipv4_header(void)
     /* ihl beyond the total length. */
     g = f;
     g.b[g.l3] = 0x4f;
-    finish(&g, -1);
+    fg_finish_csum(&g, -1);
     CHECK(!parses(&g));
 }
 
 static void
 test_l4_checksums(void)
 {
-    struct frame f;
+    struct fg_frame f;
 
     /* Every payload length, odd and even: valid, and invalid with any one
      * byte of the L4 data flipped.  This compares the word-wise checksum
      * with the reference on all tail shapes. */
     for (size_t n = 0; n < 80; n++) {
-        udp4(&f, "10.0.0.1", "10.0.0.2", 1, 2, n);
+        fg_udp_frame(&f, "10.0.0.1", "10.0.0.2", 1, 2, n);
         CHECK(parses(&f));
-        udp6(&f, "fc00::1", "fc00::2", 1, 2, n);
+        fg_udp_frame(&f, "fc00::1", "fc00::2", 1, 2, n);
         CHECK(parses(&f));
         for (size_t i = f.l4 + 8; i < f.len; i++) {
             f.b[i] ^= 0x5a;
@@ -920,74 +705,74 @@ test_l4_checksums(void)
             }
             f.b[i] ^= 0x5a;
         }
-        ip4(&f, 0, "10.0.0.1", "10.0.0.2", 6);
-        tcp_hdr(&f, 1, 2, 3, 4, 0x10, 5, NULL, 0, n);
-        finish(&f, 16);
+        fg_ip4(&f, 0, "10.0.0.1", "10.0.0.2", 6);
+        fg_tcp_hdr(&f, 1, 2, 3, 4, 0x10, 5, NULL, 0, n);
+        fg_finish_csum(&f, 16);
         CHECK(parses(&f));
-        ip4(&f, 0, "10.0.0.1", "10.0.0.2", 1);
-        icmp_hdr(&f, 8, 0, 1, 1);
-        payload(&f, n, 3);
-        finish(&f, 2);
+        fg_ip4(&f, 0, "10.0.0.1", "10.0.0.2", 1);
+        fg_icmp_hdr(&f, 8, 0, 1, 1);
+        fg_payload(&f, n, 3);
+        fg_finish_csum(&f, 2);
         CHECK(parses(&f));
         f.b[f.len - 1] ^= 0x80;
         CHECK(n == 0 ? parses(&f) == false : !parses(&f));
     }
 
     /* Large frame, beyond the unrolled loop many times. */
-    udp4(&f, "10.0.0.1", "10.0.0.2", 1, 2, 3000);
+    fg_udp_frame(&f, "10.0.0.1", "10.0.0.2", 1, 2, 3000);
     CHECK(parses(&f));
 
     /* UDP checksum 0: not checked over v4, checked (and wrong) over v6. */
-    udp4(&f, "10.0.0.1", "10.0.0.2", 1, 2, 32);
-    set16(&f, f.l4 + 6, 0);
+    fg_udp_frame(&f, "10.0.0.1", "10.0.0.2", 1, 2, 32);
+    fg_set16(&f, f.l4 + 6, 0);
     CHECK(parses(&f));
-    udp4(&f, "10.0.0.1", "10.0.0.2", 1, 2, 32);
+    fg_udp_frame(&f, "10.0.0.1", "10.0.0.2", 1, 2, 32);
     f.b[f.l4 + 7] ^= 1;
     CHECK(!parses(&f));
-    udp6(&f, "fc00::1", "fc00::2", 1, 2, 32);
-    set16(&f, f.l4 + 6, 0);
+    fg_udp_frame(&f, "fc00::1", "fc00::2", 1, 2, 32);
+    fg_set16(&f, f.l4 + 6, 0);
     CHECK(!parses(&f));
 
     /* UDP length below 8 or beyond the L4 size. */
-    udp4(&f, "10.0.0.1", "10.0.0.2", 1, 2, 32);
-    set16(&f, f.l4 + 4, 7);
-    finish(&f, 6);
+    fg_udp_frame(&f, "10.0.0.1", "10.0.0.2", 1, 2, 32);
+    fg_set16(&f, f.l4 + 4, 7);
+    fg_finish_csum(&f, 6);
     CHECK(!parses(&f));
-    set16(&f, f.l4 + 4, 41);
-    finish(&f, 6);
+    fg_set16(&f, f.l4 + 4, 41);
+    fg_finish_csum(&f, 6);
     CHECK(!parses(&f));
     /* Shorter than the IP payload is accepted; the checksum then covers
      * the whole IP payload, as in OVS. */
-    set16(&f, f.l4 + 4, 20);
-    finish(&f, 6);
+    fg_set16(&f, f.l4 + 4, 20);
+    fg_finish_csum(&f, 6);
     CHECK(parses(&f));
 }
 
 static void
 test_ports(void)
 {
-    struct frame f;
+    struct fg_frame f;
 
-    udp4(&f, "10.0.0.1", "10.0.0.2", 0, 53, 8);
+    fg_udp_frame(&f, "10.0.0.1", "10.0.0.2", 0, 53, 8);
     CHECK(!parses(&f));
-    udp4(&f, "10.0.0.1", "10.0.0.2", 53, 0, 8);
+    fg_udp_frame(&f, "10.0.0.1", "10.0.0.2", 53, 0, 8);
     CHECK(!parses(&f));
-    udp6(&f, "fc00::1", "fc00::2", 0, 53, 8);
+    fg_udp_frame(&f, "fc00::1", "fc00::2", 0, 53, 8);
     CHECK(!parses(&f));
-    ip4(&f, 0, "10.0.0.1", "10.0.0.2", 6);
-    tcp_hdr(&f, 0, 80, 1, 0, 0x02, 100, NULL, 0, 0);
-    finish(&f, 16);
+    fg_ip4(&f, 0, "10.0.0.1", "10.0.0.2", 6);
+    fg_tcp_hdr(&f, 0, 80, 1, 0, 0x02, 100, NULL, 0, 0);
+    fg_finish_csum(&f, 16);
     CHECK(!parses(&f));
-    ip4(&f, 0, "10.0.0.1", "10.0.0.2", 6);
-    tcp_hdr(&f, 80, 0, 1, 0, 0x02, 100, NULL, 0, 0);
-    finish(&f, 16);
+    fg_ip4(&f, 0, "10.0.0.1", "10.0.0.2", 6);
+    fg_tcp_hdr(&f, 80, 0, 1, 0, 0x02, 100, NULL, 0, 0);
+    fg_finish_csum(&f, 16);
     CHECK(!parses(&f));
 }
 
 static void
 test_fragments(void)
 {
-    struct frame f;
+    struct fg_frame f;
 
     /* IPv4: MF alone (first fragment), an offset alone (last fragment),
      * both; DF and the reserved bit are not fragments. */
@@ -997,9 +782,9 @@ test_fragments(void)
         { 0x8000, true },
     };
     for (size_t i = 0; i < sizeof v4 / sizeof v4[0]; i++) {
-        udp4(&f, "10.0.0.1", "10.0.0.2", 1, 2, 16);
-        set16(&f, f.l3 + 6, v4[i].frag);
-        finish(&f, -1);
+        fg_udp_frame(&f, "10.0.0.1", "10.0.0.2", 1, 2, 16);
+        fg_set16(&f, f.l3 + 6, v4[i].frag);
+        fg_finish_csum(&f, -1);
         CHECK(parses(&f) == v4[i].ok);
     }
 
@@ -1010,14 +795,14 @@ test_fragments(void)
         { 0x0006, false }, { 0x0000, true },
     };
     for (size_t i = 0; i < sizeof v6 / sizeof v6[0]; i++) {
-        ip6(&f, 0, "fc00::1", "fc00::2", 44);
-        put8(&f, 17);
-        put8(&f, 0);
-        put16(&f, v6[i].offlg);
-        put32(&f, 0x1234);
-        l4_here(&f, 17);
-        udp_hdr(&f, 1, 2, 16);
-        finish(&f, 6);
+        fg_ip6(&f, 0, "fc00::1", "fc00::2", 44);
+        fg_put_u8(&f, 17);
+        fg_put_u8(&f, 0);
+        fg_put_u16(&f, v6[i].offlg);
+        fg_put_u32(&f, 0x1234);
+        fg_l4_here(&f, 17);
+        fg_udp_hdr(&f, 1, 2, 16, 0x30);
+        fg_finish_csum(&f, 6);
         struct ct_pkt p = parse(&f);
         CHECK(p.valid == v6[i].ok);
         if (p.valid) {
@@ -1030,102 +815,102 @@ test_fragments(void)
 static void
 test_ipv6_ext(void)
 {
-    struct frame f;
+    struct fg_frame f;
 
     /* Hop-by-hop (8 bytes), routing (24), destination options (16), then
      * UDP. */
-    ip6(&f, 0, "fc00::1", "fc00::2", 0);
-    put8(&f, 43);
-    put8(&f, 0);
-    payload(&f, 6, 0);
-    put8(&f, 60);
-    put8(&f, 2);
-    put8(&f, 0);
-    put8(&f, 0);
-    payload(&f, 20, 0);
-    put8(&f, 17);
-    put8(&f, 1);
-    payload(&f, 14, 0);
-    l4_here(&f, 17);
-    udp_hdr(&f, 40003, 53, 20);
-    finish(&f, 6);
+    fg_ip6(&f, 0, "fc00::1", "fc00::2", 0);
+    fg_put_u8(&f, 43);
+    fg_put_u8(&f, 0);
+    fg_payload(&f, 6, 0);
+    fg_put_u8(&f, 60);
+    fg_put_u8(&f, 2);
+    fg_put_u8(&f, 0);
+    fg_put_u8(&f, 0);
+    fg_payload(&f, 20, 0);
+    fg_put_u8(&f, 17);
+    fg_put_u8(&f, 1);
+    fg_payload(&f, 14, 0);
+    fg_l4_here(&f, 17);
+    fg_udp_hdr(&f, 40003, 53, 20, 0x30);
+    fg_finish_csum(&f, 6);
     struct ct_pkt p = parse(&f);
     CHECK(p.valid && p.key.nw_proto == 17 && p.l4_ofs == 14 + 40 + 48);
     CHECK(p.key.sport == htons(40003) && p.l4_len == 28);
     check_prefixes(&f, "ipv6 ext");
 
     /* AH: (len + 2) * 4 bytes. */
-    ip6(&f, 0, "fc00::1", "fc00::2", 51);
-    put8(&f, 17);
-    put8(&f, 4);
-    payload(&f, 22, 0);
-    l4_here(&f, 17);
-    udp_hdr(&f, 40006, 53, 20);
-    finish(&f, 6);
+    fg_ip6(&f, 0, "fc00::1", "fc00::2", 51);
+    fg_put_u8(&f, 17);
+    fg_put_u8(&f, 4);
+    fg_payload(&f, 22, 0);
+    fg_l4_here(&f, 17);
+    fg_udp_hdr(&f, 40006, 53, 20, 0x30);
+    fg_finish_csum(&f, 6);
     p = parse(&f);
     CHECK(p.valid && p.l4_ofs == 14 + 40 + 24);
     check_prefixes(&f, "ipv6 ah");
 
     /* Extension header longer than the payload; fewer than 8 bytes. */
-    ip6(&f, 0, "fc00::1", "fc00::2", 0);
-    put8(&f, 17);
-    put8(&f, 10);
-    payload(&f, 6, 0);
-    l4_here(&f, 17);
-    udp_hdr(&f, 1, 2, 20);
-    finish(&f, 6);
+    fg_ip6(&f, 0, "fc00::1", "fc00::2", 0);
+    fg_put_u8(&f, 17);
+    fg_put_u8(&f, 10);
+    fg_payload(&f, 6, 0);
+    fg_l4_here(&f, 17);
+    fg_udp_hdr(&f, 1, 2, 20, 0x30);
+    fg_finish_csum(&f, 6);
     CHECK(!parses(&f));
-    ip6(&f, 0, "fc00::1", "fc00::2", 60);
-    put8(&f, 59);
-    put8(&f, 0);
-    payload(&f, 4, 0);
-    finish(&f, -1);
+    fg_ip6(&f, 0, "fc00::1", "fc00::2", 60);
+    fg_put_u8(&f, 59);
+    fg_put_u8(&f, 0);
+    fg_payload(&f, 4, 0);
+    fg_finish_csum(&f, -1);
     CHECK(!parses(&f));
 
     /* Ending in "no next header" (59): an "other" protocol. */
-    ip6(&f, 0, "fc00::1", "fc00::2", 60);
-    put8(&f, 59);
-    put8(&f, 0);
-    payload(&f, 6, 0);
-    finish(&f, -1);
+    fg_ip6(&f, 0, "fc00::1", "fc00::2", 60);
+    fg_put_u8(&f, 59);
+    fg_put_u8(&f, 0);
+    fg_payload(&f, 6, 0);
+    fg_finish_csum(&f, -1);
     p = parse(&f);
     CHECK(p.valid && p.key.nw_proto == 59 && p.key.sport == 0);
 
     /* Long chain of destination options. */
-    ip6(&f, 0, "fc00::1", "fc00::2", 60);
+    fg_ip6(&f, 0, "fc00::1", "fc00::2", 60);
     for (int i = 0; i < 100; i++) {
-        put8(&f, i < 99 ? 60 : 17);
-        put8(&f, 0);
-        payload(&f, 6, 0);
+        fg_put_u8(&f, i < 99 ? 60 : 17);
+        fg_put_u8(&f, 0);
+        fg_payload(&f, 6, 0);
     }
-    l4_here(&f, 17);
-    udp_hdr(&f, 1, 2, 4);
-    finish(&f, 6);
+    fg_l4_here(&f, 17);
+    fg_udp_hdr(&f, 1, 2, 4, 0x30);
+    fg_finish_csum(&f, 6);
     CHECK(parses(&f));
 
     /* Payload length beyond the frame; padding beyond it is fine. */
-    udp6(&f, "fc00::1", "fc00::2", 1, 2, 16);
-    set16(&f, f.l3 + 4, (uint16_t) (f.len - f.l3 - 40 + 1));
+    fg_udp_frame(&f, "fc00::1", "fc00::2", 1, 2, 16);
+    fg_set16(&f, f.l3 + 4, (uint16_t) (f.len - f.l3 - 40 + 1));
     CHECK(!parses(&f));
-    udp6(&f, "fc00::1", "fc00::2", 1, 2, 16);
+    fg_udp_frame(&f, "fc00::1", "fc00::2", 1, 2, 16);
     f.len += 30;
     p = parse(&f);
     CHECK(p.valid && p.l4_len == 24);
     /* Payload length cutting the UDP header. */
-    udp6(&f, "fc00::1", "fc00::2", 1, 2, 16);
-    set16(&f, f.l3 + 4, 6);
+    fg_udp_frame(&f, "fc00::1", "fc00::2", 1, 2, 16);
+    fg_set16(&f, f.l3 + 4, 6);
     CHECK(!parses(&f));
 }
 
 static void
 test_other(void)
 {
-    struct frame f;
+    struct fg_frame f;
 
     /* VRRP. */
-    ip4(&f, 0, "192.168.0.30", "224.0.0.18", 112);
-    payload(&f, 20, 0);
-    finish(&f, -1);
+    fg_ip4(&f, 0, "192.168.0.30", "224.0.0.18", 112);
+    fg_payload(&f, 20, 0);
+    fg_finish_csum(&f, -1);
     struct ct_pkt p = parse(&f);
     CHECK(p.valid && p.key.nw_proto == 112);
     CHECK(p.key.sport == 0 && p.key.dport == 0);
@@ -1136,21 +921,21 @@ test_other(void)
     CHECK(addr4_is(r.src, "224.0.0.18") && r.sport == 0 && r.dport == 0);
 
     /* No L4 bytes at all. */
-    ip4(&f, 0, "10.0.0.1", "10.0.0.2", 47);
-    finish(&f, -1);
+    fg_ip4(&f, 0, "10.0.0.1", "10.0.0.2", 47);
+    fg_finish_csum(&f, -1);
     CHECK(parses(&f));
 
     /* ICMP over IPv6 and ICMPv6 over IPv4 are "other": nothing checked. */
-    ip6(&f, 0, "fc00::1", "fc00::2", 1);
-    payload(&f, 3, 0);
-    finish(&f, -1);
+    fg_ip6(&f, 0, "fc00::1", "fc00::2", 1);
+    fg_payload(&f, 3, 0);
+    fg_finish_csum(&f, -1);
     p = parse(&f);
     CHECK(p.valid && p.key.nw_proto == 1 && p.key.dport == 0);
     ct_key_reverse(&p.key, &r);
     CHECK(r.dport == 0 && r.sport == 0);
-    ip4(&f, 0, "10.0.0.1", "10.0.0.2", 58);
-    payload(&f, 3, 0);
-    finish(&f, -1);
+    fg_ip4(&f, 0, "10.0.0.1", "10.0.0.2", 58);
+    fg_payload(&f, 3, 0);
+    fg_finish_csum(&f, -1);
     CHECK(parses(&f));
 }
 
@@ -1159,30 +944,30 @@ test_other(void)
 static void
 test_mutations(void)
 {
-    struct frame base[6];
+    struct fg_frame base[6];
     uint32_t x = 2463534242u;
     int bad = 0;
 
-    udp4(&base[0], "10.0.0.1", "10.0.0.2", 1, 2, 20);
-    udp6(&base[1], "fc00::1", "fc00::2", 1, 2, 20);
+    fg_udp_frame(&base[0], "10.0.0.1", "10.0.0.2", 1, 2, 20);
+    fg_udp_frame(&base[1], "fc00::1", "fc00::2", 1, 2, 20);
     icmp4_error(&base[2], "10.0.0.2", "10.0.0.1", 3, 3, &base[0], 28);
     icmp6_error(&base[3], "fc00::2", "fc00::1", 1, &base[1], 48);
-    ip4(&base[4], 0, "10.0.0.1", "10.0.0.2", 6);
-    tcp_hdr(&base[4], 1, 2, 3, 4, 0x02, 5, (const uint8_t[]) {
+    fg_ip4(&base[4], 0, "10.0.0.1", "10.0.0.2", 6);
+    fg_tcp_hdr(&base[4], 1, 2, 3, 4, 0x02, 5, (const uint8_t[]) {
             3, 3, 5, 1, 2, 4, 1, 1 }, 8, 10);
-    finish(&base[4], 16);
-    ip6(&base[5], 0, "fc00::1", "fc00::2", 0);
-    put8(&base[5], 44);
-    put8(&base[5], 0);
-    payload(&base[5], 6, 0);
-    put32(&base[5], 0x3a000000);
-    put32(&base[5], 0);
-    l4_here(&base[5], 58);
-    icmp_hdr(&base[5], 128, 0, 1, 1);
-    finish(&base[5], 2);
+    fg_finish_csum(&base[4], 16);
+    fg_ip6(&base[5], 0, "fc00::1", "fc00::2", 0);
+    fg_put_u8(&base[5], 44);
+    fg_put_u8(&base[5], 0);
+    fg_payload(&base[5], 6, 0);
+    fg_put_u32(&base[5], 0x3a000000);
+    fg_put_u32(&base[5], 0);
+    fg_l4_here(&base[5], 58);
+    fg_icmp_hdr(&base[5], 128, 0, 1, 1);
+    fg_finish_csum(&base[5], 2);
 
     for (int i = 0; i < 200000; i++) {
-        struct frame f = base[i % 6];
+        struct fg_frame f = base[i % 6];
         int n = 1 + (int) ((x >> 3) % 4);
         for (int k = 0; k < n; k++) {
             x ^= x << 13;
@@ -1232,9 +1017,9 @@ load(const char *path, uint8_t **data, uint32_t **ofs, size_t *n,
 static void
 test_pcap(void)
 {
-    struct frame f1, f2;
-    udp4(&f1, "10.0.0.1", "10.0.0.2", 1, 2, 10);
-    udp6(&f2, "fc00::1", "fc00::2", 3, 4, 100);
+    struct fg_frame f1, f2;
+    fg_udp_frame(&f1, "10.0.0.1", "10.0.0.2", 1, 2, 10);
+    fg_udp_frame(&f2, "fc00::1", "fc00::2", 3, 4, 100);
 
     /* Round trip through ovsct_pcap_write(). */
     uint8_t data[4096];
@@ -1500,7 +1285,7 @@ main(int argc, char *argv[])
             test_captures("tests/data");
         }
     } else {
-        printf("pcap tests skipped: built without ext/pcap.c\n");
+        printf("pcap tests skipped: built without dpio/pcap.c\n");
     }
 
     printf("%d passed, %d failed\n", n_passed, n_failed);

@@ -4,10 +4,10 @@
  * Reads classic pcap (either byte order, microsecond or nanosecond magic)
  * and pcapng (any number of sections, each in its own byte order; Interface
  * Description, Enhanced Packet, Simple Packet and the obsolete Packet
- * blocks; every other block is skipped) into the batch layout of ovsct.h:
- * one buffer of concatenated frames and n + 1 offsets.  Only Ethernet
- * (link type 1) is accepted.  Timestamps are ignored: the engine clock is
- * driven by the caller.
+ * blocks; every other block is skipped) into the batch layout of struct
+ * ovsct_batch (ext/ovsct.h): one buffer of concatenated frames and n + 1
+ * offsets.  Only Ethernet (link type 1) is accepted.  Timestamps are
+ * ignored: the engine clock is driven by the caller.
  *
  * The file is streamed through stdio and frames are read straight into the
  * output buffer, which grows geometrically, so a capture of a few hundred
@@ -15,17 +15,19 @@
  * checked before it is used; a damaged or truncated file gives an error
  * with a message naming the byte offset, never a crash.
  *
- * Neighbours: ovsct.h (contract), module.c (execute_pcap), tests/c/
- * test_packet.c and tests/gen_pcaps.py (the test captures).
+ * Neighbours: pcap.h (this file's contract), binding/module.c
+ * (execute_pcap, pcap_load, pcap_write), tests/c/test_packet.c and
+ * tests/gen_pcaps.py (the test captures).
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ovsct.h"
+#include "pcap.h"
 
 /* Largest frame accepted (libpcap's MAXIMUM_SNAPLEN).  A larger captured
  * length means a corrupt file rather than a real Ethernet frame. */

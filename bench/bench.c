@@ -86,15 +86,22 @@
  *     (ovsct_dump_next() + ovsct_format_entry(), as the daemon does), then
  *     flushes: the packet-path batch latency per stage.
  *
- * Neighbours: ovsct.h (the only header used), module.c (bench_run
- * binding), ovsct/bench.py (CLI), benchmarks/ (lock kinds, control plane,
- * OVS comparison, plots), docs/benchmarks.md (results).
+ * Neighbours: ovsct.h and names.h (the only engine headers used),
+ * bench.h (this driver's contract), framegen.h (frames, shared with
+ * benchmarks/ovs_driver.c and tests/c), probes.h (timing and memory),
+ * binding/bench.c (the ovsct._bench module), ovsct/bench.py (CLI),
+ * benchmarks/ (lock kinds, control plane, OVS comparison, plots),
+ * docs/benchmarks.md (results).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
 
+#include "bench.h"
+#include "framegen.h"
+#include "names.h"
 #include "ovsct.h"
+#include "probes.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -115,16 +122,12 @@
 #define BENCH_MAX_THREADS 64
 #define BENCH_MAX_BATCH 1024
 #define BENCH_START_MS INT64_C(1000000)     /* Manual clock at creation. */
-#define FRAME_LEN 42                        /* Ethernet + IPv4 + UDP. */
 #define FRAME_MAX 128                       /* Room per frame in a batch. */
-#define PORTS_PER_ADDR 60000                /* Source ports 1..60000. */
 #define AGING_LIMIT_NS (UINT64_C(60) * 1000000000)  /* Drain give-up. */
 #define MAX_SLICES 1000                     /* "aging" creation slices. */
 #define CURVE_POINTS 100                    /* Drain curve in the JSON. */
 #define TRAFFIC_STAGES 3
 #define TRAFFIC_SAMPLES (1u << 21)          /* Batch latencies per stage. */
-#define TCP_STAGES 8
-#define TCP_PAYLOAD 16
 #define HIST_BINS 32
 
 /* JSON writer: appends to a fixed buffer and remembers overflow. */
@@ -149,7 +152,7 @@ enum frame_kind {
     FR_UDP,                     /* Fixed destination 192.168.0.1:5000. */
     FR_UDP_DSTS,                /* Destination 192.168.x.y: one per 60000
                                  * connections. */
-    FR_TCP,                     /* 192.168.0.1:80, stage = tcp_steps[]. */
+    FR_TCP,                     /* 192.168.0.1:80, stage = fg_tcp_steps[]. */
 };
 
 /* What a pool of workers runs: frames, stages per connection, expected
@@ -226,7 +229,6 @@ static void json_array(struct json *, const char *key);
 static void json_array_end(struct json *);
 static void json_elem(struct json *);
 static void json_elem_u64(struct json *, uint64_t);
-static uint64_t now_ns(void);
 static double ms(uint64_t ns);
 
 static const uint8_t ST_NEW = OVSCT_CS_NEW | OVSCT_CS_TRACKED;
@@ -240,60 +242,10 @@ check(struct bench *b, const char *name, bool ok)
     b->ok = b->ok && ok;
 }
 
-/* Frames. */
+/* Frames (framegen.h). */
 
-/* The UDP frame of every connection before its source address, source
- * port and IPv4 checksum are filled in. */
-static const uint8_t frame_template[FRAME_LEN] = {
-    /* Ethernet: dst 50:54:00:00:00:0a, src 50:54:00:00:00:09, IPv4. */
-    0x50, 0x54, 0x00, 0x00, 0x00, 0x0a, 0x50, 0x54, 0x00, 0x00, 0x00, 0x09,
-    0x08, 0x00,
-    /* IPv4: 20-byte header, total length 28, DF, TTL 64, UDP, checksum 0,
-     * src 0.0.0.0 (patched), dst 192.168.0.1. */
-    0x45, 0x00, 0x00, 0x1c, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11, 0x00, 0x00,
-    0x00, 0x00, 0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01,
-    /* UDP: sport (patched), dport 5000, length 8, checksum 0. */
-    0x00, 0x00, 0x13, 0x88, 0x00, 0x08, 0x00, 0x00,
-};
-#define IP_OFS 14
-#define IP_LEN_OFS (IP_OFS + 2)
-#define IP_PROTO_OFS (IP_OFS + 9)
-#define IP_CSUM_OFS (IP_OFS + 10)
-#define IP_SRC_OFS (IP_OFS + 12)
-#define IP_DST_OFS (IP_OFS + 16)
-#define L4_OFS (IP_OFS + 20)
-#define UDP_SPORT_OFS L4_OFS
-#define SERVER_ADDR 0xc0a80001u             /* 192.168.0.1 */
-#define TCP_CLIENT_ISN 1000u
-#define TCP_SERVER_ISN 500000u
-
-/* One's complement sum of the template's IPv4 header (source zero). */
-static uint32_t template_ip_sum;
-
-/* TCP flags. */
-enum { TH_FIN = 0x01, TH_SYN = 0x02, TH_PSH = 0x08, TH_ACK = 0x10 };
-
-/* One frame of a TCP connection's life: direction, flags, sequence and
- * acknowledgment numbers as offsets from the sender's and the receiver's
- * initial sequence numbers, payload bytes. */
-struct tcp_step {
-    bool reply;
-    uint8_t flags;
-    uint32_t seq, ack;
-    uint16_t payload;
-};
-static const struct tcp_step tcp_steps[TCP_STAGES] = {
-    { false, TH_SYN, 0, 0, 0 },
-    { true, TH_SYN | TH_ACK, 0, 1, 0 },
-    { false, TH_ACK, 1, 1, 0 },
-    { false, TH_PSH | TH_ACK, 1, 1, TCP_PAYLOAD },
-    { true, TH_ACK, 1, 1 + TCP_PAYLOAD, 0 },
-    { false, TH_FIN | TH_ACK, 1 + TCP_PAYLOAD, 1, 0 },
-    { true, TH_FIN | TH_ACK, 1, 2 + TCP_PAYLOAD, 0 },
-    { false, TH_ACK, 2 + TCP_PAYLOAD, 2, 0 },
-};
-/* The ct_state each of them must get. */
-static const uint8_t tcp_expect[TCP_STAGES] = {
+/* The ct_state each TCP stage (fg_tcp_steps[]) must get. */
+static const uint8_t tcp_expect[FG_TCP_STAGES] = {
     OVSCT_CS_NEW | OVSCT_CS_TRACKED,
     OVSCT_CS_ESTABLISHED | OVSCT_CS_REPLY_DIR | OVSCT_CS_TRACKED,
     OVSCT_CS_ESTABLISHED | OVSCT_CS_TRACKED,
@@ -303,147 +255,18 @@ static const uint8_t tcp_expect[TCP_STAGES] = {
     OVSCT_CS_ESTABLISHED | OVSCT_CS_REPLY_DIR | OVSCT_CS_TRACKED,
     OVSCT_CS_ESTABLISHED | OVSCT_CS_TRACKED,
 };
-static const char *const tcp_state_names[OVSCT_TCPS_N] = {
-    "CLOSED", "LISTEN", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "CLOSE_WAIT",
-    "FIN_WAIT_1", "CLOSING", "LAST_ACK", "FIN_WAIT_2", "TIME_WAIT",
-};
-
-static void
-frame_init(void)
-{
-    uint32_t sum = 0;
-
-    for (int i = 0; i < 20; i += 2) {
-        sum += (frame_template[IP_OFS + i] << 8
-                | frame_template[IP_OFS + i + 1]);
-    }
-    template_ip_sum = sum;
-}
-
-static inline void
-put16(uint8_t *p, uint32_t v)
-{
-    p[0] = v >> 8;
-    p[1] = v;
-}
-
-static inline void
-put32(uint8_t *p, uint32_t v)
-{
-    p[0] = v >> 24;
-    p[1] = v >> 16;
-    p[2] = v >> 8;
-    p[3] = v;
-}
-
-static inline uint32_t
-sum16(uint32_t sum, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        sum += p[i] << 8 | p[i + 1];
-    }
-    if (n & 1) {
-        sum += p[n - 1] << 8;
-    }
-    return sum;
-}
-
-static inline uint16_t
-fold(uint32_t sum)
-{
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    return ~sum & 0xffff;
-}
-
-/* Source address (host order) and port of connection 'id'. */
-static inline void
-conn_endpoint(uint32_t id, uint32_t *src, uint16_t *sport)
-{
-    *src = 0x0a000001 + id / PORTS_PER_ADDR;        /* 10.0.0.1 up. */
-    *sport = 1 + id % PORTS_PER_ADDR;
-}
-
-/* Writes the UDP frame of connection 'id' at 'f'. */
-static inline uint32_t
-frame_build_udp(uint8_t *f, uint32_t id)
-{
-    uint32_t src, sum;
-    uint16_t sport;
-
-    conn_endpoint(id, &src, &sport);
-    memcpy(f, frame_template, FRAME_LEN);
-    put32(f + IP_SRC_OFS, src);
-    sum = template_ip_sum + (src >> 16) + (src & 0xffff);
-    put16(f + IP_CSUM_OFS, fold(sum));
-    put16(f + UDP_SPORT_OFS, sport);
-    return FRAME_LEN;
-}
-
-/* The same with destination 192.168.0.1 + id / PORTS_PER_ADDR. */
-static inline uint32_t
-frame_build_udp_dsts(uint8_t *f, uint32_t id)
-{
-    uint32_t dst = SERVER_ADDR + id / PORTS_PER_ADDR;
-
-    frame_build_udp(f, id);
-    put32(f + IP_DST_OFS, dst);
-    put16(f + IP_CSUM_OFS, 0);
-    put16(f + IP_CSUM_OFS, fold(sum16(0, f + IP_OFS, 20)));
-    return FRAME_LEN;
-}
-
-/* Writes frame 'stage' (tcp_steps[]) of TCP connection 'id' at 'f'. */
-static inline uint32_t
-frame_build_tcp(uint8_t *f, uint32_t id, int stage)
-{
-    const struct tcp_step *s = &tcp_steps[stage];
-    uint32_t client, server = SERVER_ADDR, len = 54 + s->payload, sum;
-    uint16_t cport, sport = 80;
-    uint8_t *ip = f + IP_OFS, *th = f + L4_OFS;
-
-    conn_endpoint(id, &client, &cport);
-    memcpy(f, frame_template, IP_OFS);
-    ip[0] = 0x45;
-    ip[1] = 0;
-    put16(ip + 2, 20 + 20 + s->payload);
-    put16(ip + 4, 0);
-    put16(ip + 6, 0x4000);
-    ip[8] = 64;
-    ip[9] = 6;
-    put16(ip + 10, 0);
-    put32(ip + 12, s->reply ? server : client);
-    put32(ip + 16, s->reply ? client : server);
-    put16(ip + 10, fold(sum16(0, ip, 20)));
-
-    put16(th, s->reply ? sport : cport);
-    put16(th + 2, s->reply ? cport : sport);
-    put32(th + 4, (s->reply ? TCP_SERVER_ISN : TCP_CLIENT_ISN) + s->seq);
-    put32(th + 8, s->flags & TH_ACK
-          ? (s->reply ? TCP_CLIENT_ISN : TCP_SERVER_ISN) + s->ack : 0);
-    th[12] = 5 << 4;
-    th[13] = s->flags;
-    put16(th + 14, 65535);
-    put16(th + 16, 0);
-    put16(th + 18, 0);
-    memset(th + 20, 0x5a, s->payload);
-    /* Pseudo-header, then the segment. */
-    sum = sum16(0, ip + 12, 8) + 6 + 20 + s->payload;
-    put16(th + 16, fold(sum16(sum, th, 20 + s->payload)));
-    return len;
-}
 
 static inline uint32_t
 frame_build(enum frame_kind kind, uint8_t *f, uint32_t id, int stage)
 {
     switch (kind) {
     case FR_UDP_DSTS:
-        return frame_build_udp_dsts(f, id);
+        return fg_udp_dsts(f, id);
     case FR_TCP:
-        return frame_build_tcp(f, id, stage);
+        return fg_tcp(f, id, stage);
     case FR_UDP:
     default:
-        return frame_build_udp(f, id);
+        return fg_udp(f, id);
     }
 }
 
@@ -496,7 +319,7 @@ worker_main(void *w_)
     uint64_t unexpected = 0, counted = 0, packets = 0;
     int error = 0;
 
-    w->t_start = now_ns();
+    w->t_start = probe_now_ns();
     for (uint32_t i = lo; i < hi && !error;) {
         uint32_t n = hi - i < batch ? hi - i : batch;
 
@@ -518,7 +341,7 @@ worker_main(void *w_)
         }
         i += n;
     }
-    w->t_end = now_ns();
+    w->t_end = probe_now_ns();
     w->n_unexpected = unexpected;
     w->n_counted = counted;
     w->n_packets = packets;
@@ -684,10 +507,10 @@ traffic_main(void *t_)
                                          memory_order_relaxed)) >= 0) {
         uint32_t n = t->hi - i < t->batch ? t->hi - i : t->batch;
         struct ovsct_batch b = batch_build(frames, offsets, FR_UDP, i, n, 0);
-        uint64_t t0 = now_ns(), dt;
+        uint64_t t0 = probe_now_ns(), dt;
 
         t->error = ovsct_execute(t->ct, &b, &lookup, states);
-        dt = now_ns() - t0;
+        dt = probe_now_ns() - t0;
         if (t->error) {
             break;
         }
@@ -829,33 +652,6 @@ traffic_json(struct json *j, struct traffic *t, int s, const char *name,
 
 /* Measurements. */
 
-static uint64_t
-now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static uint64_t
-thread_cpu_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static uint64_t
-process_cpu_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static double
 ms(uint64_t ns)
 {
@@ -868,34 +664,6 @@ sleep_ms(uint32_t n)
     struct timespec ts = { n / 1000, (long) (n % 1000) * 1000000L };
 
     nanosleep(&ts, NULL);
-}
-
-/* Process memory: mapped size, resident set, malloc in-use bytes. */
-struct mem {
-    int64_t mapped, rss, alloc;
-};
-
-static struct mem
-mem_now(void)
-{
-    struct mem m = { 0, 0, 0 };
-    long size = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-
-    if (f) {
-        if (fscanf(f, "%ld %ld", &size, &resident) != 2) {
-            size = resident = 0;
-        }
-        fclose(f);
-    }
-    m.mapped = (int64_t) size * sysconf(_SC_PAGESIZE);
-    m.rss = (int64_t) resident * sysconf(_SC_PAGESIZE);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
-    struct mallinfo2 mi = mallinfo2();
-
-    m.alloc = (int64_t) mi.uordblks + (int64_t) mi.hblkhd;
-#endif
-    return m;
 }
 
 /* Creates a table with a manual clock at BENCH_START_MS, 'buckets'
@@ -965,7 +733,7 @@ frame_build_ns(uint32_t conns, uint32_t batch)
     uint8_t *buf = malloc((size_t) batch * FRAME_MAX);
     uint32_t *offsets = malloc((batch + 1) * sizeof *offsets);
     volatile uint8_t sink = 0;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = probe_now_ns();
 
     if (!buf || !offsets) {
         free(buf);
@@ -976,10 +744,10 @@ frame_build_ns(uint32_t conns, uint32_t batch)
         uint32_t n = conns - i < batch ? conns - i : batch;
 
         batch_build(buf, offsets, FR_UDP, i, n, 0);
-        sink += buf[IP_CSUM_OFS];
+        sink += buf[FG_IP_CSUM_OFS];
         i += n;
     }
-    t0 = now_ns() - t0;
+    t0 = probe_now_ns() - t0;
     free(buf);
     free(offsets);
     (void) sink;
@@ -1042,7 +810,7 @@ phase_standard(struct bench *b)
     uint64_t sweep_ns, flush_ns, build_ns;
     uint32_t n_after_insert, n_after_sweep, n_after_flush;
     uint64_t created, found_missing, swept;
-    struct mem m0, m1;
+    struct probe_mem m0, m1;
     size_t n_flushed = 0;
     int sweep_calls = 0;
     int error;
@@ -1061,9 +829,9 @@ phase_standard(struct bench *b)
     /* Insert. */
     ovsct_get_counters(ct, &c0);
     pool_warm_up(b, &pool);
-    m0 = mem_now();
+    m0 = probe_mem_now();
     error = pool_run(b, &pool, &job_insert, &ins);
-    m1 = mem_now();
+    m1 = probe_mem_now();
     if (error) {
         goto out;
     }
@@ -1087,13 +855,13 @@ phase_standard(struct bench *b)
     /* Sweep: jump past the timeouts, remove everything. */
     ovsct_get_counters(ct, &c0);
     ovsct_set_time(ct, udp_expired_ms(0));
-    uint64_t t0 = now_ns();
+    uint64_t t0 = probe_now_ns();
     do {
         ovsct_sweep_now(ct);
         sweep_calls++;
         ovsct_get_counters(ct, &c1);
     } while (c1.removed - c0.removed < b->conns && sweep_calls < 1000);
-    sweep_ns = now_ns() - t0;
+    sweep_ns = probe_now_ns() - t0;
     swept = c1.removed - c0.removed;
     n_after_sweep = ovsct_nconns(ct);
 
@@ -1102,9 +870,9 @@ phase_standard(struct bench *b)
     if (error) {
         goto out;
     }
-    t0 = now_ns();
+    t0 = probe_now_ns();
     error = ovsct_flush(ct, NULL, &n_flushed);
-    flush_ns = now_ns() - t0;
+    flush_ns = probe_now_ns() - t0;
     if (error) {
         snprintf(b->err, sizeof b->err, "ovsct_flush: %s", strerror(error));
         goto out;
@@ -1269,22 +1037,22 @@ expiry_counts(struct bench *b, struct expiry_counts *x)
 
     ovsct_set_time(ct, BENCH_START_MS + udp_first_ms());
 
-    t0 = now_ns();
+    t0 = probe_now_ns();
     ovsct_get_zone_limit(ct, 0, &limit, &x->zone_count, &explicit_);
-    x->zone_ns = now_ns() - t0;
+    x->zone_ns = probe_now_ns() - t0;
 
-    t0 = now_ns();
+    t0 = probe_now_ns();
     ovsct_stats(ct, NULL, &st);
     x->stats_total = st.total;
-    x->stats_ns = now_ns() - t0;
+    x->stats_ns = probe_now_ns() - t0;
 
-    t0 = now_ns();
+    t0 = probe_now_ns();
     error = ovsct_dump_start(ct, NULL, &d);
     while (!error && !(error = ovsct_dump_next(d, ents, 1024, &n)) && n) {
         x->dumped += n;
     }
     ovsct_dump_done(d);
-    x->dump_ns = now_ns() - t0;
+    x->dump_ns = probe_now_ns() - t0;
     if (error) {
         snprintf(b->err, sizeof b->err, "dump: %s", strerror(error));
         goto out;
@@ -1302,9 +1070,9 @@ expiry_counts(struct bench *b, struct expiry_counts *x)
     x->refused = (c1.full - c0.full) + (c1.zone_full - c0.zone_full);
     x->admitted = c1.created - c0.created;
 
-    t0 = now_ns();
+    t0 = probe_now_ns();
     x->n_after = ovsct_nconns(ct);
-    x->nconns_ns = now_ns() - t0;
+    x->nconns_ns = probe_now_ns() - t0;
 
 out:
     free(ents);
@@ -1385,13 +1153,13 @@ phase_aging(struct bench *b)
     uint64_t removed = 0;
 
     ovsct_get_counters(ct, &c0);
-    uint64_t cpu0 = process_cpu_ns(), self0 = thread_cpu_ns();
-    uint64_t jump = now_ns(), t = jump;
+    uint64_t cpu0 = probe_process_cpu_ns(), self0 = probe_thread_cpu_ns();
+    uint64_t jump = probe_now_ns(), t = jump;
     ovsct_set_time(ct, first);
     while (removed < b->conns
            && t - jump < AGING_LIMIT_NS + (uint64_t) spread * 1000000) {
         sleep_ms(1);
-        t = now_ns();
+        t = probe_now_ns();
         if (spread) {
             ovsct_set_time(ct, first + (int64_t) ((t - jump) / 1000000));
         }
@@ -1399,8 +1167,8 @@ phase_aging(struct bench *b)
         removed = c1.removed - c0.removed;
         curve_add(&curve, ms(t - jump), removed);
     }
-    uint64_t cpu = process_cpu_ns() - cpu0;
-    uint64_t self = thread_cpu_ns() - self0;
+    uint64_t cpu = probe_process_cpu_ns() - cpu0;
+    uint64_t self = probe_thread_cpu_ns() - self0;
     uint64_t sweeper_cpu = cpu > self ? cpu - self : 0;
     uint32_t n_after_drain = ovsct_nconns(ct);
 
@@ -1548,7 +1316,7 @@ insert_run(struct bench *b, struct ins_result *r, bool sweep, bool counts)
     struct ovsct_counters c0, c1, c2;
     struct ovsct *ct;
     struct pool pool;
-    struct mem m0, m1;
+    struct probe_mem m0, m1;
     int error;
 
     error = table_create__(b, r->buckets, r->low_bits, false, &ct);
@@ -1563,9 +1331,9 @@ insert_run(struct bench *b, struct ins_result *r, bool sweep, bool counts)
     }
     pool_warm_up(b, &pool);
     ovsct_get_counters(ct, &c0);
-    m0 = mem_now();
+    m0 = probe_mem_now();
     error = pool_run(b, &pool, &job_insert, &r->ins);
-    m1 = mem_now();
+    m1 = probe_mem_now();
     ovsct_get_counters(ct, &c1);
     if (!error) {
         error = pool_run(b, &pool, &job_lookup, &r->look);
@@ -1586,9 +1354,9 @@ insert_run(struct bench *b, struct ins_result *r, bool sweep, bool counts)
         uint64_t t0;
 
         ovsct_set_time(ct, udp_expired_ms(0));
-        t0 = now_ns();
+        t0 = probe_now_ns();
         ovsct_sweep_now(ct);
-        r->sweep_ns = now_ns() - t0;
+        r->sweep_ns = probe_now_ns() - t0;
     }
     pool_destroy(&pool);
     ovsct_destroy(ct);
@@ -1806,7 +1574,7 @@ phase_memory(struct bench *b)
         struct ovsct_counters c0, c1;
         struct ovsct *ct;
         struct pool pool;
-        struct mem m0, m1, m2, m3;
+        struct probe_mem m0, m1, m2, m3;
         struct run r;
         size_t flushed = 0;
         uint64_t t0, release_ns;
@@ -1825,9 +1593,9 @@ phase_memory(struct bench *b)
         }
         pool_warm_up(b, &pool);
         ovsct_get_counters(ct, &c0);
-        m0 = mem_now();
+        m0 = probe_mem_now();
         error = pool_run(b, &pool, &kinds[k].job, &r);
-        m1 = mem_now();
+        m1 = probe_mem_now();
         ovsct_get_counters(ct, &c1);
         pool_destroy(&pool);
         if (error) {
@@ -1838,15 +1606,15 @@ phase_memory(struct bench *b)
         uint64_t created = c1.created - c0.created;
 
         /* Flush, then let the reclaimer free and unmap. */
-        t0 = now_ns();
+        t0 = probe_now_ns();
         ovsct_flush(ct, NULL, &flushed);
         for (int i = 0; i < 3; i++) {
             ovsct_sweep_now(ct);
         }
-        m2 = mem_now();
-        release_ns = now_ns() - t0;
+        m2 = probe_mem_now();
+        release_ns = probe_now_ns() - t0;
         ovsct_trim();
-        m3 = mem_now();
+        m3 = probe_mem_now();
         ovsct_destroy(ct);
         ovsct_trim();
 
@@ -1901,10 +1669,10 @@ static void
 cpu_mark(struct cpu_mark *m, struct ovsct *ct, const struct traffic *t)
 {
     ovsct_get_counters(ct, &m->c);
-    m->proc = process_cpu_ns();
+    m->proc = probe_process_cpu_ns();
     m->traffic = traffic_cpu_ns(t);
-    m->self = thread_cpu_ns();
-    m->wall = now_ns();
+    m->self = probe_thread_cpu_ns();
+    m->wall = probe_now_ns();
 }
 
 static uint64_t
@@ -2042,7 +1810,7 @@ static int
 phase_tcp(struct bench *b)
 {
     static const struct job job = {
-        .action = &act_commit, .kind = FR_TCP, .n_stages = TCP_STAGES,
+        .action = &act_commit, .kind = FR_TCP, .n_stages = FG_TCP_STAGES,
         .mask = 0xff,
     };
     struct ovsct_counters c0, c1;
@@ -2075,7 +1843,7 @@ phase_tcp(struct bench *b)
 
     struct json *j = b->j;
     json_u64(j, "buckets", ovsct_n_buckets(ct));
-    json_u64(j, "packets_per_conn", TCP_STAGES);
+    json_u64(j, "packets_per_conn", FG_TCP_STAGES);
     json_u64(j, "packets", r.packets);
     json_dbl(j, "ms", ms(r.ns));
     json_dbl(j, "ns_per_packet", r.packets ? (double) r.ns / r.packets : 0);
@@ -2088,7 +1856,7 @@ phase_tcp(struct bench *b)
     json_begin(j, "tcp_states");
     for (int s = 0; s < OVSCT_TCPS_N; s++) {
         if (st.tcp_states[s]) {
-            json_u64(j, tcp_state_names[s], st.tcp_states[s]);
+            json_u64(j, ovsct_tcp_state_names[s], st.tcp_states[s]);
         }
     }
     json_end(j);
@@ -2267,13 +2035,13 @@ phase_dump(struct bench *b)
 
     /* Stage 0: traffic alone, 1 ms per 1000 connections (100 ms to 1 s),
      * about as long as the dump. */
-    w0 = now_ns();
+    w0 = probe_now_ns();
     sleep_ms(b->conns / 1000 < 100 ? 100
              : b->conns / 1000 > 1000 ? 1000 : b->conns / 1000);
 
     /* Stage 1: a dump, formatted as the daemon formats it. */
     atomic_store(&tr.stage, 1);
-    w1 = now_ns();
+    w1 = probe_now_ns();
     struct ovsct_dump *d = NULL;
     int64_t now = ovsct_now(ct);
     error = ovsct_dump_start(ct, NULL, &d);
@@ -2289,17 +2057,17 @@ phase_dump(struct bench *b)
     if (d) {
         ovsct_dump_done(d);
     }
-    w2 = now_ns();
+    w2 = probe_now_ns();
 
     /* Stage 2: a flush, then 200 ms more. */
     atomic_store(&tr.stage, 2);
-    uint64_t f0 = now_ns();
+    uint64_t f0 = probe_now_ns();
     if (!error) {
         error = ovsct_flush(ct, NULL, &flushed);
     }
-    uint64_t flush_ns = now_ns() - f0;
+    uint64_t flush_ns = probe_now_ns() - f0;
     sleep_ms(200);
-    w3 = now_ns();
+    w3 = probe_now_ns();
     traffic_stop(&tr);
     free(ents);
 
@@ -2420,7 +2188,7 @@ ovsct_bench_run(const struct ovsct_bench_params *p, char *json,
         return EINVAL;
     }
 
-    frame_init();
+    fg_init();
     json_raw(&j, "{");
     json_str(&j, "phase", ph->name);
     json_u64(&j, "conns", b.conns);

@@ -1,0 +1,1347 @@
+/*
+ * module.c -- the ovsct._engine extension: module init, the Conntrack
+ * type and its methods for execution, settings, limits, timeout policies,
+ * flushes and statistics, and the module functions (captures, names).
+ *
+ * A thin binding of ext/ovsct.h.  ovsct/engine.py is the public wrapper:
+ * it turns its value types into the plain tuples this module takes and
+ * the buffers it returns into Python values.  Neighbours: binding.h
+ * (shared declarations), convert.c (argument conversion, set_error()),
+ * dumpobj.c (dump objects and text streams), ext/ovsct.h (the contract
+ * wrapped here), ext/names.h (the names exported as module constants),
+ * dpio/pcap.h (captures), ovsct/errors.py (exception classes).
+ *
+ * Rules:
+ *
+ *   - Module state, one heap type (Conntrack), multi-phase init.
+ *   - Frame batches arrive as C-contiguous buffers with itemsize 1; offsets
+ *     as a buffer of 4-byte items (or raw bytes in native order) or as a
+ *     sequence of ints.
+ *   - Every call into a 'struct ovsct *' that is not a plain const getter
+ *     runs with the GIL released, because the engine may take its own locks
+ *     there.  No PyObject is touched while the GIL is released, except the
+ *     raw character storage of a string this thread just created and has
+ *     not published (dump_text(), like zlib does for its output buffers).
+ *   - One errno -> exception helper: set_error().
+ *
+ * Object lifetime: 'busy' counts calls on an object that are running with
+ * the GIL released.  It is changed only with the GIL held, so close() can
+ * refuse to destroy the engine under a running call (ovsct_destroy() must
+ * not race with anything).
+ */
+#include "binding.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "names.h"
+#include "pcap.h"
+
+/* Conntrack: creation, clock, execution. */
+
+/* Read-only batches copied by execute() (see frame_copies()). */
+static _Atomic unsigned long long frame_copies;
+
+static PyObject *
+ct_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"buckets", "manual_clock", "start_ms",
+                             "sweeper", "bucket_low_bits", NULL};
+    module_state *st = PyType_GetModuleState(type);
+    uint32_t buckets = 0;
+    int manual_clock = 0, sweeper = 1, low_bits = 0;
+    long long start_ms = 0;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O&pLpp:Conntrack",
+                                     kwlist, conv_u32, &buckets,
+                                     &manual_clock, &start_ms, &sweeper,
+                                     &low_bits)) {
+        return NULL;
+    }
+
+    struct ovsct_config cfg = {
+        .n_buckets = buckets,
+        .manual_clock = manual_clock,
+        .start_ms = start_ms,
+        .no_sweeper = !sweeper,
+        .bucket_low_bits = low_bits,
+    };
+    struct ovsct *ct = NULL;
+    int err;
+    Py_BEGIN_ALLOW_THREADS
+    err = ovsct_create(&cfg, &ct);
+    Py_END_ALLOW_THREADS
+    if (err) {
+        return set_error(st, err, NULL, NULL);
+    }
+
+    CtObject *self = (CtObject *) type->tp_alloc(type, 0);
+    if (!self) {
+        Py_BEGIN_ALLOW_THREADS
+        ovsct_destroy(ct);
+        Py_END_ALLOW_THREADS
+        return NULL;
+    }
+    self->ct = ct;
+    self->busy = 0;
+    return (PyObject *) self;
+}
+
+static void
+ct_dealloc(CtObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    struct ovsct *ct = self->ct ? self->ct : self->doomed;
+
+    self->ct = NULL;
+    self->doomed = NULL;
+    if (ct) {
+        /* Joins the sweeper: may wait for a bucket lock. */
+        Py_BEGIN_ALLOW_THREADS
+        ovsct_destroy(ct);
+        Py_END_ALLOW_THREADS
+    }
+    tp->tp_free((PyObject *) self);
+    Py_DECREF(tp);
+}
+
+static PyObject *
+ct_close(CtObject *self, PyObject *Py_UNUSED(ignored))
+{
+    struct ovsct *ct = self->ct;
+
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "Conntrack.close() while a call is running");
+        return NULL;
+    }
+    self->ct = NULL;
+    if (ct && self->n_cursors) {
+        self->doomed = ct;      /* The last cursor destroys it. */
+    } else if (ct) {
+        Py_BEGIN_ALLOW_THREADS
+        ovsct_destroy(ct);
+        Py_END_ALLOW_THREADS
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+ct_get_closed(CtObject *self, void *Py_UNUSED(closure))
+{
+    return PyBool_FromLong(self->ct == NULL);
+}
+
+static PyObject *
+ct_get_now(CtObject *self, void *Py_UNUSED(closure))
+{
+    struct ovsct *ct = ct_get(self);
+    return ct ? PyLong_FromLongLong(ovsct_now(ct)) : NULL;
+}
+
+static PyObject *
+ct_set_time(CtObject *self, PyObject *arg)
+{
+    struct ovsct *ct = ct_get(self);
+    if (!ct) {
+        return NULL;
+    }
+    long long ms = PyLong_AsLongLong(arg);
+    if (ms == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    CT_BEGIN(self);
+    ovsct_set_time(ct, ms);
+    CT_END(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+ct_use_real_clock(CtObject *self, PyObject *Py_UNUSED(ignored))
+{
+    struct ovsct *ct = ct_get(self);
+    if (!ct) {
+        return NULL;
+    }
+    CT_BEGIN(self);
+    ovsct_use_real_clock(ct);
+    CT_END(self);
+    Py_RETURN_NONE;
+}
+
+/* execute(frames, offsets, action) -> bytes of n ct_state values. */
+static PyObject *
+ct_execute(CtObject *self, PyObject *args)
+{
+    module_state *st = ct_state(self);
+    PyObject *frames_obj, *offsets_obj, *action_obj;
+    struct ovsct_action action;
+    Py_buffer fb = { .obj = NULL }, ob = { .obj = NULL };
+    uint32_t *owned = NULL;
+    const uint32_t *offs = NULL;
+    size_t n_offs = 0;
+    uint8_t *states = NULL;
+    bool readonly = false;
+    PyObject *result = NULL;
+    int err = 0;
+
+    struct ovsct *ct = ct_get(self);
+    if (!ct || !PyArg_ParseTuple(args, "OOO:execute", &frames_obj,
+                                 &offsets_obj, &action_obj)
+        || parse_action(action_obj, &action)) {
+        return NULL;
+    }
+    if (get_frames(frames_obj, &fb, &readonly)) {
+        return NULL;
+    }
+    if (get_offsets(offsets_obj, &ob, &offs, &n_offs, &owned)) {
+        goto out;
+    }
+
+    size_t n = n_offs ? n_offs - 1 : 0;
+    if (!n) {
+        if (!offsets_valid(offs, n_offs, fb.len)) {
+            set_error(st, EINVAL, "bad batch layout", NULL);
+        } else {
+            result = PyBytes_FromStringAndSize(NULL, 0);
+        }
+        goto out;
+    }
+    states = PyMem_RawMalloc(n);
+    if (!states) {
+        PyErr_NoMemory();
+        goto out;
+    }
+
+    /* Only NAT rewrites frames (ovsct_execute() never writes to a frame
+     * otherwise): a read-only buffer is used in place unless the action
+     * translates, and then copied so that the caller's bytes stay as they
+     * were. */
+    bool need_copy = readonly && action.nat.kind != 0;
+    if (need_copy) {
+        atomic_fetch_add_explicit(&frame_copies, 1, memory_order_relaxed);
+    }
+    CT_BEGIN(self);
+    uint8_t *data = fb.buf;
+    uint8_t *copy = NULL;
+    if (need_copy) {
+        copy = malloc(fb.len ? fb.len : 1);
+        if (copy) {
+            memcpy(copy, fb.buf, fb.len);
+        }
+        data = copy;
+    }
+    if (data) {
+        struct ovsct_batch batch = {
+            .data = data, .size = fb.len, .offsets = offs, .n = n,
+        };
+        err = ovsct_execute(ct, &batch, &action, states);
+    } else {
+        err = ENOMEM;
+    }
+    free(copy);
+    CT_END(self);
+
+    if (err) {
+        set_error(st, err, err == EINVAL ? "bad batch layout" : NULL, NULL);
+    } else {
+        result = PyBytes_FromStringAndSize((char *) states, n);
+    }
+
+out:
+    PyMem_RawFree(states);
+    put_offsets(&ob, owned);
+    PyBuffer_Release(&fb);
+    return result;
+}
+
+/* execute_pcap(path, action, batch=32, frames=False)
+ *   -> states, or (states, frames, offsets) if 'frames' is true ('offsets'
+ *      as bytes of native uint32, ready for pcap_write()). */
+static PyObject *
+ct_execute_pcap(CtObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"path", "action", "batch", "frames", NULL};
+    module_state *st = ct_state(self);
+    PyObject *path_obj, *path = NULL, *action_obj, *result = NULL;
+    struct ovsct_action action;
+    uint32_t batch = 32;
+    bool load_failed = false;
+    int want_frames = 0;
+    char errbuf[256] = "";
+    uint8_t *data = NULL, *states = NULL;
+    uint32_t *offsets = NULL;
+    size_t size = 0, n = 0;
+    int err;
+
+    struct ovsct *ct = ct_get(self);
+    if (!ct || !PyArg_ParseTupleAndKeywords(args, kwargs,
+                                            "OO|O&p:execute_pcap", kwlist,
+                                            &path_obj, &action_obj, conv_u32,
+                                            &batch, &want_frames)
+        || !PyUnicode_FSConverter(path_obj, &path)) {
+        return NULL;
+    }
+    if (parse_action(action_obj, &action)) {
+        goto out;
+    }
+    if (!batch) {
+        PyErr_SetString(PyExc_ValueError, "batch must be positive");
+        goto out;
+    }
+
+    const char *cpath = PyBytes_AS_STRING(path);
+    CT_BEGIN(self);
+    err = ovsct_pcap_load(cpath, &data, &size, &offsets, &n, errbuf,
+                          sizeof errbuf);
+    load_failed = err != 0;
+    if (!err) {
+        states = malloc(n ? n : 1);
+        if (!states) {
+            err = ENOMEM;
+        }
+    }
+    for (size_t i = 0; !err && i < n; i += batch) {
+        struct ovsct_batch b = {
+            .data = data, .size = size, .offsets = offsets + i,
+            .n = n - i < batch ? n - i : batch,
+        };
+        err = ovsct_execute(ct, &b, &action, states + i);
+    }
+    CT_END(self);
+
+    if (err) {
+        set_error(st, err, errbuf, load_failed ? path_obj : NULL);
+        goto out;
+    }
+    if (!want_frames) {
+        result = PyBytes_FromStringAndSize((char *) states, n);
+    } else {
+        result = Py_BuildValue("(y#y#y#)", (char *) states, (Py_ssize_t) n,
+                               (char *) data, (Py_ssize_t) size,
+                               (char *) offsets,
+                               (Py_ssize_t) ((n + 1) * sizeof *offsets));
+    }
+
+out:
+    free(states);
+    free(data);
+    free(offsets);
+    Py_XDECREF(path);
+    return result;
+}
+
+
+/* Conntrack: counts and settings. */
+
+static PyObject *
+ct_nconns(CtObject *self, PyObject *Py_UNUSED(ignored))
+{
+    struct ovsct *ct = ct_get(self);
+    uint32_t n;
+
+    if (!ct) {
+        return NULL;
+    }
+    CT_BEGIN(self);
+    n = ovsct_nconns(ct);
+    CT_END(self);
+    return PyLong_FromUnsignedLong(n);
+}
+
+static PyObject *
+ct_get_maxconns(CtObject *self, void *Py_UNUSED(closure))
+{
+    struct ovsct *ct = ct_get(self);
+    return ct ? PyLong_FromUnsignedLong(ovsct_get_maxconns(ct)) : NULL;
+}
+
+/* Parses a settable uint32 attribute. */
+static int
+setter_u32(PyObject *value, uint32_t *out)
+{
+    if (!value) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+        return -1;
+    }
+    unsigned long v = PyLong_AsUnsignedLong(value);
+    if (v == (unsigned long) -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (v > UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "value exceeds uint32");
+        return -1;
+    }
+    *out = (uint32_t) v;
+    return 0;
+}
+
+static int
+ct_set_maxconns(CtObject *self, PyObject *value, void *Py_UNUSED(closure))
+{
+    struct ovsct *ct = ct_get(self);
+    uint32_t v;
+
+    if (!ct || setter_u32(value, &v)) {
+        return -1;
+    }
+    CT_BEGIN(self);
+    ovsct_set_maxconns(ct, v);
+    CT_END(self);
+    return 0;
+}
+
+static PyObject *
+ct_get_sweep_interval(CtObject *self, void *Py_UNUSED(closure))
+{
+    struct ovsct *ct = ct_get(self);
+    return ct ? PyLong_FromUnsignedLong(ovsct_get_sweep_interval(ct)) : NULL;
+}
+
+static int
+ct_set_sweep_interval(CtObject *self, PyObject *value,
+                      void *Py_UNUSED(closure))
+{
+    struct ovsct *ct = ct_get(self);
+    uint32_t v;
+    int err;
+
+    if (!ct || setter_u32(value, &v)) {
+        return -1;
+    }
+    CT_BEGIN(self);
+    err = ovsct_set_sweep_interval(ct, v);
+    CT_END(self);
+    if (err) {
+        set_error(ct_state(self), err, err == EINVAL
+                  ? "sweep interval must be positive" : NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+ct_get_tcp_seq_chk(CtObject *self, void *Py_UNUSED(closure))
+{
+    struct ovsct *ct = ct_get(self);
+    return ct ? PyBool_FromLong(ovsct_get_tcp_seq_chk(ct)) : NULL;
+}
+
+static int
+ct_set_tcp_seq_chk(CtObject *self, PyObject *value, void *Py_UNUSED(closure))
+{
+    struct ovsct *ct = ct_get(self);
+    int v;
+
+    if (!ct) {
+        return -1;
+    }
+    if (!value) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+        return -1;
+    }
+    v = PyObject_IsTrue(value);
+    if (v < 0) {
+        return -1;
+    }
+    CT_BEGIN(self);
+    ovsct_set_tcp_seq_chk(ct, v);
+    CT_END(self);
+    return 0;
+}
+
+static PyObject *
+ct_get_n_buckets(CtObject *self, void *Py_UNUSED(closure))
+{
+    struct ovsct *ct = ct_get(self);
+    return ct ? PyLong_FromUnsignedLong(ovsct_n_buckets(ct)) : NULL;
+}
+
+
+/* Conntrack: zone limits and timeout policies. */
+
+/* set_zone_limit(zone, limit); zone -1 is the default limit. */
+static PyObject *
+ct_set_zone_limit(CtObject *self, PyObject *args)
+{
+    struct ovsct *ct = ct_get(self);
+    PyObject *zone_obj;
+    uint32_t limit;
+    int32_t zone;
+    int err;
+
+    if (!ct || !PyArg_ParseTuple(args, "OO&:set_zone_limit", &zone_obj,
+                                 conv_u32, &limit)
+        || parse_zone(zone_obj, true, &zone)) {
+        return NULL;
+    }
+    CT_BEGIN(self);
+    err = ovsct_set_zone_limit(ct, zone, limit);
+    CT_END(self);
+    if (err) {
+        return set_error(ct_state(self), err, NULL, NULL);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+ct_del_zone_limit(CtObject *self, PyObject *arg)
+{
+    struct ovsct *ct = ct_get(self);
+    int32_t zone;
+    int err;
+
+    if (!ct || parse_zone(arg, true, &zone)) {
+        return NULL;
+    }
+    CT_BEGIN(self);
+    err = ovsct_del_zone_limit(ct, zone);
+    CT_END(self);
+    if (err) {
+        return set_error(ct_state(self), err, err == ENOENT
+                         ? "zone has no limit" : NULL, NULL);
+    }
+    Py_RETURN_NONE;
+}
+
+/* get_zone_limit(zone) -> (limit, count, is_explicit). */
+static PyObject *
+ct_get_zone_limit(CtObject *self, PyObject *arg)
+{
+    struct ovsct *ct = ct_get(self);
+    uint32_t limit = 0, count = 0;
+    bool is_explicit = false;
+    int32_t zone;
+    int err;
+
+    if (!ct || parse_zone(arg, true, &zone)) {
+        return NULL;
+    }
+    CT_BEGIN(self);
+    err = ovsct_get_zone_limit(ct, zone, &limit, &count, &is_explicit);
+    CT_END(self);
+    if (err) {
+        return set_error(ct_state(self), err, NULL, NULL);
+    }
+    return Py_BuildValue("(kkO)", (unsigned long) limit,
+                         (unsigned long) count,
+                         is_explicit ? Py_True : Py_False);
+}
+
+/* list_zone_limits() -> list of zones with an explicit limit, ascending. */
+static PyObject *
+ct_list_zone_limits(CtObject *self, PyObject *Py_UNUSED(ignored))
+{
+    struct ovsct *ct = ct_get(self);
+    uint16_t *zones;
+    size_t n;
+
+    if (!ct) {
+        return NULL;
+    }
+    zones = PyMem_RawMalloc(65536 * sizeof *zones);
+    if (!zones) {
+        return PyErr_NoMemory();
+    }
+    CT_BEGIN(self);
+    n = ovsct_list_zone_limits(ct, zones);
+    CT_END(self);
+
+    PyObject *list = PyList_New(n);
+    for (size_t i = 0; list && i < n; i++) {
+        PyObject *z = PyLong_FromLong(zones[i]);
+        if (!z) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, z);
+    }
+    PyMem_RawFree(zones);
+    return list;
+}
+
+/* Builds a tuple of OVSCT_TP_N values with None for absent ones. */
+static PyObject *
+tp_to_tuple(const uint32_t values[OVSCT_TP_N], const bool present[OVSCT_TP_N])
+{
+    PyObject *t = PyTuple_New(OVSCT_TP_N);
+    for (int i = 0; t && i < OVSCT_TP_N; i++) {
+        PyObject *v = present[i] ? PyLong_FromUnsignedLong(values[i])
+                                 : Py_NewRef(Py_None);
+        if (!v) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, i, v);
+    }
+    return t;
+}
+
+/* set_zone_tp(zone, values): 'values' has OVSCT_TP_N items, int or None
+ * (absent), in ovsct_tp_names order. */
+static PyObject *
+ct_set_zone_tp(CtObject *self, PyObject *args)
+{
+    struct ovsct *ct = ct_get(self);
+    uint32_t values[OVSCT_TP_N] = { 0 };
+    bool present[OVSCT_TP_N] = { false };
+    PyObject *zone_obj, *seq_obj;
+    int32_t zone;
+    int err;
+
+    if (!ct || !PyArg_ParseTuple(args, "OO:set_zone_tp", &zone_obj, &seq_obj)
+        || parse_zone(zone_obj, false, &zone)) {
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(seq_obj, "values must be a sequence");
+    if (!seq) {
+        return NULL;
+    }
+    if (PySequence_Fast_GET_SIZE(seq) != OVSCT_TP_N) {
+        Py_DECREF(seq);
+        PyErr_Format(PyExc_ValueError, "values must have %d items",
+                     OVSCT_TP_N);
+        return NULL;
+    }
+    for (int i = 0; i < OVSCT_TP_N; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (item == Py_None) {
+            continue;
+        }
+        unsigned long v = PyLong_AsUnsignedLong(item);
+        if (v == (unsigned long) -1 && PyErr_Occurred()) {
+            Py_DECREF(seq);
+            return NULL;
+        }
+        if (v > UINT32_MAX) {
+            Py_DECREF(seq);
+            PyErr_SetString(PyExc_ValueError, "timeout exceeds uint32");
+            return NULL;
+        }
+        values[i] = (uint32_t) v;
+        present[i] = true;
+    }
+    Py_DECREF(seq);
+
+    CT_BEGIN(self);
+    err = ovsct_set_zone_tp(ct, (uint16_t) zone, values, present);
+    CT_END(self);
+    if (err) {
+        return set_error(ct_state(self), err, NULL, NULL);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+ct_del_zone_tp(CtObject *self, PyObject *arg)
+{
+    struct ovsct *ct = ct_get(self);
+    int32_t zone;
+    int err;
+
+    if (!ct || parse_zone(arg, false, &zone)) {
+        return NULL;
+    }
+    CT_BEGIN(self);
+    err = ovsct_del_zone_tp(ct, (uint16_t) zone);
+    CT_END(self);
+    if (err) {
+        return set_error(ct_state(self), err, err == ENOENT
+                         ? "zone has no timeout policy" : NULL, NULL);
+    }
+    Py_RETURN_NONE;
+}
+
+/* get_zone_tp(zone) -> tuple of OVSCT_TP_N (int or None), or None. */
+static PyObject *
+ct_get_zone_tp(CtObject *self, PyObject *arg)
+{
+    struct ovsct *ct = ct_get(self);
+    uint32_t values[OVSCT_TP_N];
+    bool present[OVSCT_TP_N];
+    int32_t zone;
+    bool found;
+
+    if (!ct || parse_zone(arg, false, &zone)) {
+        return NULL;
+    }
+    CT_BEGIN(self);
+    found = ovsct_get_zone_tp(ct, (uint16_t) zone, values, present);
+    CT_END(self);
+    if (!found) {
+        Py_RETURN_NONE;
+    }
+    return tp_to_tuple(values, present);
+}
+
+/* list_zone_tps() -> list of (zone, values) for zones with a policy. */
+static PyObject *
+ct_list_zone_tps(CtObject *self, PyObject *Py_UNUSED(ignored))
+{
+    struct tp_row {
+        uint16_t zone;
+        uint32_t values[OVSCT_TP_N];
+        bool present[OVSCT_TP_N];
+    };
+    struct ovsct *ct = ct_get(self);
+    struct tp_row *rows = NULL;
+    size_t n = 0, cap = 0;
+    bool nomem = false;
+
+    if (!ct) {
+        return NULL;
+    }
+    /* The contract has no zone-policy iterator: probe all 65536 zones with
+     * the GIL released (each probe is a short lookup). */
+    CT_BEGIN(self);
+    for (uint32_t z = 0; z <= UINT16_MAX; z++) {
+        struct tp_row row;
+        if (!ovsct_get_zone_tp(ct, (uint16_t) z, row.values, row.present)) {
+            continue;
+        }
+        if (n == cap) {
+            size_t new_cap = cap ? 2 * cap : 16;
+            struct tp_row *r = realloc(rows, new_cap * sizeof *rows);
+            if (!r) {
+                nomem = true;
+                break;
+            }
+            rows = r;
+            cap = new_cap;
+        }
+        row.zone = (uint16_t) z;
+        rows[n++] = row;
+    }
+    CT_END(self);
+
+    PyObject *list = nomem ? PyErr_NoMemory() : PyList_New(n);
+    for (size_t i = 0; list && i < n; i++) {
+        PyObject *t = tp_to_tuple(rows[i].values, rows[i].present);
+        PyObject *item = t ? Py_BuildValue("(iN)", rows[i].zone, t) : NULL;
+        if (!item) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, item);
+    }
+    free(rows);
+    return list;
+}
+
+
+/* Conntrack: flush. */
+
+/* flush(zone=None) -> number of connections flushed. */
+static PyObject *
+ct_flush(CtObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"zone", NULL};
+    struct ovsct *ct = ct_get(self);
+    PyObject *zone_obj = Py_None;
+    size_t n_flushed = 0;
+    uint16_t zone;
+    bool has_zone;
+    int err;
+
+    if (!ct || !PyArg_ParseTupleAndKeywords(args, kwargs, "|O:flush", kwlist,
+                                            &zone_obj)
+        || parse_opt_zone(zone_obj, &zone, &has_zone)) {
+        return NULL;
+    }
+    CT_BEGIN(self);
+    err = ovsct_flush(ct, has_zone ? &zone : NULL, &n_flushed);
+    CT_END(self);
+    if (err) {
+        return set_error(ct_state(self), err, NULL, NULL);
+    }
+    return PyLong_FromSize_t(n_flushed);
+}
+
+/* flush_tuple(zone, tuple); NotFound if no connection matches. */
+static PyObject *
+ct_flush_tuple(CtObject *self, PyObject *args)
+{
+    struct ovsct *ct = ct_get(self);
+    struct ovsct_tuple tuple;
+    PyObject *zone_obj, *tuple_obj;
+    int32_t zone;
+    int err;
+
+    if (!ct || !PyArg_ParseTuple(args, "OO:flush_tuple", &zone_obj,
+                                 &tuple_obj)
+        || parse_zone(zone_obj, false, &zone)
+        || parse_tuple(tuple_obj, &tuple)) {
+        return NULL;
+    }
+    CT_BEGIN(self);
+    err = ovsct_flush_tuple(ct, (uint16_t) zone, &tuple);
+    CT_END(self);
+    if (err) {
+        return set_error(ct_state(self), err, err == ENOENT
+                         ? "no connection matches the tuple" : NULL, NULL);
+    }
+    Py_RETURN_NONE;
+}
+
+/* flush_filter(filter) -> number of connections flushed. */
+static PyObject *
+ct_flush_filter(CtObject *self, PyObject *arg)
+{
+    struct ovsct *ct = ct_get(self);
+    struct ovsct_flush_filter filter;
+    size_t n_flushed = 0;
+    int err;
+
+    if (!ct || parse_filter(arg, &filter)) {
+        return NULL;
+    }
+    CT_BEGIN(self);
+    err = ovsct_flush_filter(ct, &filter, &n_flushed);
+    CT_END(self);
+    if (err) {
+        return set_error(ct_state(self), err, NULL, NULL);
+    }
+    return PyLong_FromSize_t(n_flushed);
+}
+
+
+static PyObject *
+ct_stats(CtObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"zone", NULL};
+    struct ovsct *ct = ct_get(self);
+    PyObject *zone_obj = Py_None;
+    struct ovsct_stats s;
+    uint16_t zone;
+    bool has_zone;
+    int err;
+
+    if (!ct || !PyArg_ParseTupleAndKeywords(args, kwargs, "|O:stats", kwlist,
+                                            &zone_obj)
+        || parse_opt_zone(zone_obj, &zone, &has_zone)) {
+        return NULL;
+    }
+    memset(&s, 0, sizeof s);
+    CT_BEGIN(self);
+    err = ovsct_stats(ct, has_zone ? &zone : NULL, &s);
+    CT_END(self);
+    if (err) {
+        return set_error(ct_state(self), err, NULL, NULL);
+    }
+
+    PyObject *protos = PyTuple_New(OVSCT_PC_N);
+    PyObject *states = PyTuple_New(OVSCT_TCPS_N);
+    if (!protos || !states) {
+        goto error;
+    }
+    for (int i = 0; i < OVSCT_PC_N; i++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(s.per_proto[i]);
+        if (!v) {
+            goto error;
+        }
+        PyTuple_SET_ITEM(protos, i, v);
+    }
+    for (int i = 0; i < OVSCT_TCPS_N; i++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(s.tcp_states[i]);
+        if (!v) {
+            goto error;
+        }
+        PyTuple_SET_ITEM(states, i, v);
+    }
+    return Py_BuildValue("(KNN)", (unsigned long long) s.total, protos,
+                         states);
+
+error:
+    Py_XDECREF(protos);
+    Py_XDECREF(states);
+    return NULL;
+}
+
+/* bucket_counts() -> bytes of n_buckets native uint32 values. */
+static PyObject *
+ct_bucket_counts(CtObject *self, PyObject *Py_UNUSED(ignored))
+{
+    struct ovsct *ct = ct_get(self);
+    uint32_t *counts;
+    uint32_t n;
+    int err;
+
+    if (!ct) {
+        return NULL;
+    }
+    n = ovsct_n_buckets(ct);
+    counts = PyMem_RawCalloc(n ? n : 1, sizeof *counts);
+    if (!counts) {
+        return PyErr_NoMemory();
+    }
+    CT_BEGIN(self);
+    err = ovsct_bucket_counts(ct, counts);
+    CT_END(self);
+    PyObject *result = err
+        ? set_error(ct_state(self), err, NULL, NULL)
+        : PyBytes_FromStringAndSize((char *) counts, n * sizeof *counts);
+    PyMem_RawFree(counts);
+    return result;
+}
+
+/* counters() -> tuple in struct ovsct_counters order (COUNTER_NAMES). */
+static PyObject *
+ct_counters(CtObject *self, PyObject *Py_UNUSED(ignored))
+{
+    struct ovsct *ct = ct_get(self);
+    struct ovsct_counters c;
+
+    if (!ct) {
+        return NULL;
+    }
+    memset(&c, 0, sizeof c);
+    CT_BEGIN(self);
+    ovsct_get_counters(ct, &c);
+    CT_END(self);
+    uint64_t v[OVSCT_N_COUNTERS];
+    ovsct_counters_flatten(&c, v);
+    PyObject *t = PyTuple_New(OVSCT_N_COUNTERS);
+    for (int i = 0; t && i < OVSCT_N_COUNTERS; i++) {
+        PyObject *x = PyLong_FromUnsignedLongLong(v[i]);
+        if (!x) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, i, x);
+    }
+    return t;
+}
+
+static PyObject *
+ct_sweep_now(CtObject *self, PyObject *Py_UNUSED(ignored))
+{
+    struct ovsct *ct = ct_get(self);
+    size_t n;
+
+    if (!ct) {
+        return NULL;
+    }
+    CT_BEGIN(self);
+    n = ovsct_sweep_now(ct);
+    CT_END(self);
+    return PyLong_FromSize_t(n);
+}
+
+static PyMethodDef ct_methods[] = {
+    {"close", (PyCFunction) ct_close, METH_NOARGS,
+     "close()\n\nStops the sweeper and frees the table (idempotent)."},
+    {"set_time", (PyCFunction) ct_set_time, METH_O,
+     "set_time(ms)\n\nSwitches to a manual clock at 'ms'."},
+    {"use_real_clock", (PyCFunction) ct_use_real_clock, METH_NOARGS,
+     "use_real_clock()\n\nReturns to CLOCK_MONOTONIC."},
+    {"execute", (PyCFunction) ct_execute, METH_VARARGS,
+     "execute(frames, offsets, action) -> bytes\n\n"
+     "Runs 'action' (a tuple, see engine.py) on each frame; read-only\n"
+     "'frames' are used in place, or copied first if the action has NAT,\n"
+     "so NAT rewrites need a writable buffer to be seen."},
+    {"execute_pcap", (PyCFunction) (void (*)(void)) ct_execute_pcap,
+     METH_VARARGS | METH_KEYWORDS,
+     "execute_pcap(path, action, batch=32, frames=False)\n\n"
+     "-> states, or (states, frames, offsets) with the rewritten frames."},
+    {"nconns", (PyCFunction) ct_nconns, METH_NOARGS, "nconns() -> int"},
+    {"set_zone_limit", (PyCFunction) ct_set_zone_limit, METH_VARARGS,
+     "set_zone_limit(zone, limit); zone -1: default"},
+    {"del_zone_limit", (PyCFunction) ct_del_zone_limit, METH_O,
+     "del_zone_limit(zone)"},
+    {"get_zone_limit", (PyCFunction) ct_get_zone_limit, METH_O,
+     "get_zone_limit(zone) -> (limit, count, is_explicit)"},
+    {"list_zone_limits", (PyCFunction) ct_list_zone_limits, METH_NOARGS,
+     "list_zone_limits() -> list[int]"},
+    {"set_zone_tp", (PyCFunction) ct_set_zone_tp, METH_VARARGS,
+     "set_zone_tp(zone, values)"},
+    {"del_zone_tp", (PyCFunction) ct_del_zone_tp, METH_O,
+     "del_zone_tp(zone)"},
+    {"get_zone_tp", (PyCFunction) ct_get_zone_tp, METH_O,
+     "get_zone_tp(zone) -> tuple | None"},
+    {"list_zone_tps", (PyCFunction) ct_list_zone_tps, METH_NOARGS,
+     "list_zone_tps() -> list[(zone, tuple)]"},
+    {"flush", (PyCFunction) (void (*)(void)) ct_flush,
+     METH_VARARGS | METH_KEYWORDS, "flush(zone=None) -> int"},
+    {"flush_tuple", (PyCFunction) ct_flush_tuple, METH_VARARGS,
+     "flush_tuple(zone, tuple)"},
+    {"flush_filter", (PyCFunction) ct_flush_filter, METH_O,
+     "flush_filter(filter) -> int"},
+    {"dump_entries", (PyCFunction) ct_dump_entries, METH_VARARGS,
+     "dump_entries(zone, Tuple, Entry, tcp_state_names) -> list"},
+    {"dump_begin", (PyCFunction) (void (*)(void)) ct_dump_begin,
+     METH_VARARGS | METH_KEYWORDS, "dump_begin(zone=None) -> cursor"},
+    {"dump_text_next", (PyCFunction) (void (*)(void)) ct_dump_text_next,
+     METH_VARARGS | METH_KEYWORDS,
+     "dump_text_next(cursor, verbose=False, stats=False, size=1048576, "
+     "escaped=False) -> str or bytes"},
+    {"dump_text", (PyCFunction) (void (*)(void)) ct_dump_text,
+     METH_VARARGS | METH_KEYWORDS,
+     "dump_text(zone=None, verbose=False, stats=False, sort=True) -> str"},
+    {"stats", (PyCFunction) (void (*)(void)) ct_stats,
+     METH_VARARGS | METH_KEYWORDS,
+     "stats(zone=None) -> (total, per_proto, tcp_states)"},
+    {"bucket_counts", (PyCFunction) ct_bucket_counts, METH_NOARGS,
+     "bucket_counts() -> bytes of uint32"},
+    {"counters", (PyCFunction) ct_counters, METH_NOARGS,
+     "counters() -> tuple (COUNTER_NAMES order)"},
+    {"sweep_now", (PyCFunction) ct_sweep_now, METH_NOARGS,
+     "sweep_now() -> int"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef ct_getset[] = {
+    {"closed", (getter) ct_get_closed, NULL, "True once closed", NULL},
+    {"now", (getter) ct_get_now, NULL, "engine clock, ms", NULL},
+    {"maxconns", (getter) ct_get_maxconns, (setter) ct_set_maxconns,
+     "maximum number of connections", NULL},
+    {"sweep_interval", (getter) ct_get_sweep_interval,
+     (setter) ct_set_sweep_interval, "sweeper interval, ms", NULL},
+    {"tcp_seq_chk", (getter) ct_get_tcp_seq_chk, (setter) ct_set_tcp_seq_chk,
+     "TCP sequence checking", NULL},
+    {"n_buckets", (getter) ct_get_n_buckets, NULL, "number of buckets",
+     NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot ct_slots[] = {
+    {Py_tp_doc, "Conntrack(buckets=0, manual_clock=False, start_ms=0, "
+                "sweeper=True)\n\nLow-level connection tracker; use "
+                "ovsct.Conntrack."},
+    {Py_tp_new, ct_new},
+    {Py_tp_dealloc, ct_dealloc},
+    {Py_tp_methods, ct_methods},
+    {Py_tp_getset, ct_getset},
+    {0, NULL},
+};
+
+static PyType_Spec ct_spec = {
+    .name = "ovsct._engine.Conntrack",
+    .basicsize = sizeof(CtObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = ct_slots,
+};
+
+
+/* Module functions. */
+
+/* pcap_load(path) -> (frames bytes, offsets bytes of n + 1 uint32). */
+static PyObject *
+mod_pcap_load(PyObject *module, PyObject *arg)
+{
+    module_state *st = get_state(module);
+    PyObject *path = NULL, *result = NULL;
+    char errbuf[256] = "";
+    uint8_t *data = NULL;
+    uint32_t *offsets = NULL;
+    size_t size = 0, n = 0;
+    int err;
+
+    if (!PyUnicode_FSConverter(arg, &path)) {
+        return NULL;
+    }
+    const char *cpath = PyBytes_AS_STRING(path);
+    Py_BEGIN_ALLOW_THREADS
+    err = ovsct_pcap_load(cpath, &data, &size, &offsets, &n, errbuf,
+                          sizeof errbuf);
+    Py_END_ALLOW_THREADS
+    if (err) {
+        set_error(st, err, errbuf, arg);
+    } else {
+        result = Py_BuildValue("(y#y#)", (char *) data, (Py_ssize_t) size,
+                               (char *) offsets,
+                               (Py_ssize_t) ((n + 1) * sizeof *offsets));
+    }
+    free(data);
+    free(offsets);
+    Py_DECREF(path);
+    return result;
+}
+
+/* pcap_write(path, frames, offsets): frames and offsets as for execute(). */
+static PyObject *
+mod_pcap_write(PyObject *module, PyObject *args)
+{
+    module_state *st = get_state(module);
+    PyObject *path_obj, *path = NULL, *offsets_obj, *result = NULL;
+    Py_buffer fb = { .obj = NULL }, ob = { .obj = NULL };
+    uint32_t *owned = NULL;
+    const uint32_t *offs;
+    size_t n_offs;
+    int err;
+
+    if (!PyArg_ParseTuple(args, "Oy*O:pcap_write", &path_obj, &fb,
+                          &offsets_obj)) {
+        return NULL;
+    }
+    if (!PyUnicode_FSConverter(path_obj, &path)) {
+        goto out;
+    }
+    if (fb.itemsize != 1) {
+        PyErr_SetString(PyExc_TypeError, "frames must have itemsize 1");
+        goto out;
+    }
+    if (get_offsets(offsets_obj, &ob, &offs, &n_offs, &owned)) {
+        goto out;
+    }
+    if (!offsets_valid(offs, n_offs, fb.len)) {
+        set_error(st, EINVAL, "bad batch layout", NULL);
+        goto out_offsets;
+    }
+    static const uint32_t zero = 0;
+    const char *cpath = PyBytes_AS_STRING(path);
+    Py_BEGIN_ALLOW_THREADS
+    err = ovsct_pcap_write(cpath, fb.buf, n_offs ? offs : &zero,
+                           n_offs ? n_offs - 1 : 0);
+    Py_END_ALLOW_THREADS
+    if (err) {
+        set_error(st, err, NULL, path_obj);
+    } else {
+        result = Py_NewRef(Py_None);
+    }
+
+out_offsets:
+    put_offsets(&ob, owned);
+out:
+    PyBuffer_Release(&fb);
+    Py_XDECREF(path);
+    return result;
+}
+
+static PyObject *
+mod_trim(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    Py_BEGIN_ALLOW_THREADS
+    ovsct_trim();
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+/* tcp_state_coalesce(orig, reply) -> int: the one state OVS prints for
+ * two peer states (names.h ovsct_tcp_state_coalesce()). */
+static PyObject *
+mod_tcp_state_coalesce(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    uint8_t orig, reply;
+
+    if (!PyArg_ParseTuple(args, "O&O&:tcp_state_coalesce", conv_u8, &orig,
+                          conv_u8, &reply)) {
+        return NULL;
+    }
+    return PyLong_FromLong(ovsct_tcp_state_coalesce(orig, reply));
+}
+
+/* frame_copies() -> int: read-only frame batches execute() had to copy
+ * (only when the action may rewrite frames, i.e. has NAT). */
+static PyObject *
+mod_frame_copies(PyObject *Py_UNUSED(module), PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromUnsignedLongLong(
+        atomic_load_explicit(&frame_copies, memory_order_relaxed));
+}
+
+static PyMethodDef module_methods[] = {
+    {"tcp_state_coalesce", mod_tcp_state_coalesce, METH_VARARGS,
+     "tcp_state_coalesce(orig, reply) -> int\n\nThe single TCP state OVS "
+     "prints for the two peer states (indexes of TCP_STATE_NAMES)."},
+    {"frame_copies", mod_frame_copies, METH_NOARGS,
+     "frame_copies() -> int\n\nRead-only frame batches copied by "
+     "execute() because the action could rewrite them (NAT)."},
+    {"pcap_load", mod_pcap_load, METH_O,
+     "pcap_load(path) -> (frames, offsets)"},
+    {"pcap_write", mod_pcap_write, METH_VARARGS,
+     "pcap_write(path, frames, offsets)"},
+    {"trim", mod_trim, METH_NOARGS,
+     "trim()\n\nReturns free memory to the OS."},
+    {NULL, NULL, 0, NULL},
+};
+
+
+/* Module init (multi-phase). */
+
+/* Adds a tuple of the 'n' strings of 'names'. */
+static int
+add_names(PyObject *module, const char *attr, const char *const *names,
+          int n)
+{
+    PyObject *t = PyTuple_New(n);
+    for (int i = 0; t && i < n; i++) {
+        PyObject *s = PyUnicode_FromString(names[i]);
+        if (!s) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, i, s);
+    }
+    if (!t) {
+        return -1;
+    }
+    int ret = PyModule_AddObjectRef(module, attr, t);
+    Py_DECREF(t);
+    return ret;
+}
+
+/* PROTO_NAMES: {IP protocol number: name} for every named protocol. */
+static int
+add_proto_names(PyObject *module)
+{
+    PyObject *d = PyDict_New();
+    for (int p = 0; d && p < 256; p++) {
+        const char *name = ovsct_proto_name((uint8_t) p);
+        if (!name) {
+            continue;
+        }
+        PyObject *k = PyLong_FromLong(p);
+        PyObject *v = PyUnicode_FromString(name);
+        if (!k || !v || PyDict_SetItem(d, k, v) < 0) {
+            Py_CLEAR(d);
+        }
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+    }
+    if (!d) {
+        return -1;
+    }
+    int ret = PyModule_AddObjectRef(module, "PROTO_NAMES", d);
+    Py_DECREF(d);
+    return ret;
+}
+
+/* CT_STATE_NAMES: ((bit, name), ...) in OVS's print order. */
+static int
+add_ct_state_names(PyObject *module)
+{
+    PyObject *t = PyTuple_New(OVSCT_CS_N);
+    for (int i = 0; t && i < OVSCT_CS_N; i++) {
+        PyObject *pair = Py_BuildValue("(is)", ovsct_cs_names[i].bit,
+                                       ovsct_cs_names[i].name);
+        if (!pair) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, i, pair);
+    }
+    if (!t) {
+        return -1;
+    }
+    int ret = PyModule_AddObjectRef(module, "CT_STATE_NAMES", t);
+    Py_DECREF(t);
+    return ret;
+}
+
+static int
+module_exec(PyObject *module)
+{
+    module_state *st = get_state(module);
+    PyObject *errors = PyImport_ImportModule("ovsct.errors");
+    if (!errors) {
+        return -1;
+    }
+    st->ovsct_error = PyObject_GetAttrString(errors, "OvsctError");
+    st->table_full = PyObject_GetAttrString(errors, "TableFull");
+    st->not_found = PyObject_GetAttrString(errors, "NotFound");
+    Py_DECREF(errors);
+    if (!st->ovsct_error || !st->table_full || !st->not_found) {
+        return -1;
+    }
+
+    st->conntrack_type = (PyTypeObject *) PyType_FromModuleAndSpec(
+        module, &ct_spec, NULL);
+    if (!st->conntrack_type
+        || PyModule_AddType(module, st->conntrack_type) < 0) {
+        return -1;
+    }
+
+    PyObject *defaults = PyTuple_New(OVSCT_TP_N);
+    for (int i = 0; defaults && i < OVSCT_TP_N; i++) {
+        PyObject *v = PyLong_FromUnsignedLong(ovsct_tp_defaults[i]);
+        if (!v) {
+            Py_CLEAR(defaults);
+            break;
+        }
+        PyTuple_SET_ITEM(defaults, i, v);
+    }
+    if (!defaults || PyModule_AddObjectRef(module, "TP_DEFAULTS",
+                                           defaults) < 0) {
+        Py_XDECREF(defaults);
+        return -1;
+    }
+    Py_DECREF(defaults);
+
+    if (add_names(module, "TP_NAMES", ovsct_tp_names, OVSCT_TP_N) < 0
+        || add_names(module, "TCP_STATE_NAMES", ovsct_tcp_state_names,
+                     OVSCT_TCPS_N) < 0
+        || add_names(module, "TCP_FLAG_NAMES", ovsct_tcp_flag_names,
+                     OVSCT_TCPF_N) < 0
+        || add_names(module, "PROTO_CLASSES", ovsct_proto_class_names,
+                     OVSCT_PC_N) < 0
+        || add_names(module, "PROTO_CLASS_LABELS", ovsct_proto_class_labels,
+                     OVSCT_PC_N) < 0
+        || add_names(module, "COUNTER_NAMES", ovsct_counter_names,
+                     OVSCT_N_COUNTERS) < 0
+        || add_proto_names(module) < 0
+        || add_ct_state_names(module) < 0
+        || PyModule_AddIntConstant(module, "DEFAULT_BUCKETS",
+                                   OVSCT_DEFAULT_BUCKETS) < 0
+        || PyModule_AddIntConstant(module, "DEFAULT_MAXCONNS",
+                                   OVSCT_DEFAULT_MAXCONNS) < 0
+        || PyModule_AddIntConstant(module, "DEFAULT_SWEEP_MS",
+                                   OVSCT_DEFAULT_SWEEP_MS) < 0
+        || PyModule_AddIntConstant(module, "PC_N", OVSCT_PC_N) < 0
+        || PyModule_AddIntConstant(module, "TCPS_N", OVSCT_TCPS_N) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static int
+module_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    module_state *st = get_state(module);
+    Py_VISIT(st->conntrack_type);
+    Py_VISIT(st->ovsct_error);
+    Py_VISIT(st->table_full);
+    Py_VISIT(st->not_found);
+    return 0;
+}
+
+static int
+module_clear(PyObject *module)
+{
+    module_state *st = get_state(module);
+    Py_CLEAR(st->conntrack_type);
+    Py_CLEAR(st->ovsct_error);
+    Py_CLEAR(st->table_full);
+    Py_CLEAR(st->not_found);
+    return 0;
+}
+
+static void
+module_free(void *module)
+{
+    module_clear((PyObject *) module);
+}
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, module_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef engine_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "ovsct._engine",
+    .m_doc = "C core of ovsct (see ovsct.h); use ovsct.engine.",
+    .m_size = sizeof(module_state),
+    .m_methods = module_methods,
+    .m_slots = module_slots,
+    .m_traverse = module_traverse,
+    .m_clear = module_clear,
+    .m_free = module_free,
+};
+
+PyMODINIT_FUNC
+PyInit__engine(void)
+{
+    return PyModuleDef_Init(&engine_module);
+}
