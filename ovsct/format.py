@@ -39,8 +39,8 @@ TCP_SEQ_CHK_STATUS = "TCP sequence checking: {}\n"        # enabled/disabled
 # Engine names, defined once in ext/names.c (ovsct._engine constants):
 # TCP states in enum ovsct_tcp_state order, TCP flags by bit, ct-stats-show
 # lines as (stats key, label) in print order (OVS has no ICMPv6 line; ours
-# follows ICMP: ovsct(8), differences), ct_state (bit, name) pairs in OVS's print order, and
-# protocol names by number.
+# follows ICMP: ovsct(8), differences), ct_state (bit, name) pairs in OVS's
+# print order, and protocol names by number.
 TCP_STATES = _engine.TCP_STATE_NAMES
 TCP_FLAGS = _engine.TCP_FLAG_NAMES
 STATS_LINES = tuple(zip(_engine.PROTO_CLASSES, _engine.PROTO_CLASS_LABELS))
