@@ -39,7 +39,7 @@ needs_golden = pytest.mark.skipif(not OUTPUTS.is_dir(),
 BUILTINS = {"exit": "[--cleanup]", "list-commands": "",
             "set-options": "[--format text|json]", "version": "",
             "vlog/close": "", "vlog/list": "", "vlog/reopen": "",
-            "vlog/set": "spec"}
+            "vlog/set": "{spec | PATTERN:destination:pattern}"}
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,46 @@ command).  Deferred: the daemon runs it on a packet worker."""
 
 from __future__ import annotations
 
+import errno
+import os
+import select
+import stat
+
 from ovsct import format as fmt
 from ovsct.action import DEFAULT_ACTION, parse_ct_action
 from ovsct.commands.dpctl import ENGINE_ERRORS
 from ovsct.commands.table import TOOLS, Context, Result, command
 from ovsct.commands.tp import fail
+
+
+# How long a FIFO (or character device) may take to deliver its first
+# bytes before ct/replay gives up on it.
+FIFO_WAIT_MS = 5000
+
+
+def _wait_readable(path: str) -> int | None:
+    """For a FIFO or a character device: opens it without blocking (a
+    blocking open of a FIFO waits for a writer, for ever if none comes),
+    waits up to FIFO_WAIT_MS for data and returns the descriptor, which
+    the caller passes on as /proc/self/fd/N and closes.  None for anything
+    else (the engine opens it).  Raises OSError with a clear strerror."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None                     # The engine says why.
+    if not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+        return None
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        if not poller.poll(FIFO_WAIT_MS):
+            raise OSError(errno.ETIMEDOUT, "no data within %d s (a FIFO "
+                          "with no writer?)" % (FIFO_WAIT_MS // 1000))
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 @command("ct/replay", "FILE [ACTION]", 1, 2, group=TOOLS, deferred=True,
@@ -21,11 +56,20 @@ def replay(ctx: Context, args: list[str]) -> Result:
     except ValueError as exc:
         fail(ctx, f"invalid action {text}: {exc}")
     try:
-        states = ctx.engine.execute_pcap(path, action)
+        fd = _wait_readable(path)
+    except OSError as exc:
+        fail(ctx, f"cannot replay {path}: {exc.strerror}")
+    source = path if fd is None else f"/proc/self/fd/{fd}"
+    try:
+        states = ctx.engine.execute_pcap(source, action)
     except ENGINE_ERRORS as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
-        if reason.startswith(f"{path}: "):
-            reason = reason[len(path) + 2:]
+        for name in (path, source):
+            if reason.startswith(f"{name}: "):
+                reason = reason[len(name) + 2:]
         fail(ctx, f"cannot replay {path}: {reason}")
+    finally:
+        if fd is not None:
+            os.close(fd)
     return Result(fmt.replay_text(path, str(action), states),
                   fmt.replay_json(path, str(action), states))
