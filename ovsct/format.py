@@ -270,7 +270,13 @@ class EntriesJsonStream:
         for batch in self._batches:
             text = json.dumps([entry_json(e) for e in batch],
                               separators=(",", ":"))
-            yield sep + text[1:-1].encode("utf-8")
+            # The maker of the batch may hold it while we are suspended:
+            # empty it, so a client that stops reading pins one chunk of
+            # bytes and no Entry objects.
+            batch.clear()
+            chunk = sep + text[1:-1].encode("utf-8")
+            del text
+            yield chunk
             sep = b","
         yield b"]"
 

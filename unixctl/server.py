@@ -629,10 +629,12 @@ class UnixctlServer:
     def run(self) -> None:
         self._run_calls()
         now = ovs.timeval.msec()
-        if now >= self._accept_resume:
-            self._accept(now)
+        # Connections first: clients that left free their slots before
+        # new ones are counted against the cap.
         for conn in list(self._conns):
             self._run_conn(conn, now)
+        if now >= self._accept_resume:
+            self._accept(now)
         self._run_poked()
         if self._trim_at and now >= self._trim_at:
             self._trim_at = 0

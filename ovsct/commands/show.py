@@ -13,9 +13,11 @@ from ovsct.numbers import scan_prefixed
 # What dpctl prints when the engine fails a walk of the table (OVS: when
 # ct_dpif_dump_start() fails).
 DUMP_START_FAILED = "starting conntrack dump"
-# Bytes of dump text per piece when the dump is streamed (Context.
-# stream_dump, the daemon).
+# Bytes of dump text, and entries of the JSON dump (about 350 bytes of
+# JSON each), per piece when the dump is streamed (Context.stream_dump,
+# the daemon).
 STREAM_PIECE = 32 << 10
+STREAM_ENTRIES = 64
 
 
 @dpctl("dump-conntrack", "[-m] [-s] [dp] [zone=N]", 0, 4, group=CONN,
@@ -37,7 +39,8 @@ def dump_conntrack(run: Dpctl, argv: list[str]) -> Result:
         return Result(
             lambda: engine.dump_text_chunks(zone, verbose=verbose,
                                             stats=stats, size=STREAM_PIECE),
-            lambda: fmt.EntriesJsonStream(engine.dump_batches(zone)))
+            lambda: fmt.EntriesJsonStream(
+                engine.dump_batches(zone, size=STREAM_ENTRIES)))
     return Result(lambda: engine.dump_text(zone, verbose=verbose,
                                            stats=stats),
                   lambda: fmt.entries_json(engine.dump(zone)))
