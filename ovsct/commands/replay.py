@@ -7,6 +7,7 @@ import errno
 import os
 import select
 import stat
+import tempfile
 
 from ovsct import format as fmt
 from ovsct.action import DEFAULT_ACTION, parse_ct_action
@@ -15,34 +16,47 @@ from ovsct.commands.table import TOOLS, Context, Result, command
 from ovsct.commands.tp import fail
 
 
-# How long a FIFO (or character device) may take to deliver its first
-# bytes before ct/replay gives up on it.
+# How long a FIFO may go without delivering bytes (or end of file) before
+# ct/replay gives up on it.
 FIFO_WAIT_MS = 5000
 
 
 def _wait_readable(path: str) -> int | None:
-    """For a FIFO or a character device: opens it without blocking (a
-    blocking open of a FIFO waits for a writer, for ever if none comes),
-    waits up to FIFO_WAIT_MS for data and returns the descriptor, which
-    the caller passes on as /proc/self/fd/N and closes.  None for anything
-    else (the engine opens it).  Raises OSError with a clear strerror."""
+    """For a FIFO: reads it into an unlinked temporary file and returns
+    that file's descriptor, which the caller passes on as /proc/self/fd/N
+    and closes; None for anything else (the engine opens it).  The FIFO is
+    opened without blocking (a blocking open waits for a writer, for ever
+    if none comes) and every read waits at most FIFO_WAIT_MS, so a FIFO
+    with no writer, or one that stalls, cannot hold a packet worker.
+    (Handing the engine the FIFO itself would mean a second open, which
+    blocks if the writer has already gone.)  Raises OSError."""
     try:
         mode = os.stat(path).st_mode
     except OSError:
         return None                     # The engine says why.
-    if not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+    if not stat.S_ISFIFO(mode):
         return None
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    src = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    copy = tempfile.TemporaryFile()
     try:
         poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        if not poller.poll(FIFO_WAIT_MS):
-            raise OSError(errno.ETIMEDOUT, "no data within %d s (a FIFO "
-                          "with no writer?)" % (FIFO_WAIT_MS // 1000))
-        return fd
-    except BaseException:
-        os.close(fd)
-        raise
+        poller.register(src, select.POLLIN)
+        while True:
+            if not poller.poll(FIFO_WAIT_MS):
+                raise OSError(errno.ETIMEDOUT, "no data within %d s (a FIFO "
+                              "with no writer?)" % (FIFO_WAIT_MS // 1000))
+            try:
+                data = os.read(src, 1 << 20)
+            except BlockingIOError:
+                continue
+            if not data:
+                break                   # The writer closed its end.
+            copy.write(data)
+        copy.flush()
+        return os.dup(copy.fileno())
+    finally:
+        copy.close()
+        os.close(src)
 
 
 @command("ct/replay", "FILE [ACTION]", 1, 2, group=TOOLS, deferred=True,
