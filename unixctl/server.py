@@ -34,6 +34,15 @@ What differs, and why:
 * Worker threads hand results back through call_from_thread(), which wakes
   the poll loop through a pipe; only the loop thread touches connections.
 
+* Robustness (issue 12): the loop waits with poll(2) (unixctl/poller.py;
+  the library's select() died at descriptor 1024); at most max_clients
+  are served, the next ones get a "too many clients" error reply; accept()
+  failing for want of descriptors pauses accepting (10 ms doubling to 1 s)
+  and is logged at most once per 5 s (RateLimit); a streamed reply makes
+  its next piece only when the previous one is written, and memory is
+  given back (trim_hook) after big replies; a socket that answers is never
+  taken over, and only our own socket file is removed at exit.
+
 Neighbours: unixctl/main.py (daemon, registration of the command table),
 ovsct/jsonrpc.py (framing), ovsct/client.py (the client end of the same
 wire format).
