@@ -405,11 +405,16 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:
         # Never silently: the log says why, and the exit status makes
         # --monitor start a new daemon (ovs.daemon restarts on
-        # RESTART_EXIT_CODE).  The fatal_signal hooks remove our socket
-        # and pidfile at exit.
+        # RESTART_EXIT_CODE).  The socket and pidfile are removed here and
+        # the process ends at once: a normal exit would first wait for the
+        # worker threads, possibly for ever.
         vlog.exception("fatal error in the main loop; exiting")
+        server.unlink_own()
+        if args.pidfile:
+            ovs.fatal_signal.unlink_file_now(args.pidfile)
+        sys.stdout.flush()
         sys.stderr.flush()
-        return ovs.daemon.RESTART_EXIT_CODE
+        os._exit(ovs.daemon.RESTART_EXIT_CODE)
 
     _shutdown(daemon, args.pidfile)
     return 0

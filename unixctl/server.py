@@ -561,7 +561,7 @@ class UnixctlServer:
         self.trim_hook: Callable[[], None] | None = None
         self._trim_at = 0
         if owner is not None:
-            ovs.fatal_signal.add_hook(self._unlink_own, None, True)
+            ovs.fatal_signal.add_hook(self.unlink_own, None, True)
 
     @staticmethod
     def create(path: str, version: str,
@@ -593,7 +593,7 @@ class UnixctlServer:
                          _unixctl_set_options, None)
         return UnixctlServer(sock, path, (st.st_dev, st.st_ino), max_clients)
 
-    def _unlink_own(self) -> None:
+    def unlink_own(self) -> None:
         """Removes the socket file if it is still the one we bound: a
         process that replaced it (after we stopped answering) keeps its
         own."""
@@ -786,7 +786,7 @@ class UnixctlServer:
         if self._listener is not None:
             self._listener.close()
             self._listener = None
-            self._unlink_own()
+            self.unlink_own()
         for fd in (self._wake_r, self._wake_w):
             os.close(fd)
         self._wake_r = self._wake_w = -1
