@@ -93,5 +93,6 @@ PyObject *ct_dump_entries(CtObject *, PyObject *args);
 PyObject *ct_dump_text(CtObject *, PyObject *args, PyObject *kwargs);
 PyObject *ct_dump_begin(CtObject *, PyObject *args, PyObject *kwargs);
 PyObject *ct_dump_text_next(CtObject *, PyObject *args, PyObject *kwargs);
+PyObject *ct_dump_entries_next(CtObject *, PyObject *args, PyObject *kwargs);
 
 #endif /* binding.h */

@@ -703,3 +703,70 @@ ct_dump_text_next(CtObject *self, PyObject *args, PyObject *kwargs)
 }
 
 /* stats(zone=None) -> (total, per_proto[OVSCT_PC_N], tcp_states[N]). */
+
+/* dump_entries_next(cursor, Tuple, Entry, tcp_state_names, max=256)
+ *     -> list[Entry]
+ *
+ * The next entries of a dump_begin() cursor (at most 'max'), made as
+ * dump_entries() makes them; [] once the dump is over.  The
+ * walk runs with the GIL released.  With it a consumer (the daemon's JSON
+ * dump) holds one piece of the table at a time, never the whole of it. */
+PyObject *
+ct_dump_entries_next(CtObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"cursor", "Tuple", "Entry", "tcp_state_names",
+                             "max", NULL};
+    PyObject *capsule, *tuple_type, *entry_type, *tcp_names;
+    PyObject *list = NULL;
+    struct dump_cursor *c;
+    struct builder b;
+    Py_ssize_t want = CURSOR_ENTRIES;
+    size_t n = 0;
+    int64_t now = 0;
+    int err = 0;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOO|n:dump_entries_next",
+                                     kwlist, &capsule, &tuple_type,
+                                     &entry_type, &tcp_names, &want)) {
+        return NULL;
+    }
+    c = PyCapsule_GetPointer(capsule, CURSOR_NAME);
+    if (!c) {
+        return NULL;
+    }
+    if (c->owner != self || c->busy) {
+        PyErr_SetString(PyExc_ValueError,
+                        "dump cursor of another Conntrack, or in use");
+        return NULL;
+    }
+    if (want < 1 || want > CURSOR_ENTRIES) {
+        want = CURSOR_ENTRIES;
+    }
+    if (builder_init(&b, tuple_type, entry_type, tcp_names)) {
+        builder_destroy(&b);
+        return NULL;
+    }
+    c->busy = true;
+    self->busy++;
+    Py_BEGIN_ALLOW_THREADS
+    now = ovsct_now(c->ct);
+    err = ovsct_dump_next(c->dump, c->entries, (size_t) want, &n);
+    Py_END_ALLOW_THREADS
+    self->busy--;
+    c->busy = false;
+    if (err) {
+        builder_destroy(&b);
+        return set_error(ct_state(self), err, NULL, NULL);
+    }
+    list = PyList_New((Py_ssize_t) n);
+    for (size_t i = 0; list && i < n; i++) {
+        PyObject *obj = builder_entry(&b, &c->entries[i], now);
+        if (!obj) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t) i, obj);
+    }
+    builder_destroy(&b);
+    return list;
+}

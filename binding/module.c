@@ -972,6 +972,10 @@ static PyMethodDef ct_methods[] = {
      "dump_entries(zone, Tuple, Entry, tcp_state_names) -> list"},
     {"dump_begin", (PyCFunction) (void (*)(void)) ct_dump_begin,
      METH_VARARGS | METH_KEYWORDS, "dump_begin(zone=None) -> cursor"},
+    {"dump_entries_next",
+     (PyCFunction) (void (*)(void)) ct_dump_entries_next,
+     METH_VARARGS | METH_KEYWORDS,
+     "dump_entries_next(cursor, Tuple, Entry, tcp_state_names, max=256)"},
     {"dump_text_next", (PyCFunction) (void (*)(void)) ct_dump_text_next,
      METH_VARARGS | METH_KEYWORDS,
      "dump_text_next(cursor, verbose=False, stats=False, size=1048576, "

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ovsct.numbers import DECIMAL as _DECIMAL
-from ovsct.numbers import parse_c_uint
+from ovsct.numbers import bounded_int, parse_c_uint
 
 __all__ = [
     "Action", "DEFAULT_ACTION", "Nat", "NAT_FLAG_BITS", "parse_ct_action",
@@ -123,9 +123,10 @@ def _scan_port(s: str, pos: int, bad: ValueError) -> tuple[int, int]:
     """Scans a decimal port at s[pos:]; returns it and the position after
     it, or raises 'bad'."""
     m = _DECIMAL.match(s, pos)
-    if not m or int(m.group(0)) > 0xFFFF:
+    port = bounded_int(m.group(0), 10, 16) if m else None
+    if port is None:
         raise bad
-    return int(m.group(0)), m.end()
+    return port, m.end()
 
 
 # ---------------------------------------------------------------------------
@@ -317,7 +318,8 @@ def _parse_field_value(text: str, bits: int, what: str) -> int:
             return parse_c_uint(text, bits)
         except ValueError:
             pass
-    elif _DECIMAL.fullmatch(text) and int(text) < 1 << min(bits, 64):
+    elif (_DECIMAL.fullmatch(text)
+          and bounded_int(text, 10, min(bits, 64)) is not None):
         return int(text)
     raise ValueError(f'{what}: invalid value "{text}" for a {bits}-bit '
                      f'field')

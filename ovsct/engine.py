@@ -368,6 +368,21 @@ class Conntrack:
         while the next is made.  See TextStream."""
         return TextStream(self._ct, zone, verbose, stats, size)
 
+    def dump_batches(self, zone: Optional[int] = None,
+                     size: int = 256) -> Iterator[list[Entry]]:
+        """dump() in lists of at most 'size' entries (at most 256), in
+        bucket (hash) order, each walked with the GIL released when it is
+        asked for: a consumer holds one batch at a time, never the whole
+        table."""
+        ct = self._ct
+        cursor = ct.dump_begin(zone)
+        while True:
+            batch = ct.dump_entries_next(cursor, Tuple, Entry,
+                                         TCP_STATE_NAMES, size)
+            if not batch:
+                return
+            yield batch
+
     def stats(self, zone: Optional[int] = None) -> dict:
         total, per_proto, tcp_states = self._ct.stats(zone)
         return {"total": total,

@@ -16,15 +16,17 @@ results).
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from ovsct import _engine
 
 __all__ = [
     "error_line", "stats_text", "stats_json", "bkts_text", "bkts_json",
     "limits_text", "limits_json", "zone_tps_text", "zone_tps_json",
-    "entry_json", "entries_json", "replay_text", "replay_json",
+    "entry_json", "entries_json", "EntriesJsonStream", "replay_text",
+    "replay_json",
     "ct_state_name", "list_commands_text",
     "MAXCONNS_SET", "SWEEP_SET", "TCP_SEQ_CHK_SET", "TCP_SEQ_CHK_STATUS",
 ]
@@ -231,6 +233,38 @@ def entries_json(entries: Iterable[Any]) -> list[dict]:
     """The dump as a list of objects, sorted by zone and orig tuple so that
     the output does not depend on hash order."""
     return [entry_json(e) for e in sorted(entries, key=_entry_key)]
+
+
+class EntriesJsonStream:
+    """The dump as a JSON list made batch by batch ('batches' yields lists
+    of Entry, e.g. Conntrack.dump_batches()), in hash order as the text
+    dump of the daemon: json_chunks() gives the UTF-8 text of the list in
+    pieces, each made only when asked for, so a writer that asks as its
+    client drains holds one batch at a time.  Iterating gives the objects
+    instead.  Either may be consumed once."""
+
+    def __init__(self, batches: Iterable[list]) -> None:
+        self._batches = batches
+
+    def __iter__(self) -> Iterator[dict]:
+        for batch in self._batches:
+            yield from (entry_json(e) for e in batch)
+
+    def json_chunks(self) -> Iterator[bytes]:
+        yield b"["
+        sep = b""
+        for batch in self._batches:
+            text = json.dumps([entry_json(e) for e in batch],
+                              separators=(",", ":"))
+            # The maker of the batch may hold it while we are suspended:
+            # empty it, so a client that stops reading pins one chunk of
+            # bytes and no Entry objects.
+            batch.clear()
+            chunk = sep + text[1:-1].encode("utf-8")
+            del text
+            yield chunk
+            sep = b","
+        yield b"]"
 
 
 # ---------------------------------------------------------------------------

@@ -26,6 +26,7 @@ Pure Python; imports nothing from ovsct.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import socket
@@ -207,9 +208,26 @@ def parse(buf: bytearray, start: int, end: int, fast: bool = True) -> Any:
     except UnicodeDecodeError:
         raise ProtocolError("invalid UTF-8") from None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant,
+                          parse_float=_finite_float)
     except (ValueError, RecursionError) as e:
         raise ProtocolError(str(e) or type(e).__name__) from None
+
+
+def _no_constant(name: str) -> Any:
+    """NaN, Infinity and -Infinity are not JSON (RFC 8259); Python's decoder
+    takes them, OVS's (lib/json.c) does not, and echoing one back as a
+    request id would send invalid JSON."""
+    raise ValueError("invalid keyword '%s'" % name)
+
+
+def _finite_float(text: str) -> float:
+    """A number that overflows a double is refused, as lib/json.c
+    json_lex_number() does ("number outside valid range")."""
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise ValueError("number outside valid range")
+    return value
 
 
 def _ends_object(buf: bytearray, n: int) -> bool:

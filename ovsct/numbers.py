@@ -18,19 +18,42 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["DECIMAL", "OptionError", "option_int", "option_power_of_two",
-           "parse_c_uint", "scan_decimal", "scan_prefixed"]
+__all__ = ["DECIMAL", "OptionError", "bounded_int", "option_int",
+           "option_power_of_two", "parse_c_uint", "scan_decimal",
+           "scan_prefixed"]
 
 DECIMAL = re.compile(r"[0-9]+")
 _C_UINT = re.compile(r"0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*")
+
+
+def bounded_int(digits: str, base: int, bits: int) -> int | None:
+    """int(digits, base) if it fits in 'bits' bits, else None.  'digits'
+    are valid digits of 'base' (already matched).  Leading zeros aside, a
+    number with more digits than the largest 'bits'-bit value is refused
+    before int() runs: Python refuses to convert a decimal string of more
+    than 4,300 digits (sys.int_info.str_digits_check_threshold) with a
+    ValueError that is not a parse error, and a long string costs
+    quadratic time."""
+    digits = digits.lstrip("0") or "0"
+    if len(digits) > _max_digits(base, bits):
+        return None
+    value = int(digits, base)
+    return None if value >> bits else value
+
+
+def _max_digits(base: int, bits: int) -> int:
+    n, top = 0, (1 << bits) - 1
+    while top:
+        top //= base
+        n += 1
+    return max(n, 1)
 
 
 def scan_decimal(text: str, bits: int) -> int | None:
     """'text' as an unsigned decimal of at most 'bits' bits, or None."""
     if not DECIMAL.fullmatch(text):
         return None
-    value = int(text)
-    return None if value >> bits else value
+    return bounded_int(text, 10, bits)
 
 
 def scan_prefixed(text: str, prefix: str, bits: int) -> int | None:
@@ -49,13 +72,14 @@ def parse_c_uint(text: str, bits: int) -> int:
     if not _C_UINT.fullmatch(text):
         raise ValueError(f"not a number: {text!r}")
     if text[:2] in ("0x", "0X"):
-        value = int(text[2:], 16)
+        value = bounded_int(text[2:], 16, bits)
     elif text[0] == "0":
-        value = int(text, 8)
+        value = bounded_int(text, 8, bits)
     else:
-        value = int(text, 10)
-    if value >> bits:
-        raise ValueError(f"{text} does not fit in {bits} bits")
+        value = bounded_int(text, 10, bits)
+    if value is None:
+        shown = text if len(text) <= 40 else text[:20] + "..." + text[-8:]
+        raise ValueError(f"{shown} does not fit in {bits} bits")
     return value
 
 

@@ -39,7 +39,7 @@ needs_appctl = pytest.mark.skipif(not os.access(OVS_APPCTL, os.X_OK),
 BUILTINS = {"exit": "[--cleanup]", "list-commands": "",
             "set-options": "[--format text|json]", "version": "",
             "vlog/close": "", "vlog/list": "", "vlog/reopen": "",
-            "vlog/set": "spec"}
+            "vlog/set": "{spec | PATTERN:destination:pattern}"}
 
 
 @pytest.fixture(scope="module")

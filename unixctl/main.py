@@ -28,6 +28,8 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import os
+import re
+import signal
 import sys
 import threading
 from typing import Any
@@ -35,7 +37,7 @@ from typing import Any
 import ovs.daemon
 import ovs.dirs
 import ovs.fatal_signal
-import ovs.poller
+import ovs.unixctl
 import ovs.util
 import ovs.vlog
 
@@ -50,6 +52,7 @@ from ovsct import rundir as rundirs  # noqa: E402
 from ovsct.numbers import (OptionError, option_int,  # noqa: E402
                            option_power_of_two)
 from unixctl import server as unixctl_server  # noqa: E402
+from unixctl.poller import Poller  # noqa: E402
 
 vlog = ovs.vlog.Vlog("ovsctd")
 
@@ -140,6 +143,84 @@ def _unixctl_exit(conn: unixctl_server.UnixctlConnection, argv: list[str],
     conn.reply(None)
 
 
+def _vlog_set_levels(spec: str) -> str | None:
+    """lib/vlog.c vlog_set_levels_from_string(), texts included: words
+    split at " ,:\t", at most one destination, level and module each, an
+    unnamed level meaning dbg; "PATTERN:dest:pattern" and
+    "FACILITY:facility".  Returns an error text or None.  (The ovs
+    library's version answers success for an unknown word and ignores a
+    spec without a level.)"""
+    vlog_mod = ovs.vlog
+    modules = getattr(vlog_mod.Vlog, "_Vlog__mfl", {})
+    words = [w for w in re.split(r"[ ,:\t]", spec) if w]
+    first = words[0].lower() if words else ""
+    if first == "pattern":
+        parts = re.split(r"[ ,:\t]", spec, maxsplit=2)
+        if len(parts) < 2 or not parts[1]:
+            return "missing destination"
+        dest = parts[1].lower()
+        if dest != "any" and dest not in vlog_mod.DESTINATIONS:
+            return 'unknown destination "%s"' % parts[1]
+        pattern = parts[2] if len(parts) > 2 else ""
+        for d in (vlog_mod.DESTINATIONS if dest == "any" else [dest]):
+            vlog_mod.Vlog.set_pattern(d, pattern)
+        return None
+    if first == "facility":
+        facility = spec.split(":", 1)[1] if ":" in spec else ""
+        if facility.lower() not in vlog_mod.FACILITIES:
+            return "invalid facility"
+        vlog_mod.Vlog.add_syslog_handler(facility.lower())
+        return None
+    module = level = destination = None
+    for word in (w.lower() for w in words):
+        if word == "any":
+            continue
+        if word in vlog_mod.DESTINATIONS:
+            if destination:
+                return "cannot specify multiple destinations"
+            destination = word
+        elif word in vlog_mod.LEVELS:
+            if level:
+                return "cannot specify multiple levels"
+            level = word
+        elif word in modules:
+            if module:
+                return "cannot specify multiple modules"
+            module = word
+        else:
+            return 'no destination, level, or module "%s"' % word
+    vlog_mod.Vlog.set_level(module or "any", destination or "any",
+                            level or "dbg")
+    return None
+
+
+def _unixctl_vlog_set(conn: unixctl_server.UnixctlConnection,
+                      argv: list[str], aux: Any) -> None:
+    """lib/vlog.c vlog_unixctl_set(): no argument sets everything to dbg;
+    the first bad spec is the error reply."""
+    if not argv:
+        ovs.vlog.Vlog.set_level("any", "any", "dbg")
+    for arg in argv:
+        error = _vlog_set_levels(arg)
+        if error:
+            conn.reply_error(error)
+            return
+    conn.reply(None)
+
+
+def _should_restart(status: int) -> bool:
+    """ovs.daemon's restart rule for --monitor, plus SIGKILL (the OOM
+    killer's signal, and ovsctd(8): "Restart the daemon if it dies from a
+    signal"); a fatal exception in the loop exits with
+    ovs.daemon.RESTART_EXIT_CODE, which the rule already covers."""
+    if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
+        return True
+    return _library_should_restart(status)
+
+
+_library_should_restart = ovs.daemon._should_restart
+
+
 def register_commands(daemon: Daemon) -> None:
     from ovsct.commands import COMMANDS
 
@@ -149,6 +230,12 @@ def register_commands(daemon: Daemon) -> None:
             command.max_args, _table_callback, (command, daemon))
     unixctl_server.command_register("exit", "[--cleanup]", 0, 1,
                                     _unixctl_exit, daemon)
+    # ovs.vlog registered its own vlog/set (Vlog.init()); OVS's answers
+    # errors as errors.
+    ovs.unixctl.commands.pop("vlog/set", None)
+    unixctl_server.command_register(
+        "vlog/set", "{spec | PATTERN:destination:pattern}", 0,
+        MAX_UNBOUNDED, _unixctl_vlog_set, None)
 
 
 # ---------------------------------------------------------------------------
@@ -167,6 +254,8 @@ def _default_logdir(rundir: str) -> str:
 # in ext/conntrack.c refuses more (tests/test_daemon.py checks both agree).
 MAX_BUCKETS = 1 << 20
 MAX_THREADS = 1024
+MAX_CLIENTS = 1 << 20
+MAX_UNBOUNDED = sys.maxsize
 
 
 def check_options(args: argparse.Namespace) -> None:
@@ -177,6 +266,9 @@ def check_options(args: argparse.Namespace) -> None:
         args.buckets = option_power_of_two("--buckets", args.buckets, 1,
                                            MAX_BUCKETS)
     args.threads = option_int("--threads", args.threads, 1, MAX_THREADS)
+    if args.max_clients is not None:
+        args.max_clients = option_int("--max-clients", args.max_clients, 1,
+                                      MAX_CLIENTS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,6 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--threads", default="1", metavar="N",
                        help="packet worker threads for ct/replay and --pcap "
                        "(1 to %d, default 1)" % MAX_THREADS)
+    group.add_argument("--max-clients", metavar="N",
+                       help="clients served at once; more are refused with "
+                       "an error (1 to %d, default: %d or fewer if the "
+                       "open-files limit is lower)"
+                       % (MAX_CLIENTS, unixctl_server.DEFAULT_MAX_CLIENTS))
     group.add_argument("--pcap", action="append", default=[],
                        metavar="FILE",
                        help="replay FILE at start (repeatable)")
@@ -263,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.pidfile is None and not args.no_pidfile:
         args.pidfile = ovs.daemon.make_pidfile_name(None)
     ovs.daemon.handle_args(args)
+    ovs.daemon._should_restart = _should_restart
 
     ovs.daemon.daemonize_start()
 
@@ -281,10 +379,17 @@ def main(argv: list[str] | None = None) -> int:
     else:
         path = rundirs.ctl_path(rundir, PROGRAM, os.getpid())
     try:
-        server = unixctl_server.UnixctlServer.create(path, VERSION)
+        server = unixctl_server.UnixctlServer.create(path, VERSION,
+                                                     args.max_clients)
+    except unixctl_server.SocketInUse:
+        ovs.util.ovs_fatal(0, "%s: another process is listening on this "
+                           "control socket (is %s already running?); not "
+                           "starting" % (path, PROGRAM), vlog)
     except OSError as e:
         ovs.util.ovs_fatal(e.errno, "could not initialize control socket %s"
                            % path, vlog)
+    from ovsct.engine import trim
+    server.trim_hook = trim
 
     daemon = Daemon(engine, context, server, args.threads)
     register_commands(daemon)
@@ -292,18 +397,47 @@ def main(argv: list[str] | None = None) -> int:
         _replay_at_start(daemon, args.pcap, args.action)
 
     ovs.daemon.daemonize_complete()
-    vlog.info("%s: listening on %s" % (VERSION, path))
+    vlog.info("%s: listening on %s (at most %d clients)"
+              % (VERSION, path, server.max_clients))
 
+    try:
+        _loop(daemon)
+    except Exception:
+        # Never silently: the log says why, and the exit status makes
+        # --monitor start a new daemon (ovs.daemon restarts on
+        # RESTART_EXIT_CODE).  The socket and pidfile are removed here and
+        # the process ends at once: a normal exit would first wait for the
+        # worker threads, possibly for ever.
+        vlog.exception("fatal error in the main loop; exiting")
+        server.unlink_own()
+        if args.pidfile:
+            ovs.fatal_signal.unlink_file_now(args.pidfile)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(ovs.daemon.RESTART_EXIT_CODE)
+
+    _shutdown(daemon, args.pidfile)
+    return 0
+
+
+def _loop(daemon: Daemon) -> None:
+    server = daemon.server
     while not daemon.exiting:
         server.run()
-        poller = ovs.poller.Poller()
+        if _FAULT and os.path.exists(_FAULT):
+            os.unlink(_FAULT)
+            raise RuntimeError("fault injected (OVSCTD_TEST_FAULT)")
+        poller = Poller()
         server.wait(poller)
         if daemon.exiting:
             poller.immediate_wake()
         poller.block()
 
-    _shutdown(daemon, args.pidfile)
-    return 0
+
+# Tests of the fatal-error path set OVSCTD_TEST_FAULT=FILE: when FILE
+# exists, the loop removes it and raises, as an unforeseen bug would (once:
+# the daemon --monitor starts again does not).
+_FAULT = os.environ.get("OVSCTD_TEST_FAULT")
 
 
 def _shutdown(daemon: Daemon, pidfile: str | None) -> None:

@@ -34,6 +34,15 @@ What differs, and why:
 * Worker threads hand results back through call_from_thread(), which wakes
   the poll loop through a pipe; only the loop thread touches connections.
 
+* Robustness (issue 12): the loop waits with poll(2) (unixctl/poller.py;
+  the library's select() died at descriptor 1024); at most max_clients
+  are served, the next ones get a "too many clients" error reply; accept()
+  failing for want of descriptors pauses accepting (10 ms doubling to 1 s)
+  and is logged at most once per 5 s (RateLimit); a streamed reply makes
+  its next piece only when the previous one is written, and memory is
+  given back (trim_hook) after big replies; a socket that answers is never
+  taken over, and only our own socket file is removed at exit.
+
 Neighbours: unixctl/main.py (daemon, registration of the command table),
 ovsct/jsonrpc.py (framing), ovsct/client.py (the client end of the same
 wire format).
@@ -52,12 +61,14 @@ from typing import Any, Callable, Iterable, Iterator
 
 import ovs.fatal_signal
 import ovs.jsonrpc
-import ovs.poller
 import ovs.timeval
 import ovs.unixctl
+import ovs.util
 import ovs.vlog
 
 from ovsct import jsonrpc
+from unixctl import poller as pollers
+from unixctl.poller import Poller
 
 vlog = ovs.vlog.Vlog("unixctl")
 
@@ -66,9 +77,33 @@ TEXT = ovs.unixctl.UnixctlOutputFormat.TEXT
 JSON = ovs.unixctl.UnixctlOutputFormat.JSON
 
 MAX_INPUT = 4 << 20           # Bytes of one request before we give up.
-SEND_BUDGET = 8 << 20         # Bytes written per connection per loop pass.
+# Bytes written per connection per loop pass: what one fast reader of a
+# streamed dump may take before the other clients get their turn (pieces
+# of a streamed reply are made inside that budget, in the loop thread).
+SEND_BUDGET = 1 << 20
 CHUNK = 64 << 10              # Characters encoded per lazy output chunk.
 MAX_REQUESTS_PER_RUN = 10     # As lib/unixctl.c run_connection().
+
+# Client cap (--max-clients): by default the descriptors the process may
+# open, less RESERVED_FDS for everything else (engine, log, wake pipe,
+# captures being replayed), at most DEFAULT_MAX_CLIENTS.
+DEFAULT_MAX_CLIENTS = 1000
+RESERVED_FDS = 32
+# Clients over the cap are told so: each may stay REFUSE_MS to send its
+# request and get the refusal as the error reply; at most MAX_REFUSING of
+# them at a time, the rest are closed at once.
+REFUSE_MS = 2000
+MAX_REFUSING = 16
+# accept() failing for want of descriptors or memory: stop accepting for
+# a back-off that doubles from ACCEPT_BACKOFF_MIN to ACCEPT_BACKOFF_MAX ms
+# (the pending clients wait in the listen backlog meanwhile).
+ACCEPT_BACKOFF_MIN = 10
+ACCEPT_BACKOFF_MAX = 1000
+_RESOURCE_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+# Malloc arenas are given back (trim hook) this long after the last big
+# reply ended or its client left.
+TRIM_DELAY_MS = 200
+BIG_REPLY = 1 << 20
 
 _encode_str = json.encoder.encode_basestring_ascii
 
@@ -190,7 +225,11 @@ def _json_chunks(items: list) -> Iterator[bytes]:
 
 def encode_json(value: Any) -> list:
     """'value' as output items; long top-level lists (and long lists that are
-    values of a top-level object) are encoded lazily in slices."""
+    values of a top-level object) are encoded lazily in slices.  An object
+    with json_chunks() (ovsct.format.EntriesJsonStream) is its own lazy
+    encoder: its pieces are asked for only as the socket drains."""
+    if hasattr(value, "json_chunks"):
+        return [value.json_chunks()]
     if isinstance(value, str):
         return encode_string(value)
     if isinstance(value, list) and len(value) > 1024:
@@ -227,6 +266,18 @@ class UnixctlConnection:
         self._framer = jsonrpc.Framer()
         self._out: collections.deque = collections.deque()
         self._error = 0
+        self._reply_bytes = 0            # Written of the current reply.
+        # Over the client cap: the error text every request gets, and the
+        # time (ovs.timeval.msec()) this connection is closed regardless.
+        self.refusal: str | None = None
+        self.deadline = 0
+        self.done = False                # Close once the output is out.
+
+    def refuse(self, text: str, deadline: int) -> None:
+        """Answers the first request with 'text' as an error, then closes;
+        closes at 'deadline' if no request came."""
+        self.refusal = text
+        self.deadline = deadline
 
     # -- Replies (the ovs library's API). --------------------------------
 
@@ -284,6 +335,8 @@ class UnixctlConnection:
         error = self._flush()
         if error or self._out:
             return error
+        if self.done:
+            return ovs.jsonrpc.EOF
         for _ in range(MAX_REQUESTS_PER_RUN):
             if self._pending or self.closed:
                 break
@@ -293,12 +346,23 @@ class UnixctlConnection:
         return self._flush()
 
     def _flush(self) -> int:
+        """Writes queued output until the socket would block or this pass's
+        budget is spent.  A lazy item (an iterator of bytes) is asked for
+        its next piece only when everything before it has been written, so
+        a client that does not read holds at most one piece."""
         sent = 0
         out = self._out
         while out and sent < SEND_BUDGET:
             head = out[0]
             if not isinstance(head, (bytes, memoryview)):
-                chunk = next(head, None)
+                try:
+                    chunk = next(head, None)
+                except Exception:
+                    # The reply cannot be finished (an engine error in the
+                    # middle of a dump): the client sees the connection
+                    # close, as for any truncated reply; others go on.
+                    vlog.exception("%s: reply failed" % self.name)
+                    return errno.EIO
                 if chunk is None:
                     out.popleft()
                 else:
@@ -311,11 +375,16 @@ class UnixctlConnection:
             except OSError as e:
                 return e.errno or errno.EIO
             sent += n
+            self._reply_bytes += n
             if n == len(head):
                 out.popleft()
             else:
                 out[0] = memoryview(head)[n:]
                 return 0
+        if not out and self._reply_bytes:
+            if self._reply_bytes >= BIG_REPLY:
+                self.server.schedule_trim()
+            self._reply_bytes = 0
         return 0
 
     def _recv_one(self) -> int:
@@ -361,6 +430,10 @@ class UnixctlConnection:
         self._pending = True
         self._request_id = request.id
         method, params = request.method, request.params
+        if self.refusal is not None:
+            self.done = True
+            self.reply_error(self.refusal)
+            return
         if vlog.dbg_is_enabled():
             vlog.dbg("received request %s%s, id=%s"
                      % (method, json.dumps(params), json.dumps(request.id)))
@@ -386,14 +459,14 @@ class UnixctlConnection:
             return
         self.reply_error(error)
 
-    def wait(self, poller: ovs.poller.Poller) -> None:
+    def wait(self, poller: Poller) -> None:
         if self.closed:
             return
         events = 0
         if self._out:
-            events |= ovs.poller.POLLOUT
-        elif not self._pending:
-            events |= ovs.poller.POLLIN
+            events |= pollers.POLLOUT
+        elif not self._pending and not self.done:
+            events |= pollers.POLLIN
         if events:
             poller.fd_wait(self.sock, events)
         if not self._pending and not self._out and self._framer.more:
@@ -402,6 +475,8 @@ class UnixctlConnection:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
+            if self._out:
+                self.server.schedule_trim()     # A reply left unread.
             self._out.clear()
             self.sock.close()
 
@@ -415,39 +490,96 @@ def _normalize(body: str | None) -> str:
 # ---------------------------------------------------------------------------
 # Server.
 
+class SocketInUse(OSError):
+    """Another process answers on the socket path we were to bind."""
+
+
+class RateLimit:
+    """At most one message per 'interval' seconds, like OVS's
+    VLOG_RATE_LIMIT_INIT(): the first message after a quiet spell is
+    logged, later ones are counted, and the next one logged says how many
+    were dropped (lib/vlog.c vlog_should_drop() / vlog_rate_limit())."""
+
+    def __init__(self, interval: float = 5.0) -> None:
+        self.interval_ms = int(interval * 1000)
+        self._next = 0
+        self._dropped = 0
+        self._first_dropped = 0
+        self._last_dropped = 0
+
+    def log(self, fn: Callable[[str], None], message: str) -> None:
+        now = ovs.timeval.msec()
+        if now < self._next:
+            if not self._dropped:
+                self._first_dropped = now
+            self._dropped += 1
+            self._last_dropped = now
+            return
+        if self._dropped:
+            fn("Dropped %d log messages in last %d seconds (most recently, "
+               "%d seconds ago) due to excessive rate"
+               % (self._dropped, (now - self._first_dropped) // 1000 + 1,
+                  (now - self._last_dropped) // 1000))
+            self._dropped = 0
+        fn(message)
+        self._next = now + self.interval_ms
+
+
+def default_max_clients() -> int:
+    """DEFAULT_MAX_CLIENTS, or fewer if RLIMIT_NOFILE leaves less room."""
+    import resource
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return DEFAULT_MAX_CLIENTS
+    return max(1, min(DEFAULT_MAX_CLIENTS, soft - RESERVED_FDS))
+
+
 class UnixctlServer:
     """Listens on a Unix socket and serves ovs.unixctl.commands."""
 
-    def __init__(self, sock: socket.socket, path: str):
+    def __init__(self, sock: socket.socket, path: str,
+                 owner: tuple[int, int] | None = None,
+                 max_clients: int | None = None):
         self._listener = sock
         self.path = path
+        self._owner = owner                 # (st_dev, st_ino) we bound.
+        self.max_clients = max_clients or default_max_clients()
         self._conns: list[UnixctlConnection] = []
+        self._n_refusing = 0
         self._poked: set = set()
         self._calls: collections.deque = collections.deque()
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
+        self._accept_resume = 0             # msec; accept paused before.
+        self._accept_backoff = 0
+        self._accept_log = RateLimit()
+        self._refuse_log = RateLimit()
+        # Called (in the loop thread) to give memory back after big
+        # replies; unixctl/main.py sets it to the engine's trim().
+        self.trim_hook: Callable[[], None] | None = None
+        self._trim_at = 0
+        if owner is not None:
+            ovs.fatal_signal.add_hook(self.unlink_own, None, True)
 
     @staticmethod
-    def create(path: str, version: str) -> "UnixctlServer":
-        """Binds 'path' (mode 0600; an existing socket there is replaced),
-        registers list-commands, version and set-options.  Raises OSError."""
-        try:
-            if stat.S_ISSOCK(os.lstat(path).st_mode):
-                os.unlink(path)
-        except FileNotFoundError:
-            pass
+    def create(path: str, version: str,
+               max_clients: int | None = None) -> "UnixctlServer":
+        """Binds 'path' (mode 0600), registers list-commands, version and
+        set-options.  A socket already at 'path' is replaced only if nobody
+        answers on it (a leftover of a process that died); if a process
+        does, raises SocketInUse.  Raises OSError."""
+        _check_not_live(path)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old_umask = os.umask(0o177)
         try:
-            ovs.fatal_signal.add_file_to_unlink(path)
             _bind(sock, path)
+            st = os.stat(path)
             os.chmod(path, 0o600)
-            sock.listen(64)
+            sock.listen(128)
         except OSError:
             sock.close()
-            ovs.fatal_signal.remove_file_to_unlink(path)
             raise
         finally:
             os.umask(old_umask)
@@ -459,7 +591,21 @@ class UnixctlServer:
         command_register("version", "", 0, 0, _unixctl_version, version)
         command_register("set-options", "[--format text|json]", 1, 2,
                          _unixctl_set_options, None)
-        return UnixctlServer(sock, path)
+        return UnixctlServer(sock, path, (st.st_dev, st.st_ino), max_clients)
+
+    def unlink_own(self) -> None:
+        """Removes the socket file if it is still the one we bound: a
+        process that replaced it (after we stopped answering) keeps its
+        own."""
+        if self._owner is None:
+            return
+        try:
+            st = os.stat(self.path)
+            if (st.st_dev, st.st_ino) == self._owner:
+                os.unlink(self.path)
+        except OSError:
+            pass
+        self._owner = None
 
     # -- Cross-thread. -----------------------------------------------------
 
@@ -476,25 +622,79 @@ class UnixctlServer:
         """'conn' has new output: run it on this pass of the loop."""
         self._poked.add(conn)
 
+    def schedule_trim(self) -> None:
+        """A big reply ended or was abandoned: give memory back soon (once
+        for a burst of them)."""
+        if self.trim_hook is not None and not self._trim_at:
+            self._trim_at = ovs.timeval.msec() + TRIM_DELAY_MS
+
+    @property
+    def n_clients(self) -> int:
+        """Clients being served (not those being refused)."""
+        return len(self._conns) - self._n_refusing
+
     # -- Loop. --------------------------------------------------------------
 
     def run(self) -> None:
         self._run_calls()
+        now = ovs.timeval.msec()
+        # Connections first: clients that left free their slots before
+        # new ones are counted against the cap.
+        for conn in list(self._conns):
+            self._run_conn(conn, now)
+        if now >= self._accept_resume:
+            self._accept(now)
+        self._run_poked()
+        if self._trim_at and now >= self._trim_at:
+            self._trim_at = 0
+            try:
+                self.trim_hook()
+            except Exception:
+                vlog.exception("trim failed")
+
+    def _accept(self, now: int) -> None:
         for _ in range(10):
             try:
                 sock, _addr = self._listener.accept()
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as e:
-                vlog.warn("%s: accept failed: %s"
-                          % (self.path, os.strerror(e.errno)))
+                self._accept_failed(e, now)
                 break
+            self._accept_backoff = 0
             sock.setblocking(False)
-            self._conns.append(UnixctlConnection(
-                self, sock, "unix#%d" % sock.fileno()))
-        for conn in list(self._conns):
-            self._run_conn(conn)
-        self._run_poked()
+            conn = UnixctlConnection(self, sock, "unix#%d" % sock.fileno())
+            if self.n_clients >= self.max_clients:
+                if not self._refuse(conn, now):
+                    continue
+            self._conns.append(conn)
+
+    def _accept_failed(self, e: OSError, now: int) -> None:
+        if e.errno in _RESOURCE_ERRNOS:
+            # The client stays in the backlog and the listener stays
+            # readable: without a pause this would spin.
+            self._accept_backoff = min(
+                max(self._accept_backoff * 2, ACCEPT_BACKOFF_MIN),
+                ACCEPT_BACKOFF_MAX)
+            self._accept_resume = now + self._accept_backoff
+        self._accept_log.log(vlog.warn, "%s: accept failed: %s (%d clients)"
+                             % (self.path, os.strerror(e.errno),
+                                self.n_clients))
+
+    def _refuse(self, conn: UnixctlConnection, now: int) -> bool:
+        """Over the cap: 'conn' will get a clear error.  Returns False if
+        it was closed at once instead (too many refusals pending)."""
+        text = ("%s: too many clients (%d connected, the maximum is %d, "
+                "see --max-clients); try again later"
+                % (ovs.util.PROGRAM_NAME, self.n_clients, self.max_clients))
+        self._refuse_log.log(vlog.warn, "%s: refused: too many clients (%d)"
+                             % (conn.name, self.n_clients))
+        if self._n_refusing >= MAX_REFUSING:
+            conn.close()
+            return False
+        conn.refuse(text, now + REFUSE_MS)
+        self._n_refusing += 1
+        return True
 
     def _run_calls(self) -> None:
         try:
@@ -520,24 +720,44 @@ class UnixctlServer:
         for conn in poked:
             if not conn.closed and conn in self._conns:
                 error = conn._flush()
-                if error:
-                    conn.close()
-                    self._conns.remove(conn)
+                if error or (conn.done and not conn.backlog()):
+                    self._drop(conn)
 
-    def _run_conn(self, conn: UnixctlConnection) -> None:
+    def _run_conn(self, conn: UnixctlConnection, now: int) -> None:
         self._poked.discard(conn)
-        error = conn.run()
+        if conn.refusal is not None and now >= conn.deadline:
+            self._drop(conn)
+            return
+        try:
+            error = conn.run()
+        except Exception:
+            # A bug must cost one connection, not the daemon.
+            vlog.exception("%s: connection failed" % conn.name)
+            error = errno.EIO
         if error and error != errno.EAGAIN:
-            conn.close()
-            self._conns.remove(conn)
+            self._drop(conn)
 
-    def wait(self, poller: ovs.poller.Poller) -> None:
-        poller.fd_wait(self._listener, ovs.poller.POLLIN)
-        poller.fd_wait(self._wake_r, ovs.poller.POLLIN)
+    def _drop(self, conn: UnixctlConnection) -> None:
+        conn.close()
+        self._conns.remove(conn)
+        if conn.refusal is not None:
+            self._n_refusing -= 1
+
+    def wait(self, poller: Poller) -> None:
+        now = ovs.timeval.msec()
+        if now >= self._accept_resume:
+            poller.fd_wait(self._listener, pollers.POLLIN)
+        else:
+            poller.timer_wait_until(self._accept_resume)
+        poller.fd_wait(self._wake_r, pollers.POLLIN)
         if self._poked or self._calls:
             poller.immediate_wake()
+        if self._trim_at:
+            poller.timer_wait_until(self._trim_at)
         for conn in self._conns:
             conn.wait(poller)
+            if conn.refusal is not None:
+                poller.timer_wait_until(conn.deadline)
 
     def flush(self, timeout_ms: int = 1000) -> None:
         """Blocks up to 'timeout_ms' for queued replies to be written."""
@@ -548,38 +768,74 @@ class UnixctlServer:
             for conn in list(self._conns):
                 # Only write: requests that arrive now stay unanswered.
                 if conn.backlog() and conn._flush():
-                    conn.close()
-                    self._conns.remove(conn)
-            poller = ovs.poller.Poller()
+                    self._drop(conn)
+            poller = Poller()
             for conn in self._conns:
                 if conn.backlog():
-                    poller.fd_wait(conn.sock, ovs.poller.POLLOUT)
+                    poller.fd_wait(conn.sock, pollers.POLLOUT)
             poller.timer_wait_until(deadline)
             poller.block()
 
     def close(self) -> None:
-        """Closes every connection and removes the socket file."""
+        """Closes every connection and removes the socket file (if it is
+        still ours)."""
         for conn in self._conns:
             conn.close()
         self._conns = []
+        self._n_refusing = 0
         if self._listener is not None:
             self._listener.close()
             self._listener = None
-            ovs.fatal_signal.unlink_file_now(self.path)
+            self.unlink_own()
         for fd in (self._wake_r, self._wake_w):
             os.close(fd)
         self._wake_r = self._wake_w = -1
 
 
-def _bind(sock: socket.socket, path: str) -> None:
+def _check_not_live(path: str) -> None:
+    """Raises SocketInUse if a process accepts connections on 'path';
+    removes a socket file nobody listens on (left by a process that was
+    killed)."""
     try:
-        sock.bind(path)
+        if not stat.S_ISSOCK(os.lstat(path).st_mode):
+            return              # bind() will say EADDRINUSE.
+    except FileNotFoundError:
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.setblocking(False)
+    try:
+        _at_path(probe.connect, path)
+    except (BlockingIOError, InterruptedError):
+        pass                    # A full backlog: a live, busy listener.
+    except ConnectionRefusedError:
+        try:
+            os.unlink(path)     # Stale.
+        except FileNotFoundError:
+            pass
+        return
+    except OSError:
+        return                  # Let bind() report the problem.
+    finally:
+        probe.close()
+    raise SocketInUse(errno.EADDRINUSE, "another process is listening on "
+                      "this socket", path)
+
+
+def _bind(sock: socket.socket, path: str) -> None:
+    _at_path(sock.bind, path)
+
+
+def _at_path(call: Callable[[str], None], path: str) -> None:
+    """sock.bind(path) or sock.connect(path); sun_path holds 108 bytes,
+    so a longer path goes through /proc/self/fd like OVS
+    (lib/socket-util-unix.c make_sockaddr_un())."""
+    try:
+        call(path)
     except OSError as e:
         if "too long" not in str(e) and e.errno != errno.ENAMETOOLONG:
             raise
-        # sun_path holds 108 bytes; bind through /proc/self/fd like OVS.
         dirfd = os.open(os.path.dirname(path), os.O_DIRECTORY | os.O_RDONLY)
         try:
-            sock.bind("/proc/self/fd/%d/%s" % (dirfd, os.path.basename(path)))
+            call("/proc/self/fd/%d/%s" % (dirfd, os.path.basename(path)))
         finally:
             os.close(dirfd)

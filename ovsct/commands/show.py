@@ -13,6 +13,11 @@ from ovsct.numbers import scan_prefixed
 # What dpctl prints when the engine fails a walk of the table (OVS: when
 # ct_dpif_dump_start() fails).
 DUMP_START_FAILED = "starting conntrack dump"
+# Bytes of dump text, and entries of the JSON dump (about 350 bytes of
+# JSON each), per piece when the dump is streamed (Context.stream_dump,
+# the daemon).
+STREAM_PIECE = 32 << 10
+STREAM_ENTRIES = 64
 
 
 @dpctl("dump-conntrack", "[-m] [-s] [dp] [zone=N]", 0, 4, group=CONN,
@@ -29,12 +34,16 @@ def dump_conntrack(run: Dpctl, argv: list[str]) -> Result:
     verbose = run.verbosity > 0
     stats = run.print_statistics
     if run.ctx.stream_dump:
-        text = (lambda: engine.dump_text_chunks(zone, verbose=verbose,
-                                                stats=stats))
-    else:
-        text = (lambda: engine.dump_text(zone, verbose=verbose,
-                                         stats=stats))
-    return Result(text, lambda: fmt.entries_json(engine.dump(zone)))
+        # Small pieces, each made when the client has taken the previous
+        # one: a client that does not read pins one piece, not the dump.
+        return Result(
+            lambda: engine.dump_text_chunks(zone, verbose=verbose,
+                                            stats=stats, size=STREAM_PIECE),
+            lambda: fmt.EntriesJsonStream(
+                engine.dump_batches(zone, size=STREAM_ENTRIES)))
+    return Result(lambda: engine.dump_text(zone, verbose=verbose,
+                                           stats=stats),
+                  lambda: fmt.entries_json(engine.dump(zone)))
 
 
 @dpctl("ct-stats-show", "[dp] [zone=N]", 0, 3, group=CONN, read_only=True,

@@ -34,10 +34,11 @@ TOOLS = "Tools"
 @dataclass
 class Context:
     """What a handler may use: the engine and the name errors start with
-    (OVS's program_name).  'stream_dump': dump-conntrack's text comes in
-    pieces, in hash order as OVS prints it (the daemon sends each piece as
-    the next is formatted); otherwise it is one sorted string (the offline
-    CLI, whose output then does not depend on the bucket layout)."""
+    (OVS's program_name).  'stream_dump': dump-conntrack's text and JSON
+    come in pieces, in hash order as OVS prints it (the daemon sends each
+    piece as the client drains the previous one); otherwise they are one
+    sorted string and one sorted list (the offline CLI, whose output then
+    does not depend on the bucket layout)."""
 
     engine: Any
     program: str = "ovsctd"
