@@ -264,7 +264,19 @@ def _write_json(value: Any, pretty: bool, out: TextIO) -> None:
 
 
 def _write_result(result: Any, fmt: str, pretty: bool, out: TextIO) -> None:
-    if isinstance(result, client.RawText):
+    if isinstance(result, client.RawJSON):
+        if pretty:
+            _write_json(result.value(), pretty, out)
+            return
+        out.flush()
+        try:
+            fd = out.fileno()
+        except (AttributeError, OSError, ValueError):
+            out.write(bytes(result.data).decode("utf-8") + "\n")
+        else:
+            result.write_to(fd)
+            os.write(fd, b"\n")
+    elif isinstance(result, client.RawText):
         out.flush()
         try:
             fd = out.fileno()
