@@ -40,6 +40,9 @@ PROTO_CLASSES: tuple[str, ...] = (
     "tcp", "udp", "udplite", "sctp", "icmp", "icmpv6", "dccp", "igmp",
     "other",
 )
+# IP protocol -> PROTO_CLASSES name (ovsct_proto_class()).
+_PROTO_CLASS_OF = {6: "tcp", 17: "udp", 136: "udplite", 132: "sctp",
+                   1: "icmp", 58: "icmpv6", 33: "dccp", 2: "igmp"}
 # enum ovsct_tcp_state order, OVS's ct_dpif_tcp_state names.
 TCP_STATE_NAMES: tuple[str, ...] = (
     "CLOSED", "LISTEN", "SYN_SENT", "SYN_RECV", "ESTABLISHED",
@@ -395,6 +398,43 @@ class Conntrack:
         GIL released when it is asked for: a consumer can send one piece
         while the next is made.  See TextStream."""
         return TextStream(self._ct, zone, verbose, stats, size)
+
+    # Filtered dumps and flushes (issue 13).  The engine does not filter
+    # yet: these go through ovsct.pyfilter, the one Python stand-in for
+    # the filter ovsct_dump_start() is to take; only these four methods
+    # change when it does.
+
+    def dump_matching(self, flt: FlushFilter) -> list[Entry]:
+        from ovsct.pyfilter import filter_entries_in_python
+        return filter_entries_in_python(self.dump(flt.zone), flt)
+
+    def dump_text_matching(self, flt: FlushFilter, verbose: bool = False,
+                           stats: bool = False, sort: bool = True) -> str:
+        from ovsct.pyfilter import filter_text_in_python
+        return filter_text_in_python(
+            self.dump_text(flt.zone, verbose, stats, sort), flt)
+
+    def stats_matching(self, flt: FlushFilter) -> dict:
+        counts = {"total": 0, "per_proto": dict.fromkeys(PROTO_CLASSES, 0),
+                  "tcp_states": dict.fromkeys(TCP_STATE_NAMES, 0)}
+        for e in self.dump_matching(flt):
+            counts["total"] += 1
+            name = _PROTO_CLASS_OF.get(e.orig.proto, "other")
+            counts["per_proto"][name] += 1
+            if e.tcp_state is not None:
+                # ct_dpif's per-state count uses the original direction.
+                counts["tcp_states"][e.tcp_state[0]] += 1
+        return counts
+
+    def flush_matching(self, flt: FlushFilter) -> int:
+        n = 0
+        for e in self.dump_matching(flt):
+            try:
+                self.flush_tuple(e.zone, e.orig)
+                n += 1
+            except NotFound:        # Gone meanwhile.
+                pass
+        return n
 
     def stats(self, zone: Optional[int] = None) -> dict:
         total, per_proto, tcp_states = self._ct.stats(zone)

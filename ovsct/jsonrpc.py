@@ -271,8 +271,8 @@ def _brackets(chunk: bytes) -> tuple[bytes, bool]:
         rest = _STRING.sub(b"", chunk)
         q = rest.find(b'"')
         open_end = q >= 0
-        seq = (rest[:q] if open_end else rest).translate(_TO_BRACKETS,
-                                                           _NOT_BRACKETS)
+        seq = (rest[:q] if open_end else rest).translate(
+            _TO_BRACKETS, _NOT_BRACKETS)
     while b"{}" in seq:
         seq = seq.replace(b"{}", b"")
     return seq, open_end
