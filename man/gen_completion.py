@@ -40,7 +40,7 @@ _ovsct_keys="%(keys)s"
 
 _ovsct()
 {
-    local cur prev i cmd=""
+    local cur prev i words cmd=""
     cur="${COMP_WORDS[COMP_CWORD]}"
     prev="${COMP_WORDS[COMP_CWORD-1]}"
     # The command is the first word that is neither an option nor an
@@ -48,7 +48,8 @@ _ovsct()
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
             --*=*) ;;
-            -r|-t|-f|-T|--read|--target|--format|--timeout|--action|--batch|--write) ((i++)) ;;
+            -r|-t|-f|-T|--read|--target|--format|--timeout) ((i++)) ;;
+            --action|--batch|--write) ((i++)) ;;
             -*) ;;
             *) cmd="${COMP_WORDS[i]}"; break ;;
         esac
@@ -60,7 +61,8 @@ _ovsct()
     esac
     if [[ -z "$cmd" ]]; then
         if [[ "$cur" == -* ]]; then
-            COMPREPLY=($(compgen -W "$_ovsct_options $_ovsct_value_options" -- "$cur"))
+            COMPREPLY=($(compgen -W "$_ovsct_options $_ovsct_value_options" \
+                -- "$cur"))
         else
             COMPREPLY=($(compgen -W "$_ovsct_commands" -- "$cur"))
         fi
@@ -69,7 +71,8 @@ _ovsct()
     case "$cmd" in
         help) COMPREPLY=($(compgen -W "$_ovsct_commands" -- "$cur")) ;;
         replay|ct/replay) COMPREPLY=($(compgen -f -- "$cur")) ;;
-        *) COMPREPLY=($(compgen -W "-h --help -m -s $_ovsct_dps $_ovsct_keys" -- "$cur")) ;;
+        *) words="-h --help -m -s $_ovsct_dps $_ovsct_keys"
+           COMPREPLY=($(compgen -W "$words" -- "$cur")) ;;
     esac
     [[ "${COMPREPLY[0]}" == *= ]] && compopt -o nospace 2>/dev/null
 }
