@@ -57,4 +57,14 @@ bench = Extension(
     **COMMON,
 )
 
-setup(ext_modules=[engine, bench])
+
+# Man pages where man(1) finds them under the install prefix (manpath
+# derives <prefix>/share/man from <prefix>/bin in PATH), and the bash
+# completion where bash-completion loads it (completion/ovsct is generated
+# by man/gen_completion.py).
+DATA_FILES = [
+    ("share/man/man8", ["man/ovsct.8", "man/ovsctd.8"]),
+    ("share/bash-completion/completions", ["completion/ovsct"]),
+]
+
+setup(ext_modules=[engine, bench], data_files=DATA_FILES)

@@ -95,6 +95,50 @@ value: \fBdump\-conntrack zone=70000\fR fails like \fBzone=abc\fR,
 (Open vSwitch keeps the low bits, so \fBzone=70000\fR means zone 4464, or
 stops at the first bad character, so \fBct\-set\-maxconns 0x10\fR sets 0,
 which blocks every new connection.)
+.IP 6. 4
+\fBct\-bkts gt=\fIN\fR takes a 32\-bit threshold, since a real bucket
+may hold more than 65535 connections: \fBct\-bkts gt=100000\fR prints the
+table with every bucket at or below 100000 as \fB.\fR.  (Open vSwitch reads
+\fIN\fR as 16 bits and keeps the low bits, so \fBgt=100000\fR means 34464.)
+.IP 7. 4
+The sweep interval defaults to 1000 ms, not 20000 ms, so
+\fBct\-get\-sweep\-interval\fR answers \fB1000\fR.  Counts never depend on
+the sweeper here (item 1); what it decides is how soon the memory of expired
+connections is reused.  Open vSwitch's sweeper walks expiration lists under
+one lock and so runs seldom; ours walks the buckets in 100 slices per pass,
+skips a connection that cannot have expired yet without touching it, and
+holds one bucket lock at a time, so a pass every second costs little and a
+flood of short\-lived connections is reclaimed within a second or two
+instead of after 20.  \fBct\-set\-sweep\-interval\fR sets any other
+value.
+.SS "Filtered dumps"
+\fBdump\-conntrack\fR and \fBct\-stats\-show\fR also take, after the
+optional \fIdp\fR and in any order, the match arguments of
+\fBflush\-conntrack\fR: \fBzone=\fIN\fR, \fBmark=\fIX\fR[\fB/\fIM\fR],
+\fBlabels=\fIY\fR[\fB/\fIN\fR], and up to two tuples, the first for the
+original direction and the second for the reply (for example
+\fBct_nw_proto=6,ct_tp_dst=443\fR).  Only the connections that match all
+of them are printed or counted.  Two more match arguments are extensions of
+ours: an address may carry a CIDR prefix (\fBct_nw_src=10.1.0.0/16\fR,
+\fBct_ipv6_dst=fc00::/64\fR; also in \fBflush\-conntrack\fR), and
+\fBstate=\fIS\fR[\fB,\fIS\fR...] keeps the TCP connections whose state,
+as \fBdump\-conntrack\fR prints it without \fB\-m\fR
+(\fBprotoinfo=(state=ESTABLISHED)\fR), is one of those named, in any case
+(\fBstate=established,time_wait\fR); connections of other protocols never
+match a state.  Without any of these arguments both commands are exactly
+Open vSwitch 3.1's, argument count included: \fBdump\-conntrack a b c d
+e\fR fails with \fB"dpctl/dump\-conntrack" command takes at most 4
+arguments\fR, and \fBflush\-conntrack a b c d e\fR, which has neither
+\fBmark=\fR nor \fBlabels=\fR, with its own 3.1 limit of 4.
+.SS "Counters"
+\fBct/coverage\-show\fR prints the counters an operator watches, in the shape
+of Open vSwitch's \fBcoverage/show\fR: packets tracked, invalid packets,
+connections refused because the table or a zone was full, NAT tuple space
+exhausted, connections created, expired and removed, sweeper passes.  With
+\fB\-f json\fR it returns an object of the totals.  When the NAT
+exhaustion counter grows, the daemon logs, at most once per second,
+\fBUnable to NAT due to tuple space exhaustion \- if DoS attack, use
+firewalling and/or zone partitioning.\fR as Open vSwitch does.
 """
 
 

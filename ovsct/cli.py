@@ -30,6 +30,7 @@ ovsct/bench.py (``ovsct bench``).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -50,6 +51,14 @@ MAX_BATCH = (1 << 32) - 1
 BUILTINS = ("exit", "list-commands", "set-options", "version")
 
 _log_seq = 0
+
+# Failures that mean "no daemon there" (no pidfile, a stale one, nobody
+# listening): ovs-appctl's message, then how to get one or do without
+# (unless -t named a socket path: then the path is what is wrong).
+NO_DAEMON_ERRNOS = (errno.ENOENT, errno.ESRCH, errno.ECONNREFUSED)
+NO_DAEMON_HINT = ("%(program)s: no ovsctd is running here: start one with "
+                  "\"ovsctd --detach\", or run a capture offline with "
+                  "\"%(program)s -r FILE COMMAND\"\n")
 
 
 class UsageError(Exception):
@@ -232,6 +241,9 @@ def help_text() -> str:
         "  exit               make the daemon exit",
         "Offline only (-r):",
         "  states             print each packet's ct_state",
+        "Help:",
+        "  help [COMMAND]     this text, or one command's (also: "
+        "COMMAND -h)",
         "",
         "Targets:",
         "  -t, --target=TARGET  pidfile name or socket to contact "
@@ -252,8 +264,82 @@ def help_text() -> str:
     return "\n".join(lines) + "\n"
 
 
+# Help of the commands that are not in the table: (usage, summary).
+LOCAL_COMMANDS = {
+    "list-commands": ("", "List the daemon's commands."),
+    "version": ("", "Print the daemon's version."),
+    "exit": ("[--cleanup]", "Make the daemon exit."),
+    "set-options": ("[--format text|json]",
+                    "Set the output format of this connection."),
+    "states": ("", "Print each packet's ct_state (offline only: "
+               "ovsct -r FILE states)."),
+}
+
+
+def command_help(name: str) -> str | None:
+    """Help for one command, made here from the command table (never asked
+    of the daemon): usage line, summary, then where to read more.  None if
+    'name' is no command we know."""
+    if name in LOCAL_COMMANDS:
+        full = name
+        usage, summary = LOCAL_COMMANDS[name]
+    else:
+        full = command_name(name)
+        try:
+            row = _table().get(full)
+        except ImportError:
+            row = None
+        if row is None:
+            return None
+        usage, summary = row.usage, row.summary
+    short = full.split("/", 1)[1] if full.startswith(("dpctl/", "ct/")) \
+        else full
+    lines = ["usage: %s %s%s" % (PROGRAM, short, " " + usage if usage else "")]
+    if short != full:
+        lines.append("       ovs-appctl -t ovsctd %s%s"
+                     % (full, " " + usage if usage else ""))
+    lines += ["", summary, "",
+              "See ovsct(8) for the details, %s --help for the options."
+              % PROGRAM]
+    return "\n".join(lines) + "\n"
+
+
+def _wants_help(args: list[str]) -> bool:
+    """'ovsct help [COMMAND]' or 'ovsct COMMAND ... -h|--help'."""
+    return args[0] == "help" or any(a in ("-h", "--help") for a in args[1:])
+
+
+def run_help(args: list[str], out: TextIO) -> int:
+    if args[0] == "help":
+        if len(args) == 1:
+            out.write(help_text())
+            return 0
+        if len(args) > 2:
+            raise UsageError("help takes at most one command")
+        name = args[1]
+    else:
+        name = args[0]
+    text = command_help(name)
+    if text is None:
+        raise UsageError('"%s" is not a known command (use --help for a '
+                         "list)" % name)
+    out.write(text)
+    return 0
+
+
 # ---------------------------------------------------------------------------
 # Output.
+
+class OutputClosed(Exception):
+    """The reader of our output went away (ovsct dump-conntrack | head).
+    Not an OSError, so that the transport does not take it for a failure
+    of the socket."""
+
+
+# Exit status when the output was closed: what a shell reports for a
+# command killed by SIGPIPE, as ovs-appctl is.
+EXIT_PIPE = 128 + signal.SIGPIPE
+
 
 def _write_json(value: Any, pretty: bool, out: TextIO) -> None:
     if pretty:
@@ -264,7 +350,19 @@ def _write_json(value: Any, pretty: bool, out: TextIO) -> None:
 
 
 def _write_result(result: Any, fmt: str, pretty: bool, out: TextIO) -> None:
-    if isinstance(result, client.RawText):
+    if isinstance(result, client.RawJSON):
+        if pretty:
+            _write_json(result.value(), pretty, out)
+            return
+        out.flush()
+        try:
+            fd = out.fileno()
+        except (AttributeError, OSError, ValueError):
+            out.write(bytes(result.data).decode("utf-8") + "\n")
+        else:
+            result.write_to(fd)
+            os.write(fd, b"\n")
+    elif isinstance(result, client.RawText):
         out.flush()
         try:
             fd = out.fileno()
@@ -330,6 +428,8 @@ def run_client(opts: Options, args: list[str], out: TextIO,
             err.write("%s: %s: %s\n" % (PROGRAM, target, e))
         else:
             err.write("%s: %s\n" % (PROGRAM, e))
+            if e.errno in NO_DAEMON_ERRNOS and "/" not in target:
+                err.write(NO_DAEMON_HINT % {"program": PROGRAM})
         return 1
     if error is not None:
         err.write(error if isinstance(error, str) else json.dumps(error))
@@ -350,8 +450,11 @@ def _fd_writer(out: TextIO) -> Callable[[bytes], None]:
 
     def write(data: bytes) -> None:
         view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        try:
+            while view:
+                view = view[os.write(fd, view):]
+        except BrokenPipeError:
+            raise OutputClosed from None
     return write
 
 
@@ -449,22 +552,39 @@ def main(argv: list[str] | None = None, out: TextIO | None = None,
                              "(use --help for help)")
         if args[0] == "bench" and opts.read is None:
             return run_bench(args)
+        if _wants_help(args):
+            return run_help(args, out)
         if opts.read is not None:
             return run_offline(opts, args, out, err)
+        if args[0] == "states":
+            raise UsageError("states needs a capture: %s -r FILE states"
+                             % PROGRAM)
         return run_client(opts, args, out, err)
     except UsageError as e:
         err.write("%s: %s\n" % (PROGRAM, e))
         return 1
-    except BrokenPipeError:
-        # Output closed early (ovsct dump-conntrack | head): quiet exit.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 1
+    except (BrokenPipeError, OutputClosed):
+        return _output_closed(out)
     finally:
         try:
             out.flush()
         except (BrokenPipeError, ValueError):
-            pass
+            _output_closed(out)
+
+
+def _output_closed(out: TextIO) -> int:
+    """Output closed early (ovsct dump-conntrack | head): end quietly, with
+    the status of a command killed by SIGPIPE.  What is still buffered is
+    dropped (stdout now points at /dev/null, so that the interpreter's
+    final flush does not complain)."""
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        return EXIT_PIPE
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+    return EXIT_PIPE
 
 
 if __name__ == "__main__":

@@ -38,6 +38,9 @@ TP_DEFAULTS: dict[str, int] = dict(zip(TP_NAMES, _engine.TP_DEFAULTS))
 PROTO_CLASSES: tuple[str, ...] = _engine.PROTO_CLASSES
 TCP_STATE_NAMES: tuple[str, ...] = _engine.TCP_STATE_NAMES
 COUNTER_NAMES: tuple[str, ...] = _engine.COUNTER_NAMES
+# IP protocol -> PROTO_CLASSES name (ovsct_proto_class()).
+_PROTO_CLASS_OF = {num: name for num, name in _engine.PROTO_NAMES.items()
+                   if name in PROTO_CLASSES}
 
 CS_SRC_NAT = 0x40
 CS_DST_NAT = 0x80
@@ -382,6 +385,43 @@ class Conntrack:
             if not batch:
                 return
             yield batch
+
+    # Filtered dumps and flushes (issue 13).  The engine does not filter
+    # yet: these go through ovsct.pyfilter, the one Python stand-in for
+    # the filter ovsct_dump_start() is to take; only these four methods
+    # change when it does.
+
+    def dump_matching(self, flt: FlushFilter) -> list[Entry]:
+        from ovsct.pyfilter import filter_entries_in_python
+        return filter_entries_in_python(self.dump(flt.zone), flt)
+
+    def dump_text_matching(self, flt: FlushFilter, verbose: bool = False,
+                           stats: bool = False, sort: bool = True) -> str:
+        from ovsct.pyfilter import filter_text_in_python
+        return filter_text_in_python(
+            self.dump_text(flt.zone, verbose, stats, sort), flt)
+
+    def stats_matching(self, flt: FlushFilter) -> dict:
+        counts = {"total": 0, "per_proto": dict.fromkeys(PROTO_CLASSES, 0),
+                  "tcp_states": dict.fromkeys(TCP_STATE_NAMES, 0)}
+        for e in self.dump_matching(flt):
+            counts["total"] += 1
+            name = _PROTO_CLASS_OF.get(e.orig.proto, "other")
+            counts["per_proto"][name] += 1
+            if e.tcp_state is not None:
+                # ct_dpif's per-state count uses the original direction.
+                counts["tcp_states"][e.tcp_state[0]] += 1
+        return counts
+
+    def flush_matching(self, flt: FlushFilter) -> int:
+        n = 0
+        for e in self.dump_matching(flt):
+            try:
+                self.flush_tuple(e.zone, e.orig)
+                n += 1
+            except NotFound:        # Gone meanwhile.
+                pass
+        return n
 
     def stats(self, zone: Optional[int] = None) -> dict:
         total, per_proto, tcp_states = self._ct.stats(zone)

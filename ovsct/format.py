@@ -173,12 +173,11 @@ def zone_tps_json(policies: Mapping[int, Mapping[str, int]]) -> list:
 # dump-conntrack (JSON; the text comes from the C formatter)
 
 def _tuple_json(t: Any) -> dict:
-    out = {"src": t.src, "dst": t.dst}
+    # Keys in sorted order (see entry_json()).
     if t.proto in _ICMP_PROTOS:
-        out.update(id=t.icmp_id, type=t.icmp_type, code=t.icmp_code)
-    else:
-        out.update(sport=t.sport, dport=t.dport)
-    return out
+        return {"code": t.icmp_code, "dst": t.dst, "id": t.icmp_id,
+                "src": t.src, "type": t.icmp_type}
+    return {"dport": t.dport, "dst": t.dst, "sport": t.sport, "src": t.src}
 
 
 def _tcp_flag_names(bits: Any) -> list[str]:
@@ -195,32 +194,34 @@ def _coalesce(orig: str, reply: str) -> str:
 
 def entry_json(e: Any) -> dict:
     """One Entry as a JSON object; numbers stay numbers (labels is the
-    128-bit value as an integer)."""
+    128-bit value as an integer).  Keys are made in sorted order, the
+    order ovs-appctl prints (JSSF_SORT), so that a big dump can be passed
+    through by the client as the daemon encoded it."""
     proto = e.orig.proto
     out: dict[str, Any] = {
-        "protocol": PROTO_NAMES.get(proto, str(proto)),
-        "proto": proto,
-        "l3": e.orig.l3,
-        "zone": e.zone,
-        "orig": _tuple_json(e.orig),
-        "reply": _tuple_json(e.reply),
-        "mark": e.mark,
-        "labels": e.labels,
-        "timeout": e.timeout,
         "bucket": e.bucket,
+        "l3": e.orig.l3,
+        "labels": e.labels,
+        "mark": e.mark,
         "nat": [name for bit, name in ((_CS_SRC_NAT, "snat"),
                                        (_CS_DST_NAT, "dnat"))
                 if (e.nat or 0) & bit],
+        "orig": _tuple_json(e.orig),
+        "proto": proto,
+        "protocol": PROTO_NAMES.get(proto, str(proto)),
+        "reply": _tuple_json(e.reply),
     }
     if e.tcp_state is not None:
         s_orig, s_reply = e.tcp_state
         out["tcp"] = {
+            "flags_orig": _tcp_flag_names(e.tcp_flags[0]),
+            "flags_reply": _tcp_flag_names(e.tcp_flags[1]),
             "state": _coalesce(s_orig, s_reply),
             "state_orig": s_orig, "state_reply": s_reply,
             "wscale_orig": e.tcp_wscale[0], "wscale_reply": e.tcp_wscale[1],
-            "flags_orig": _tcp_flag_names(e.tcp_flags[0]),
-            "flags_reply": _tcp_flag_names(e.tcp_flags[1]),
         }
+    out["timeout"] = e.timeout
+    out["zone"] = e.zone
     return out
 
 

@@ -62,11 +62,22 @@ class TupleMatch:
     icmp_id: int = 0
     icmp_type: int = 0
     icmp_code: int = 0
+    # CIDR prefix lengths of src and dst (ct_nw_src=10.1.0.0/16, an
+    # extension of ours); None: the whole address.
+    src_plen: Optional[int] = None
+    dst_plen: Optional[int] = None
 
     def _addrs_set(self) -> tuple[bool, bool]:
         # OVS keeps addresses in a zeroed in6_addr: all-zero is "unset".
-        return (bool(self.src) and _nonzero(self.src),
-                bool(self.dst) and _nonzero(self.dst))
+        return (bool(self.src) and (bool(self.src_plen)
+                                    or _nonzero(self.src)),
+                bool(self.dst) and (bool(self.dst_plen)
+                                    or _nonzero(self.dst)))
+
+    def has_prefix(self) -> bool:
+        """A shorter than full prefix on an address (the engine's flush
+        takes whole addresses only)."""
+        return self.src_plen is not None or self.dst_plen is not None
 
     def is_zero(self) -> bool:
         """ofp_ct_tuple_is_zero() (lib/ofp-ct.c): no address and, unless
@@ -80,7 +91,7 @@ class TupleMatch:
         """ofp_ct_tuple_is_five_tuple() (lib/ofp-ct.c): both addresses and,
         unless ICMP, both ports."""
         src, dst = self._addrs_set()
-        if not (src and dst):
+        if not (src and dst) or self.has_prefix():
             return False
         return self.proto in ICMP_PROTOS or bool(self.sport and self.dport)
 
@@ -114,11 +125,21 @@ class FlushFilter:
     labels_mask: int = 0
     orig: Optional[TupleMatch] = None
     reply: Optional[TupleMatch] = None
+    # TCP states (OVS's names, as dump-conntrack prints the coalesced
+    # state) of which one must be the connection's: an extension of ours
+    # (state=ESTABLISHED,TIME_WAIT); None: any connection.
+    states: Optional[frozenset[str]] = None
+
+    def has_extensions(self) -> bool:
+        """Parts OVS's ofp_ct_match lacks (CIDR prefixes, TCP states)."""
+        return self.states is not None or any(
+            t is not None and t.has_prefix() for t in (self.orig, self.reply))
 
     def is_zero(self) -> bool:
         """ofp_ct_match_is_zero() (lib/ofp-ct.c): only the zone, if
         anything, is given (flush everything, or a whole zone)."""
         return (not self.mark_mask and not self.labels_mask
+                and self.states is None
                 and all(t is None or (not t.l3 and t.proto is None
                                       and t.is_zero())
                         for t in (self.orig, self.reply)))
@@ -129,6 +150,7 @@ class FlushFilter:
         connection."""
         return (self.orig is not None and self.orig.is_five_tuple()
                 and not self.mark_mask and not self.labels_mask
+                and self.states is None
                 and (self.reply is None or self.reply.is_zero()))
 
 

@@ -47,7 +47,6 @@ def test_ovsctd_refuses_bad_numbers_before_daemonizing(tmp_path, argv, rule):
 
 
 def test_ovsctd_buckets_limit_is_the_engines():
-    pytest.importorskip("ovsct._engine")
     from ovsct.engine import Conntrack
     from unixctl.main import MAX_BUCKETS
 

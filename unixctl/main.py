@@ -100,6 +100,7 @@ def _table_callback(conn: unixctl_server.UnixctlConnection, argv: list[str],
                     aux: tuple) -> None:
     command, daemon = aux
     from ovsct.commands import CommandError
+    from ovsct.commands.coverage import check_nat_exhaustion
 
     server = daemon.server
     as_json = conn.fmt == unixctl_server.JSON
@@ -108,6 +109,8 @@ def _table_callback(conn: unixctl_server.UnixctlConnection, argv: list[str],
         # Result.value() renders lazily (a dump is formatted only in the
         # form asked for), so it runs here, off the loop thread.
         try:
+            # OVS's NAT exhaustion warning, rate-limited (issue 13).
+            check_nat_exhaustion(daemon.engine, vlog.warn)
             value = command.handler(daemon.context, argv).stream(as_json)
         except CommandError as e:
             server.call_from_thread(conn.reply_error, e.text)

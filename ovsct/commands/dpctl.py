@@ -65,6 +65,7 @@ class Dpctl:
         self.verbosity = 0
         self.print_statistics = False
         self.names = False
+        self.n_params = 0           # unixctl params, options included.
         self.out: list[str] = []
 
     def error(self, message: str, err: int | None = None) -> None:
@@ -142,6 +143,7 @@ def dpctl(name: str, usage: str, min_args: int, max_args: int, *,
     def declare(body: Callable[[Dpctl, list[str]], Result]) -> Handler:
         def handler(ctx: Context, args: list[str]) -> Result:
             run = Dpctl(ctx)
+            run.n_params = len(args)
             rest = run.eat_options(list(args))
             return body(run, [name] + rest)
         handler.__name__ = handler.__qualname__ = body.__name__

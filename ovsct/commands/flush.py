@@ -11,16 +11,17 @@ tuple, or a filtered walk.
 from __future__ import annotations
 
 from ipaddress import IPv4Address, IPv6Address
+from typing import Any
 
 from ovsct.action import iter_key_values
 from ovsct.commands.dpctl import (ENGINE_ERRORS, Dpctl, dp_arg_exists,
                                   dpctl, errno_of, open_dp)
-from ovsct.commands.table import CONN, Result
+from ovsct.commands.table import CONN, CommandError, Result, too_many_args
 from ovsct.numbers import parse_c_uint, scan_prefixed
 from ovsct.types import ICMP_PROTOS, FlushFilter, TupleMatch
 
 
-class _ParseError(Exception):
+class ParseError(Exception):
     """The grammar failed; the message is in the caller's 'ds'."""
 
 
@@ -40,6 +41,27 @@ def _parse_masked(text: str, bits: int, decimal_bits: int) -> tuple[int, int]:
     return number(value), number(mask) if slash else full
 
 
+def _parse_address(text: str, l3: int) -> tuple[Any, int | None]:
+    """ADDR or ADDR/PLEN (a CIDR prefix, an extension of ours; the host
+    bits are cleared) -> (address, prefix length or None for the whole
+    address).  /32 (/128 for IPv6) is the whole address.  Raises
+    ValueError."""
+    addr_text, slash, plen_text = text.partition("/")
+    if "%" in addr_text:                # inet_pton() takes no scope id.
+        raise ValueError(text)
+    addr = _ADDRESS_TYPES[l3](addr_text)
+    if not slash:
+        return addr, None
+    bits = addr.max_prefixlen
+    plen = parse_c_uint(plen_text, 8) if plen_text.isdigit() else -1
+    if not 0 <= plen <= bits:
+        raise ValueError(text)
+    if plen == bits:
+        return addr, None
+    mask = ((1 << bits) - 1) ^ ((1 << (bits - plen)) - 1)
+    return _ADDRESS_TYPES[l3](int(addr) & mask), plen
+
+
 def _parse_tuple(tm: TupleMatch, text: str, flt: FlushFilter,
                  ds: list[str]) -> None:
     """ofp_ct_tuple_parse() into 'tm'.  The family and the protocol are
@@ -51,25 +73,24 @@ def _parse_tuple(tm: TupleMatch, text: str, flt: FlushFilter,
     for key, value in iter_key_values(text):
         if not value:
             ds.append(f"field {key} missing value")
-            raise _ParseError
+            raise ParseError
         if key in _ADDRESS_KEYS:
             l3, attr = _ADDRESS_KEYS[key]
             if shared.l3 and shared.l3 != l3:
                 ds.append(f"the L3 protocol does not match {value}")
-                raise _ParseError
+                raise ParseError
             old = getattr(tm, attr)
             if old is not None and int(old):
                 ds.append(f"{key} is set multiple times")
-                raise _ParseError
+                raise ParseError
             try:
-                if "%" in value:        # inet_pton() takes no scope id.
-                    raise ValueError(value)
-                addr = _ADDRESS_TYPES[l3](value)
+                addr, plen = _parse_address(value, l3)
             except ValueError:
                 ds.append(f"failed to parse field {key}")
-                raise _ParseError from None
+                raise ParseError from None
             shared.l3 = l3
             setattr(tm, attr, addr)
+            setattr(tm, attr + "_plen", plen)
             continue
         if key == "ct_nw_proto":
             if shared.proto:
@@ -80,36 +101,36 @@ def _parse_tuple(tm: TupleMatch, text: str, flt: FlushFilter,
         elif key in ("icmp_type", "icmp_code", "icmp_id"):
             if shared.proto not in ICMP_PROTOS:
                 ds.append("invalid L4 fields")
-                raise _ParseError
+                raise ParseError
             bits, attr = (16, key) if key == "icmp_id" else (8, key)
         else:
             ds.append(f"invalid conntrack tuple field: {key}")
-            raise _ParseError
+            raise ParseError
         try:
             number = parse_c_uint(value, bits)
         except ValueError:
             ds.append(f"failed to parse field {key}")
-            raise _ParseError from None
+            raise ParseError from None
         if attr is None:
             shared.proto = number
         else:
             setattr(tm, attr, number)
     if not shared.proto and (tm.sport or tm.dport):
         ds.append("port is set without protocol")
-        raise _ParseError
+        raise ParseError
 
 
 def parse_flush_args(args: list[str], ds: list[str]) -> FlushFilter:
     """ofp_ct_match_parse(): [zone=N] [mark=V[/M]] [labels=V[/M]]
     [ct-orig-tuple [ct-reply-tuple]], each only in its position.  Raises
-    _ParseError with the message appended to 'ds'."""
+    ParseError with the message appended to 'ds'."""
     flt = FlushFilter(orig=TupleMatch(), reply=TupleMatch())
     i = 0
     if i < len(args) and args[i].startswith("zone="):
         flt.zone = scan_prefixed(args[i], "zone=", 16)
         if flt.zone is None:
             ds.append("failed to parse zone")
-            raise _ParseError
+            raise ParseError
         i += 1
     for prefix, bits in (("mark=", 32), ("labels=", 128)):
         if i < len(args) and args[i].startswith(prefix):
@@ -118,7 +139,7 @@ def parse_flush_args(args: list[str], ds: list[str]) -> FlushFilter:
                                             min(bits, 64))
             except ValueError:
                 ds.append(f"failed to parse {prefix[:-1]}")
-                raise _ParseError from None
+                raise ParseError from None
             # A zero mask makes the field no part of the match (OVS).
             if prefix == "mark=":
                 flt.mark, flt.mark_mask = value & mask, mask
@@ -132,7 +153,7 @@ def parse_flush_args(args: list[str], ds: list[str]) -> FlushFilter:
             i += 1
     if i < len(args):
         ds.append("invalid arguments")
-        raise _ParseError
+        raise ParseError
     l3, proto = flt.orig.l3, flt.orig.proto or None
     if not (l3 or proto):
         # No tuple field at all: the tuples take no part.
@@ -145,23 +166,95 @@ def parse_flush_args(args: list[str], ds: list[str]) -> FlushFilter:
     return flt
 
 
+# Keys that start a tuple argument (ofp_ct_tuple_parse()).
+TUPLE_KEYS = frozenset(["ct_nw_src", "ct_nw_dst", "ct_ipv6_src",
+                        "ct_ipv6_dst", "ct_nw_proto", "ct_tp_src",
+                        "ct_tp_dst", "icmp_type", "icmp_code", "icmp_id"])
+_MATCH_PREFIXES = ("zone=", "mark=", "labels=")
+STATE_PREFIX = "state="
+
+
+def is_filter_arg(arg: str) -> bool:
+    """An argument only a filtered dump takes (mark=, labels=, state=, a
+    tuple): OVS's dump-conntrack and ct-stats-show have none of them."""
+    return (arg.startswith(("mark=", "labels=", STATE_PREFIX))
+            or arg.partition("=")[0] in TUPLE_KEYS)
+
+
+def parse_states(text: str, ds: list[str]) -> frozenset[str]:
+    """state=S[,S...]: TCP state names as dump-conntrack prints them
+    (protoinfo=(state=ESTABLISHED)), any case.  The names are the engine's
+    (ovsct.engine.TCP_STATE_NAMES)."""
+    from ovsct.engine import TCP_STATE_NAMES
+
+    names = [n.strip().upper() for n in text.split(",")]
+    bad = [n for n in names if n not in TCP_STATE_NAMES]
+    if not text or bad:
+        ds.append("failed to parse state (use one or more of %s, "
+                  "separated by commas)" % ", ".join(TCP_STATE_NAMES))
+        raise ParseError
+    return frozenset(names)
+
+
+def parse_dump_filter(args: list[str], ds: list[str]) -> FlushFilter:
+    """The filter arguments of dump-conntrack and ct-stats-show: those of
+    flush-conntrack (zone=N, mark=X[/M], labels=Y[/N], ct-orig-tuple
+    [ct-reply-tuple], CIDR prefixes on addresses) plus state=S[,S...], in
+    any order; the first tuple is the original direction, the second the
+    reply.  Raises ParseError with the message in 'ds'."""
+    keyed: dict[str, str] = {}
+    tuples: list[str] = []
+    for arg in args:
+        prefix = next((p for p in _MATCH_PREFIXES + (STATE_PREFIX,)
+                       if arg.startswith(p)), None)
+        if prefix is None:
+            tuples.append(arg)
+        elif prefix in keyed:
+            ds.append(f"{prefix[:-1]} is set multiple times")
+            raise ParseError
+        else:
+            keyed[prefix] = arg
+    if len(tuples) > 2:
+        ds.append("invalid arguments")
+        raise ParseError
+    state = keyed.pop(STATE_PREFIX, None)
+    ordered = [keyed[p] for p in _MATCH_PREFIXES if p in keyed] + tuples
+    flt = parse_flush_args(ordered, ds)
+    if state is not None:
+        flt.states = parse_states(state[len(STATE_PREFIX):], ds)
+    return flt
+
+
+# OVS 3.1 takes at most 4 params ([dp] [zone=N] [ct-orig-tuple
+# [ct-reply-tuple]]); mark= and labels= came later and need up to 6.
+OVS31_FLUSH_MAX_ARGS = 4
+
+
 @dpctl("flush-conntrack", "[dp] [zone=N] [mark=X[/M]] [labels=Y[/N]] "
        "[ct-orig-tuple [ct-reply-tuple]]", 0, 6, group=CONN,
        summary="Delete all connections, those of a zone, or those matching "
        "mark, labels and tuples.")
 def flush_conntrack(run: Dpctl, argv: list[str]) -> Result:
+    if run.n_params > OVS31_FLUSH_MAX_ARGS and not any(
+            a.startswith(("mark=", "labels=")) for a in argv[1:]):
+        # Without the later arguments, more than OVS 3.1 takes gets its
+        # unixctl arity error (ovs-appctl dpctl/flush-conntrack a b c d e).
+        raise CommandError(too_many_args("dpctl/flush-conntrack",
+                                         OVS31_FLUSH_MAX_ARGS))
     if not open_dp(run, argv, 5):
         run.fail("Cannot open dpif")
     args = argv[2:] if dp_arg_exists(argv) else argv[1:]
     ds: list[str] = []
     try:
         flt = parse_flush_args(args, ds)
-    except _ParseError:
+    except ParseError:
         run.fail("".join(ds))
 
     engine = run.engine
     try:
-        if flt.is_zero():
+        if flt.has_extensions():
+            flushed = engine.flush_matching(flt)
+        elif flt.is_zero():
             flushed = engine.flush(flt.zone)
         elif flt.is_five_tuple():
             engine.flush_tuple(flt.zone or 0, flt.orig.to_tuple())

@@ -152,6 +152,11 @@ def find_command(name: str) -> Command | None:
     return _by_name.get(name)
 
 
+def too_many_args(name: str, max_args: int) -> str:
+    """lib/unixctl.c process_command()'s text for too many params."""
+    return f'"{name}" command takes at most {max_args} arguments'
+
+
 def dispatch(ctx: Context, name: str, args: list[str]) -> Result:
     """Runs 'name' with unixctl's own checks first (lib/unixctl.c
     process_command(), its texts), for front ends without a unixctl server
@@ -165,6 +170,5 @@ def dispatch(ctx: Context, name: str, args: list[str]) -> Result:
         raise CommandError(f'"{name}" command requires at least '
                            f'{command.min_args} arguments')
     if len(args) > command.max_args:
-        raise CommandError(f'"{name}" command takes at most '
-                           f'{command.max_args} arguments')
+        raise CommandError(too_many_args(name, command.max_args))
     return command.handler(ctx, list(args))
