@@ -14,6 +14,7 @@ and the man pages) uses COMMANDS.  The package is split by job:
     limits.py    zone limits
     tp.py        ct/*-zone-tp timeout policies
     replay.py    ct/replay
+    events.py    ct/events-read (connection events, long poll)
 
 Each row is declared once, on its handler; each error text is written in
 the handler that reports it.  The list below only orders the rows: dpctl/*
@@ -27,8 +28,8 @@ the table can be imported without the C extension).
 
 from __future__ import annotations
 
-from ovsct.commands import (dpctl, flush, limits, replay, settings, show,
-                            tp)
+from ovsct.commands import (dpctl, events, flush, limits, replay, settings,
+                            show, tp)
 from ovsct.commands.dpctl import DATAPATH, DATAPATH_ALIASES
 from ovsct.commands.table import (UNBOUNDED, Command, CommandError, Context,
                                   Result, build, dispatch, find_command,
@@ -60,5 +61,6 @@ COMMANDS: list[Command] = build([
     tp.del_zone_tp,
     tp.list_zone_tp,
     replay.replay,
+    events.events_read,
 ])
 index(COMMANDS)
