@@ -262,9 +262,9 @@ def events_text(cursor: str, lost: int, restarted: bool,
 
 
 def events_json(cursor: str, lost: int, restarted: bool,
-                events: Iterable[Any]) -> dict:
+                events: Iterable[Any], readers: int) -> dict:
     return {"cursor": cursor, "lost": lost, "restarted": restarted,
-            "events": [event_json(e) for e in events]}
+            "readers": readers, "events": [event_json(e) for e in events]}
 
 
 # ---------------------------------------------------------------------------

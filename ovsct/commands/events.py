@@ -19,7 +19,8 @@ The reply's first line is "cursor=C lost=N" (N: events this reader lost
 since its previous call, because the ring overflowed or a writer dropped
 them); each event follows as "[NEW] ", "[UPDATE] " or "[DESTROY] " and
 the dump-conntrack line (-m, -s as there).  In JSON: {"cursor": C,
-"lost": N, "events": [the dump's entry object plus "event"]}.  The
+"lost": N, "restarted": bool, "readers": the number of readers,
+"events": [the dump's entry object plus "event"]}.  The
 arguments after the cursor are flush-conntrack's match grammar
 (ovsct/commands/flush.py), applied by the engine while reading.
 """
@@ -92,6 +93,10 @@ class _Readers:
             if reader is not None:
                 reader[0] = cursor
                 reader[1] = time.monotonic()
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.readers)
 
     def _reap(self) -> None:
         while True:
@@ -220,5 +225,7 @@ def events_read(ctx: Context, args: list[str]) -> Result:
         raise CommandError(fmt.error_line(ctx.program, "events: cannot read "
                                           "events", errno_of(exc)))
     token = "%d:%d:%d" % (rid, cursor[0], cursor[1])
+    n_readers = readers.count()
     return Result(lambda: fmt.events_text(token, lost, restarted, events),
-                  lambda: fmt.events_json(token, lost, restarted, events))
+                  lambda: fmt.events_json(token, lost, restarted, events,
+                                          n_readers))
