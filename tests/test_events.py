@@ -79,10 +79,13 @@ def test_tcp_session_new_updates_destroy(ct):
     seqs = [e.seq for e in events]
     assert seqs == list(range(seqs[0], seqs[0] + 4))
     # The line is the dump's line (same formatter, same -m / -s).
+    verbose_dump = ct.dump_text(verbose=True)
     ct.flush()
     events, cursor, lost = read_all(ct, cursor, verbose=True)
     assert [e.type for e in events] == ["DESTROY"]
-    assert "state_orig=" not in events[0].line or "-" not in events[0].line
+    # -m: the verbose line, exactly what dump-conntrack -m prints.
+    assert events[0].line + "\n" == verbose_dump
+    assert "state_orig=FIN_WAIT_2,state_reply=FIN_WAIT_2" in events[0].line
 
 
 def test_dump_line_matches_the_dump(ct):
