@@ -7,6 +7,7 @@
  * (ext/) and the frame I/O (dpio/) never do.  Files: module.c (module
  * init, the Conntrack type and its table/settings methods), convert.c
  * (arguments in, errors out), dumpobj.c (dump objects and text streams),
+ * events.c (connection events),
  * bench.c (the separate ovsct._bench module around bench/bench.c).
  */
 #ifndef OVSCT_BINDING_H
@@ -94,5 +95,19 @@ PyObject *ct_dump_text(CtObject *, PyObject *args, PyObject *kwargs);
 PyObject *ct_dump_begin(CtObject *, PyObject *args, PyObject *kwargs);
 PyObject *ct_dump_text_next(CtObject *, PyObject *args, PyObject *kwargs);
 PyObject *ct_dump_entries_next(CtObject *, PyObject *args, PyObject *kwargs);
+
+/* dumpobj.c: Entry objects for other files.  entry_builder_new() sets
+ * an exception and returns NULL on failure. */
+struct builder;
+struct builder *entry_builder_new(PyObject *tuple_type, PyObject *entry_type,
+                                  PyObject *tcp_names);
+PyObject *entry_builder_make(struct builder *, const struct ovsct_entry *,
+                             int64_t now);
+void entry_builder_free(struct builder *);
+
+/* events.c: Conntrack methods. */
+PyObject *ct_events_subscribe(CtObject *, PyObject *ignored);
+PyObject *ct_events_unsubscribe(CtObject *, PyObject *ignored);
+PyObject *ct_events_read(CtObject *, PyObject *args);
 
 #endif /* binding.h */

@@ -334,6 +334,41 @@ builder_entry(struct builder *b, const struct ovsct_entry *e, int64_t now)
                         N_ENTRY_FIELDS);
 }
 
+/* The builder for other files (events.c), on the heap. */
+struct builder *
+entry_builder_new(PyObject *tuple_type, PyObject *entry_type,
+                  PyObject *tcp_names)
+{
+    struct builder *b = PyMem_Malloc(sizeof *b);
+
+    if (!b) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    if (builder_init(b, tuple_type, entry_type, tcp_names)) {
+        builder_destroy(b);
+        PyMem_Free(b);
+        return NULL;
+    }
+    return b;
+}
+
+PyObject *
+entry_builder_make(struct builder *b, const struct ovsct_entry *e,
+                   int64_t now)
+{
+    return builder_entry(b, e, now);
+}
+
+void
+entry_builder_free(struct builder *b)
+{
+    if (b) {
+        builder_destroy(b);
+        PyMem_Free(b);
+    }
+}
+
 /* dump_entries(zone, Tuple, Entry, tcp_state_names) -> list[Entry]
  *
  * The whole dump runs with the GIL released; objects are made after. */

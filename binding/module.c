@@ -48,16 +48,17 @@ static PyObject *
 ct_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"buckets", "manual_clock", "start_ms",
-                             "sweeper", "bucket_low_bits", NULL};
+                             "sweeper", "bucket_low_bits", "event_ring",
+                             NULL};
     module_state *st = PyType_GetModuleState(type);
-    uint32_t buckets = 0;
+    uint32_t buckets = 0, event_ring = 0;
     int manual_clock = 0, sweeper = 1, low_bits = 0;
     long long start_ms = 0;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O&pLpp:Conntrack",
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O&pLppO&:Conntrack",
                                      kwlist, conv_u32, &buckets,
                                      &manual_clock, &start_ms, &sweeper,
-                                     &low_bits)) {
+                                     &low_bits, conv_u32, &event_ring)) {
         return NULL;
     }
 
@@ -67,6 +68,7 @@ ct_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         .start_ms = start_ms,
         .no_sweeper = !sweeper,
         .bucket_low_bits = low_bits,
+        .event_ring = event_ring,
     };
     struct ovsct *ct = NULL;
     int err;
@@ -968,6 +970,13 @@ static PyMethodDef ct_methods[] = {
      "flush_tuple(zone, tuple)"},
     {"flush_filter", (PyCFunction) ct_flush_filter, METH_O,
      "flush_filter(filter) -> int"},
+    {"events_subscribe", (PyCFunction) ct_events_subscribe, METH_NOARGS,
+     "events_subscribe() -> (seq, dropped): a cursor at the next event"},
+    {"events_unsubscribe", (PyCFunction) ct_events_unsubscribe, METH_NOARGS,
+     "events_unsubscribe()"},
+    {"events_read", (PyCFunction) ct_events_read, METH_VARARGS,
+     "events_read(cursor, max, filter, verbose, stats, Tuple, Entry, "
+     "tcp_state_names) -> ([(seq, type, Entry, line)], cursor, lost)"},
     {"dump_entries", (PyCFunction) ct_dump_entries, METH_VARARGS,
      "dump_entries(zone, Tuple, Entry, tcp_state_names) -> list"},
     {"dump_begin", (PyCFunction) (void (*)(void)) ct_dump_begin,
@@ -1274,6 +1283,8 @@ module_exec(PyObject *module)
     Py_DECREF(defaults);
 
     if (add_names(module, "TP_NAMES", ovsct_tp_names, OVSCT_TP_N) < 0
+        || add_names(module, "EVENT_NAMES", ovsct_event_names,
+                     OVSCT_EVENT_TYPES_N) < 0
         || add_names(module, "TCP_STATE_NAMES", ovsct_tcp_state_names,
                      OVSCT_TCPS_N) < 0
         || add_names(module, "TCP_FLAG_NAMES", ovsct_tcp_flag_names,

@@ -97,6 +97,7 @@ ovsct_create(const struct ovsct_config *cfg, struct ovsct **ctp)
     atomic_init(&ct->tcp_seq_chk, true);
     atomic_init(&ct->last_full_reap, INT64_MIN);
     ct_mutex_init(&ct->cfg_lock);
+    ct_events_init(ct, cfg ? cfg->event_ring : 0);
     ct_mutex_init(&ct->reclaim_lock);
     ct_mutex_init(&ct->slab_lock);
     ct_wake_init(&ct->wake);
@@ -127,6 +128,7 @@ ovsct_destroy(struct ovsct *ct)
         return;
     }
     ct_sweeper_stop(ct);
+    ct_events_destroy(ct);      /* No DESTROY events for the teardown. */
     ovsct_flush(ct, NULL, NULL);
     ct_reclaim_all(ct);
     for (uint32_t i = 0; i < ct->n_buckets; i++) {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
 #include "ovsct-private.h"
 
 /* Frames processed in one staged pass of ovsct_execute(). */
@@ -85,15 +86,35 @@ conn_init_state(struct ct_conn *c, const struct ct_pkt *pkt,
     }
 }
 
+/* What an UPDATE event reports a change of (events.c): the coalesced TCP
+ * state (the one state the dump prints), or for other protocols whether
+ * a reply was seen. */
+static int
+conn_event_class(struct ct_conn *c) CT_REQUIRES(c->lock)
+{
+    struct ct_tcp_peer *tcp = ct_conn_tcp(c);
+
+    if (tcp) {
+        return ovsct_tcp_state_coalesce(tcp[0].state, tcp[1].state);
+    }
+    return c->state == (is_icmp(c->key.nw_proto) ? CT_ICMP_REPLY
+                                                  : CT_OTHER_BIDIR);
+}
+
 /* Updates 'c' for packet 'pkt' in direction 'dir' (1: reply), under the
- * connection's own lock. */
+ * connection's own lock; posts an UPDATE event if its class changed. */
 static enum ct_update_res
 conn_update(struct ovsct *ct, struct ct_conn *c, int dir,
             const struct ct_pkt *pkt, const struct exec_ctx *x)
 {
+    bool events = ct_events_on(ct);
     enum ct_update_res res;
+    int before = 0;
 
     ct_spin_lock(&c->lock);
+    if (events) {
+        before = conn_event_class(c);
+    }
     if (c->key.nw_proto == 6) {
         res = ct_tcp_update(ct, c, dir, pkt, x->tp, x->now);
     } else if (is_icmp(c->key.nw_proto)) {
@@ -101,7 +122,11 @@ conn_update(struct ovsct *ct, struct ct_conn *c, int dir,
     } else {
         res = ct_other_update(c, dir, x->tp, x->now);
     }
+    events = events && conn_event_class(c) != before;
     ct_spin_unlock(&c->lock);
+    if (events) {
+        ct_event_conn(ct, c, OVSCT_EVENT_UPDATE);
+    }
     return res;
 }
 
@@ -120,13 +145,18 @@ valid_new(const struct ct_pkt *pkt)
     return true;
 }
 
-static void
-apply_mark_labels(struct ct_conn *c, const struct ovsct_action *a)
+/* Applies the mark and labels of 'a' to 'c'; returns whether they
+ * changed. */
+static bool
+set_mark_labels(struct ct_conn *c, const struct ovsct_action *a)
 {
-    if (!a->set_mark && !a->set_labels) {
-        return;
-    }
+    uint32_t mark;
+    ovsct_u128 labels;
+    bool changed;
+
     ct_spin_lock(&c->lock);
+    mark = c->mark;
+    labels = c->labels;
     if (a->set_mark) {
         c->mark = (c->mark & ~a->mark_mask) | (a->mark & a->mark_mask);
     }
@@ -136,7 +166,20 @@ apply_mark_labels(struct ct_conn *c, const struct ovsct_action *a)
         c->labels.hi = (c->labels.hi & ~a->labels_mask.hi)
                        | (a->labels.hi & a->labels_mask.hi);
     }
+    changed = mark != c->mark || labels.lo != c->labels.lo
+              || labels.hi != c->labels.hi;
     ct_spin_unlock(&c->lock);
+    return changed;
+}
+
+static void
+apply_mark_labels(struct ovsct *ct, struct ct_conn *c,
+                  const struct ovsct_action *a)
+{
+    if ((a->set_mark || a->set_labels) && set_mark_labels(c, a)
+        && ct_events_on(ct)) {
+        ct_event_conn(ct, c, OVSCT_EVENT_UPDATE);
+    }
 }
 
 /* Admission. */
@@ -220,6 +263,11 @@ conn_insert__(struct ovsct *ct, struct exec_ctx *x, struct ct_conn *c,
     c->node[1].hash = rhash;
     c->node[1].bucket = (uint32_t) (rb - ct->buckets);
     c->gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
+    if (x->action->set_mark || x->action->set_labels) {
+        /* Not yet visible: set now, so that NEW carries them.  The
+         * caller's apply_mark_labels() then finds nothing to change. */
+        set_mark_labels(c, x->action);
+    }
     atomic_store_explicit(&c->n_linked, ct_conn_two_slots(c) ? 2 : 1,
                           memory_order_relaxed);
     lb = ct_sweep_lb(ct, x->now);
@@ -237,6 +285,12 @@ conn_insert__(struct ovsct *ct, struct exec_ctx *x, struct ct_conn *c,
     }
     atomic_fetch_add_explicit(&b->n_live, 1, memory_order_relaxed);
     ct_stat_inc(&ct_my_stat(ct)->created);
+    if (ct_events_on(ct)) {
+        /* Under the bucket lock(s): nobody can post an event for 'c'
+         * before its NEW.  The mark and labels of the commit are in it
+         * (set before linking). */
+        ct_event_conn(ct, c, OVSCT_EVENT_NEW);
+    }
     return LINK_OK;
 }
 
@@ -419,7 +473,7 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
         c = conn_create_locked(ct, x, &pkt, hash, b);
         if (c) {
             ct_mutex_unlock(&b->lock);
-            apply_mark_labels(c, a);
+            apply_mark_labels(ct, c, a);
             return OVSCT_CS_TRACKED | OVSCT_CS_NEW;
         }
     }
@@ -434,7 +488,7 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
         if (c->nat && a->nat.kind) {
             state |= nat_packet(c, dir, frame, len, &pkt);
         }
-        apply_mark_labels(c, a);
+        apply_mark_labels(ct, c, a);
         return state;
     }
 
@@ -505,7 +559,7 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
         if (c->nat && a->nat.kind) {
             state |= nat_packet(c, dir, frame, len, &pkt);
         }
-        apply_mark_labels(c, a);
+        apply_mark_labels(ct, c, a);
     }
     return state;
 }

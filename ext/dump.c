@@ -36,9 +36,10 @@ ct_tuple_from_key(const struct ct_key *k, struct ovsct_tuple *t)
     }
 }
 
-/* Copies 'c' into '*e'.  Call with a bucket lock of 'c' held. */
-static void
-entry_fill(struct ovsct *ct, struct ct_conn *c, struct ovsct_entry *e)
+/* Copies 'c' into '*e'.  Call with a bucket lock of 'c' held, or inside
+ * an epoch (events.c). */
+void
+ct_entry_fill(struct ct_conn *c, struct ovsct_entry *e)
 {
     struct ct_tcp_peer *tcp = ct_conn_tcp(c);
     struct ct_key rkey;
@@ -66,7 +67,6 @@ entry_fill(struct ovsct *ct, struct ct_conn *c, struct ovsct_entry *e)
         }
     }
     ct_spin_unlock(&c->lock);
-    (void) ct;
 }
 
 /* The connection whose forward node (dir 0) is entry 'e', or NULL. */
@@ -132,7 +132,7 @@ dump_refill(struct ovsct_dump *d)
 
         if (c && ct_conn_live(c, d->now, gen)
             && (!d->has_zone || c->key.zone == d->zone)) {
-            entry_fill(ct, c, &d->buf[d->n++]);
+            ct_entry_fill(c, &d->buf[d->n++]);
         }
     }
     ct_mutex_unlock(&b->lock);

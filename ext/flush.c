@@ -112,6 +112,13 @@ flush_bucket(struct ovsct *ct, struct ct_bucket *b, int64_t now,
 }
 
 static bool
+match_any(const struct ct_conn *c OVSCT_UNUSED__,
+          const void *aux OVSCT_UNUSED__)
+{
+    return true;
+}
+
+static bool
 match_zone(const struct ct_conn *c, const void *aux)
 {
     return c->key.zone == *(const uint16_t *) aux;
@@ -122,7 +129,16 @@ ovsct_flush(struct ovsct *ct, const uint16_t *zone, size_t *n_flushed)
 {
     size_t n = 0;
 
-    if (!zone) {
+    if (!zone && ct_events_on(ct)) {
+        /* Readers want a DESTROY per connection: walk the buckets
+         * instead of swapping the maps. */
+        int64_t now = ovsct_now(ct);
+
+        for (uint32_t i = 0; i < ct->n_buckets; i++) {
+            n += flush_bucket(ct, &ct->buckets[i], now, match_any, NULL);
+        }
+        ct_reclaim(ct);
+    } else if (!zone) {
         n = flush_all(ct);
         if (!ct->has_sweeper) {
             ct_reclaim(ct);
@@ -257,6 +273,20 @@ match_filter(const struct ct_conn *c_, const void *aux)
     ct_tuple_from_key(&rkey, &reply);
     return (!f->has_orig || tuple_match(&f->orig, &orig))
            && (!f->has_reply || tuple_match(&f->reply, &reply));
+}
+
+bool
+ovsct_entry_match(const struct ovsct_flush_filter *f,
+                  const struct ovsct_entry *e)
+{
+    return (!f->has_zone || e->zone == f->zone)
+           && (e->mark & f->mark_mask) == (f->mark & f->mark_mask)
+           && (e->labels.lo & f->labels_mask.lo)
+              == (f->labels.lo & f->labels_mask.lo)
+           && (e->labels.hi & f->labels_mask.hi)
+              == (f->labels.hi & f->labels_mask.hi)
+           && (!f->has_orig || tuple_match(&f->orig, &e->orig))
+           && (!f->has_reply || tuple_match(&f->reply, &e->reply));
 }
 
 int

@@ -3,6 +3,10 @@
  */
 #include "names.h"
 
+const char *const ovsct_event_names[OVSCT_EVENT_TYPES_N] = {
+    "", "NEW", "UPDATE", "DESTROY",
+};
+
 const char *const ovsct_tcp_state_names[OVSCT_TCPS_N] = {
     [OVSCT_TCPS_CLOSED] = "CLOSED",
     [OVSCT_TCPS_LISTEN] = "LISTEN",

@@ -24,6 +24,12 @@
 extern "C" {
 #endif
 
+/* Event type names by enum ovsct_event_type ("NEW", "UPDATE", "DESTROY";
+ * index 0 is ""), as the kernel's conntrack tool and ovsct events print
+ * them inside brackets. */
+#define OVSCT_EVENT_TYPES_N 4
+extern const char *const ovsct_event_names[OVSCT_EVENT_TYPES_N];
+
 /* TCP peer state names, enum ovsct_tcp_state order ("CLOSED", ...). */
 extern const char *const ovsct_tcp_state_names[OVSCT_TCPS_N];
 

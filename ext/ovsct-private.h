@@ -36,7 +36,18 @@
  *   2. 'reclaim_lock' (a bulk flush takes it under every bucket lock);
  *   3. leaves, with or without the locks above, nothing taken under them:
  *      a connection's 'lock' (struct ct_spin), a thread's retire slot
- *      lock, 'slab_lock', 'cfg_lock'.
+ *      lock, 'slab_lock', 'cfg_lock';
+ *   4. the event ring's writer lock (events.c), a leaf too: taken with
+ *      bucket locks held (NEW at link time, DESTROY at claim time) or
+ *      with none (UPDATE), never with a connection's 'lock' held (the
+ *      entry is copied first), and nothing is taken under it.  It cannot
+ *      deadlock: its holder waits for nothing, and a writer that does not
+ *      get it within a bounded spin drops the event (counted) instead of
+ *      waiting longer, so a preempted holder delays nobody for long.
+ *      Readers take no lock at all: they copy slots optimistically and
+ *      check each slot's sequence stamp before and after (a seqlock), so
+ *      a writer never waits for a reader.  'ev_sub_lock' (subscribe and
+ *      unsubscribe only) is taken with no other lock held.
  *
  * Removal
  * =======
@@ -308,6 +319,14 @@ struct ovsct {
     _Atomic uint32_t sweep_interval;
     atomic_bool tcp_seq_chk;
 
+    /* Connection events (events.c): readers subscribed, checked (relaxed)
+     * before an event is built; the ring itself. */
+    _Atomic uint32_t ev_subscribers;
+    uint32_t ev_ring_size;      /* From ovsct_config, a power of two. */
+    _Atomic(struct ct_events *) events;     /* Allocated on first
+                                             * subscribe. */
+    struct ct_mutex ev_sub_lock;
+
     /* Connection count.  'n_conns' includes 'n_reserved': admission
      * reserves a whole batch at once when far from maxconns (one atomic
      * add per batch instead of one per connection) and gives back what
@@ -460,6 +479,18 @@ bool ct_table_empty(struct ovsct *);
 
 /* dump.c */
 void ct_tuple_from_key(const struct ct_key *, struct ovsct_tuple *);
+void ct_entry_fill(struct ct_conn *, struct ovsct_entry *);
+
+/* events.c: the hooks call ct_event_conn() only when ct_events_on(). */
+static inline bool
+ct_events_on(const struct ovsct *ct)
+{
+    return __builtin_expect(atomic_load_explicit(&ct->ev_subscribers,
+                                                 memory_order_relaxed), 0);
+}
+void ct_event_conn(struct ovsct *, struct ct_conn *, int type);
+void ct_events_init(struct ovsct *, uint32_t ring_size);
+void ct_events_destroy(struct ovsct *);
 
 /* slab.c */
 size_t ct_slab_obj_size(int cls);

@@ -165,6 +165,8 @@ struct ovsct_config {
     bool manual_clock;          /* Start with a manual clock at 'start_ms'. */
     int64_t start_ms;
     bool no_sweeper;            /* Do not start the sweeper thread. */
+    uint32_t event_ring;        /* Events kept for readers (rounded up to a
+                                 * power of two, 16..1<<22).  0: default. */
     bool bucket_low_bits;       /* Pick the bucket from the hash's low bits
                                  * instead of its high bits (the naive
                                  * mapping, kept for measurements: the
@@ -357,6 +359,69 @@ void ovsct_get_counters(struct ovsct *, struct ovsct_counters *);
 /* Runs one full sweep pass synchronously and returns the number of
  * connections removed (used by tests and by exact counting). */
 size_t ovsct_sweep_now(struct ovsct *);
+
+/* Connection events (events.c)
+ * ==============================
+ *
+ * While at least one reader is subscribed, the engine records NEW when a
+ * connection is committed, UPDATE when its coalesced TCP state (the one
+ * state the dump prints) changes, when its mark or labels change, or when
+ * a non-TCP connection sees its first reply, and DESTROY when it is
+ * removed for any reason (expiry reaped by a lookup or the sweeper,
+ * flush, force, TCP reopen).  Each event carries a copy of the entry as a
+ * dump makes it and a 64-bit sequence number (1, 2, ... without gaps).
+ *
+ * Events go to one bounded ring per table.  Writers never wait for a
+ * reader: readers copy slots without any lock and detect a slot that was
+ * overwritten under them.  A reader that falls more than the ring's size
+ * behind loses the oldest events; a writer that cannot get the ring's
+ * writer lock within a short bounded spin drops its event.  Both losses are
+ * counted and reported to every reader by ovsct_events_read().  With no
+ * subscriber, the cost on the packet path is one relaxed load per
+ * commit, state change and removal. */
+enum ovsct_event_type {
+    OVSCT_EVENT_NEW = 1,
+    OVSCT_EVENT_UPDATE = 2,
+    OVSCT_EVENT_DESTROY = 3,
+};
+struct ovsct_event {
+    uint64_t seq;
+    uint8_t type;               /* enum ovsct_event_type. */
+    uint8_t pad_[7];
+    struct ovsct_entry entry;
+};
+#define OVSCT_EVENTS_DEFAULT_RING 8192
+#define OVSCT_EVENTS_MAX_RING (1u << 22)
+
+/* A reader's position: the next sequence number to read, and how many
+ * dropped events it has been told about. */
+struct ovsct_events_cursor {
+    uint64_t seq;
+    uint64_t dropped;
+};
+
+/* Enables events (allocating the ring on first use) and sets '*cursor' to
+ * the next event to come.  Every subscribe needs one unsubscribe; events
+ * stay on while the count is above zero. */
+int ovsct_events_subscribe(struct ovsct *, struct ovsct_events_cursor *);
+void ovsct_events_unsubscribe(struct ovsct *);
+/* Whether anyone is subscribed. */
+bool ovsct_events_enabled(const struct ovsct *);
+/* Copies to 'buf' up to 'max' events from '*cursor' on that match
+ * 'filter' (NULL: all; events that do not match are consumed too),
+ * advances '*cursor', sets '*n' and adds to '*lost' the events this
+ * reader lost since its last read (overwritten before it read them, or
+ * dropped by a writer).  Never blocks.  A cursor ahead of the ring (from
+ * an earlier table) restarts at the next event.  EINVAL if events were
+ * never enabled on this table. */
+int ovsct_events_read(struct ovsct *, struct ovsct_events_cursor *cursor,
+                      const struct ovsct_flush_filter *filter,
+                      struct ovsct_event *buf, size_t max, size_t *n,
+                      uint64_t *lost);
+/* Whether 'entry' matches 'filter' as ovsct_flush_filter() would match its
+ * connection (flush.c). */
+bool ovsct_entry_match(const struct ovsct_flush_filter *filter,
+                       const struct ovsct_entry *entry);
 
 /* Returns freed memory to the OS where the allocator allows it. */
 void ovsct_trim(void);

@@ -221,6 +221,9 @@ ct_conn_claim(struct ovsct *ct, struct ct_conn *c)
                               memory_order_relaxed);
     st = ct_my_stat(ct);
     ct_stat_inc(&st->removed);
+    if (ct_events_on(ct)) {
+        ct_event_conn(ct, c, OVSCT_EVENT_DESTROY);
+    }
     return true;
 }
 

@@ -56,7 +56,35 @@ arguments.  Numbers are decimal and parsed strictly (see \fBDifferences from
 Open vSwitch\fR).
 """
 
-TAIL = r""".SS "JSON output"
+TAIL = r""".SS "Connection events"
+\fBovsct events\fR [\fB\-m\fR] [\fB\-s\fR] [\fIdp\fR] [\fBzone=\fIN\fR]
+[\fBmark=\fIX\fR[\fB/\fIM\fR]] [\fBlabels=\fIY\fR[\fB/\fIN\fR]]
+[\fIct\-orig\-tuple\fR [\fIct\-reply\-tuple\fR]] prints one line per
+connection event of the daemon's table until interrupted (\fBSIGINT\fR or
+\fBSIGTERM\fR end it quietly): \fB[NEW] \fR when a connection is
+committed, \fB[UPDATE] \fR when the TCP state that the dump prints changes,
+when the mark or labels change, or when a connection of another protocol
+sees its first reply, \fB[DESTROY] \fR when it is removed (expiry, flush,
+force, TCP reopen), each followed by the connection's
+\fBdump\-conntrack\fR line (with \fB\-m\fR and \fB\-s\fR as there);
+with \fB\-f json\fR, one JSON object per line, the dump's object plus
+\fB"event"\fR.  The match arguments are those of \fBflush\-conntrack\fR.
+The engine keeps the events in a bounded ring that the packet path never
+waits for; a reader that falls behind loses the oldest events, and
+\fBovsct events\fR then writes a counted warning to standard error: losses
+are never silent.  Events cost nothing while no reader exists.
+.PP
+\fBovsct events\fR calls \fBct/events\-read\fR in a loop.  unixctl is
+request/response, and \fBovs\-appctl\fR reads one reply per request, so the
+events are read by long polling rather than by a reply that never ends: each
+call returns the events after the cursor of the previous reply as soon as
+there are some, or after waiting up to \fBwait=\fR ms (default 1000) for
+them; the wait happens on a thread of its own, so the daemon's loop, its
+table commands and its packet workers never wait for a reader, and any
+client (\fBovs\-appctl \-t ovsctd ct/events\-read\fR included) can read
+events.  A reader that has not read for 10 seconds is dropped, so a
+client that dies leaves nothing behind; \fB\-\-close\fR drops it at once.
+.SS "JSON output"
 A client that sends \fBset\-options \-\-format json\fR first, as
 \fBovs\-appctl \-f json\fR does in Open vSwitch 3.4 and later, and as
 \fBovsct \-f json\fR does, receives every reply of the commands above as a

@@ -236,6 +236,8 @@ def help_text() -> str:
             lines.append("      %s" % c.summary)
     lines += [
         "Daemon:",
+        "  events [-m] [-s] [dp] [zone=N] [match]",
+        "                     stream connection events until interrupted",
         "  list-commands      list the daemon's commands",
         "  version            print the daemon's version",
         "  exit               make the daemon exit",
@@ -559,6 +561,12 @@ def main(argv: list[str] | None = None, out: TextIO | None = None,
         if args[0] == "states":
             raise UsageError("states needs a capture: %s -r FILE states"
                              % PROGRAM)
+        if args[0] == "events":
+            # Connection events of the daemon's table (ovsct/events.py).
+            from ovsct.events import run_events
+            return run_events(opts.target or rundir.DEFAULT_TARGET,
+                              args[1:], opts.fmt == "json", out, err,
+                              PROGRAM)
         return run_client(opts, args, out, err)
     except UsageError as e:
         err.write("%s: %s\n" % (PROGRAM, e))

@@ -17,7 +17,8 @@ import socket
 from array import array
 from ipaddress import IPv4Address, IPv6Address
 from itertools import accumulate
-from typing import Any, Iterable, Iterator, Optional, Sequence, Union
+from typing import (Any, Iterable, Iterator, NamedTuple, Optional, Sequence,
+                    Union)
 
 from ovsct import _engine
 from ovsct.errors import NotFound, OvsctError, TableFull
@@ -27,7 +28,7 @@ __all__ = [
     "Conntrack", "Entry", "FlushFilter", "NotFound", "OvsctError",
     "TableFull", "Tuple", "TupleMatch", "TP_NAMES", "TP_DEFAULTS",
     "PROTO_CLASSES", "TCP_STATE_NAMES", "COUNTER_NAMES", "action_to_c",
-    "pcap_load", "pcap_write", "bench_run", "trim",
+    "pcap_load", "pcap_write", "bench_run", "trim", "Event", "EVENT_NAMES",
 ]
 
 # Timeout-policy attribute names (ovsct_tp_names) and their defaults (s).
@@ -41,6 +42,9 @@ COUNTER_NAMES: tuple[str, ...] = _engine.COUNTER_NAMES
 # IP protocol -> PROTO_CLASSES name (ovsct_proto_class()).
 _PROTO_CLASS_OF = {num: name for num, name in _engine.PROTO_NAMES.items()
                    if name in PROTO_CLASSES}
+# Event type names by enum ovsct_event_type ("" first, then NEW, UPDATE,
+# DESTROY).
+EVENT_NAMES: tuple[str, ...] = _engine.EVENT_NAMES
 
 CS_SRC_NAT = 0x40
 CS_DST_NAT = 0x80
@@ -197,13 +201,15 @@ class Conntrack:
 
     def __init__(self, buckets: int = 0, manual_clock: bool = False,
                  start_ms: int = 0, sweeper: bool = True,
-                 bucket_low_bits: bool = False) -> None:
+                 bucket_low_bits: bool = False, event_ring: int = 0) -> None:
         # 'bucket_low_bits' picks buckets by the hash's low bits: the naive
         # mapping, only for measurements (docs/benchmarks.md).
+        # 'event_ring': events kept for readers (0: the default).
         self._ct = _engine.Conntrack(buckets=buckets,
                                      manual_clock=manual_clock,
                                      start_ms=start_ms, sweeper=sweeper,
-                                     bucket_low_bits=bucket_low_bits)
+                                     bucket_low_bits=bucket_low_bits,
+                                     event_ring=event_ring)
 
     # Lifecycle.
 
@@ -349,6 +355,29 @@ class Conntrack:
     def flush_filter(self, flt: FlushFilter) -> int:
         return self._ct.flush_filter(_filter_to_c(flt))
 
+    # Connection events (ext/events.c).
+
+    def events_subscribe(self) -> tuple[int, int]:
+        """Turns events on (one more reader) and returns a cursor at the
+        next event: an opaque (seq, dropped) pair for events_read()."""
+        return self._ct.events_subscribe()
+
+    def events_unsubscribe(self) -> None:
+        """One reader less; events stop when none is left."""
+        self._ct.events_unsubscribe()
+
+    def events_read(self, cursor: tuple[int, int], max: int = 1024,
+                    flt: Optional[FlushFilter] = None, verbose: bool = False,
+                    stats: bool = False
+                    ) -> tuple[list["Event"], tuple[int, int], int]:
+        """The events after 'cursor' (at most 'max', those matching 'flt'),
+        the cursor after them, and how many events this reader lost since
+        its last read (ring overflow or a writer's drop).  Never waits."""
+        raw, cursor, lost = self._ct.events_read(
+            tuple(cursor), max, None if flt is None else _filter_to_c(flt),
+            verbose, stats, Tuple, Entry, TCP_STATE_NAMES)
+        return [Event(*r) for r in raw], cursor, lost
+
     # Dumps and statistics.
 
     def dump(self, zone: Optional[int] = None) -> list[Entry]:
@@ -439,6 +468,17 @@ class Conntrack:
 
     def sweep_now(self) -> int:
         return self._ct.sweep_now()
+
+
+class Event(NamedTuple):
+    """One connection event: its sequence number, type ("NEW", "UPDATE",
+    "DESTROY"), the entry as a dump copies it, and the entry's dump line
+    (with the -m / -s asked for)."""
+
+    seq: int
+    type: str
+    entry: Entry
+    line: str
 
 
 class TextStream:

@@ -269,6 +269,40 @@ class EntriesJsonStream:
 
 
 # ---------------------------------------------------------------------------
+# Connection events (ovsct events, ct/events-read)
+
+def event_line(event: Any) -> str:
+    """"[NEW] " (or UPDATE, DESTROY) and the entry's dump line, as the
+    kernel datapath's events print."""
+    return "[%s] %s\n" % (event.type, event.line)
+
+
+def event_json(event: Any) -> dict:
+    """The dump's JSON object of the entry plus "event"."""
+    obj = entry_json(event.entry)
+    obj["event"] = event.type
+    return obj
+
+
+def events_header(cursor: str, lost: int, restarted: bool) -> str:
+    """ct/events-read's first line."""
+    return "cursor=%s lost=%d%s\n" % (cursor, lost,
+                                      " restarted" if restarted else "")
+
+
+def events_text(cursor: str, lost: int, restarted: bool,
+                events: Iterable[Any]) -> str:
+    return events_header(cursor, lost, restarted) + "".join(
+        event_line(e) for e in events)
+
+
+def events_json(cursor: str, lost: int, restarted: bool,
+                events: Iterable[Any], readers: int) -> dict:
+    return {"cursor": cursor, "lost": lost, "restarted": restarted,
+            "readers": readers, "events": [event_json(e) for e in events]}
+
+
+# ---------------------------------------------------------------------------
 # ct/replay
 
 def ct_state_name(bits: int) -> str:

@@ -12,7 +12,8 @@ time, in arrival order, on a single control thread, so a long engine call
 come back to the loop through UnixctlServer.call_from_thread().  Deferred
 commands (Command.deferred: ct/replay) run on the --threads packet workers
 instead, so several replays proceed in parallel and control commands keep
-working meanwhile.  The adapter below is
+working meanwhile.  Long polls (Command.long_poll: ct/events-read) wait on
+a pool of their own.  The adapter below is
 the only code that calls reply / reply_error for table commands.
 
 Options are checked where they are parsed (check_options(), --action),
@@ -72,6 +73,10 @@ class Daemon:
             max_workers=1, thread_name_prefix="control")
         self.packets = concurrent.futures.ThreadPoolExecutor(
             max_workers=threads, thread_name_prefix="pkt")
+        # Long polls (Command.long_poll: ct/events-read) wait here, one
+        # thread each, up to EVENT_READERS at once (more queue).
+        self.waiters = concurrent.futures.ThreadPoolExecutor(
+            max_workers=EVENT_READERS, thread_name_prefix="events")
         self._busy = 0
         self._busy_lock = threading.Lock()
 
@@ -122,7 +127,8 @@ def _table_callback(conn: unixctl_server.UnixctlConnection, argv: list[str],
         else:
             server.call_from_thread(_reply, conn, value, as_json)
 
-    pool = daemon.packets if command.deferred else daemon.control
+    pool = (daemon.waiters if command.long_poll
+            else daemon.packets if command.deferred else daemon.control)
     daemon.submit(pool, job)
 
 
@@ -259,6 +265,7 @@ MAX_BUCKETS = 1 << 20
 MAX_THREADS = 1024
 MAX_CLIENTS = 1 << 20
 MAX_UNBOUNDED = sys.maxsize
+EVENT_READERS = 32
 
 
 def check_options(args: argparse.Namespace) -> None:
@@ -450,6 +457,7 @@ def _shutdown(daemon: Daemon, pidfile: str | None) -> None:
     daemon.server.close()
     daemon.control.shutdown(wait=False, cancel_futures=True)
     daemon.packets.shutdown(wait=False, cancel_futures=True)
+    daemon.waiters.shutdown(wait=False, cancel_futures=True)
     if daemon.busy:
         # A replay is still inside the engine; do not free it under the
         # worker or wait for the replay to end.

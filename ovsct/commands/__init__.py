@@ -16,6 +16,7 @@ and the man pages) uses COMMANDS.  The package is split by job:
     replay.py    ct/replay
     coverage.py  ct/coverage-show (counters as coverage/show) and the
                  NAT exhaustion warning
+    events.py    ct/events-read (connection events, long poll)
 
 Each row is declared once, on its handler; each error text is written in
 the handler that reports it.  The list below only orders the rows: dpctl/*
@@ -29,8 +30,8 @@ the table can be imported without the C extension).
 
 from __future__ import annotations
 
-from ovsct.commands import (coverage, dpctl, flush, limits, replay,
-                            settings, show, tp)
+from ovsct.commands import (coverage, dpctl, events, flush, limits,
+                            replay, settings, show, tp)
 from ovsct.commands.dpctl import DATAPATH, DATAPATH_ALIASES
 from ovsct.commands.table import (UNBOUNDED, Command, CommandError, Context,
                                   Result, build, dispatch, find_command,
@@ -63,5 +64,6 @@ COMMANDS: list[Command] = build([
     tp.list_zone_tp,
     replay.replay,
     coverage.coverage_show,
+    events.events_read,
 ])
 index(COMMANDS)

@@ -109,7 +109,10 @@ class Command:
     """One entry of the table.  'min_args'/'max_args' are unixctl param
     counts, options included (UNBOUNDED: no maximum).  'deferred' marks a
     handler that may run for long (it reads a file and runs a whole
-    capture): the daemon may run it off its main loop."""
+    capture): the daemon may run it off its main loop.  'long_poll' marks
+    a handler that may wait for something to happen (ct/events-read): the
+    daemon runs it on a pool of its own, so that it holds up neither the
+    table commands nor the packet workers."""
 
     name: str
     usage: str
@@ -120,17 +123,19 @@ class Command:
     group: str
     summary: str
     deferred: bool = False
+    long_poll: bool = False
 
 
 def command(name: str, usage: str, min_args: int, max_args: int, *,
             group: str, summary: str, read_only: bool = False,
-            deferred: bool = False) -> Callable[[Handler], Handler]:
+            deferred: bool = False, long_poll: bool = False
+            ) -> Callable[[Handler], Handler]:
     """Declares the row of the decorated handler (see the module
     comment)."""
     def declare(handler: Handler) -> Handler:
         handler.command = Command(  # type: ignore[attr-defined]
             name, usage, min_args, max_args, handler, read_only, group,
-            summary, deferred)
+            summary, deferred, long_poll)
         return handler
     return declare
 

@@ -381,14 +381,62 @@ admin_thread(void *arg_)
     return NULL;
 }
 
+/* An events reader beside the packet and admin threads: a small ring, so
+ * that overflow and overwrite-while-reading happen; sequence numbers must
+ * only grow, every event must be well formed.  Every 64 reads it also
+ * unsubscribes and subscribes again (events off and on under traffic). */
+struct ev_reader {
+    struct mixed *m;
+    uint64_t events, lost, reads;
+};
+
+static void *
+events_thread(void *arg_)
+{
+    struct ev_reader *r = arg_;
+    struct ovsct_event *buf = malloc(64 * sizeof *buf);
+    struct ovsct_events_cursor cur;
+    uint64_t last = 0;
+    int err = ovsct_events_subscribe(r->m->ct, &cur);
+
+    EXPECT(!err, "events_subscribe: %d", err);
+    while (!err && !atomic_load(&r->m->stop)) {
+        size_t n = 0;
+
+        err = ovsct_events_read(r->m->ct, &cur, NULL, buf, 64, &n, &r->lost);
+        EXPECT(!err, "events_read: %d", err);
+        for (size_t i = 0; i < n; i++) {
+            EXPECT(buf[i].seq > last, "event seq %llu after %llu",
+                   (unsigned long long) buf[i].seq,
+                   (unsigned long long) last);
+            last = buf[i].seq;
+            EXPECT(buf[i].type >= OVSCT_EVENT_NEW
+                   && buf[i].type <= OVSCT_EVENT_DESTROY, "event type %d",
+                   buf[i].type);
+            EXPECT(entry_sane(&buf[i].entry), "malformed event entry");
+        }
+        r->events += n;
+        if (++r->reads % 64 == 0) {
+            ovsct_events_unsubscribe(r->m->ct);
+            err = ovsct_events_subscribe(r->m->ct, &cur);
+            EXPECT(!err, "events_subscribe: %d", err);
+        }
+    }
+    ovsct_events_unsubscribe(r->m->ct);
+    free(buf);
+    return NULL;
+}
+
 static void
 phase_mixed(int scale)
 {
     struct ovsct_config cfg = {
         .n_buckets = 16, .manual_clock = true, .start_ms = START_MS,
+        .event_ring = 256,
     };
     struct mixed m = { .iters = 8000 * scale };
-    pthread_t pkt[N_PKT_THREADS], admin;
+    struct ev_reader reader = { .m = &m };
+    pthread_t pkt[N_PKT_THREADS], admin, events;
     int err;
 
     err = ovsct_create(&cfg, &m.ct);
@@ -402,11 +450,18 @@ phase_mixed(int scale)
         pthread_create(&pkt[i], NULL, packet_thread, &m);
     }
     pthread_create(&admin, NULL, admin_thread, &m);
+    pthread_create(&events, NULL, events_thread, &reader);
     for (int i = 0; i < N_PKT_THREADS; i++) {
         pthread_join(pkt[i], NULL);
     }
     atomic_store(&m.stop, true);
     pthread_join(admin, NULL);
+    pthread_join(events, NULL);
+    printf("mixed: events reader: %llu events in %llu reads, %llu lost\n",
+           (unsigned long long) reader.events,
+           (unsigned long long) reader.reads,
+           (unsigned long long) reader.lost);
+    CHECK(reader.events > 0, "mixed: the events reader saw no event");
 
     struct ovsct_counters c;
     ovsct_get_counters(m.ct, &c);
