@@ -651,8 +651,12 @@ add_frame(struct ovsct_pcap *r, struct ovsct_pcap_frames *f, uint32_t id,
         memcpy(out, eth, ETH_HLEN);
         out += ETH_HLEN;
     }
-    memcpy(out, raw + hlen, caplen - hlen);
-    memcpy(f->hdrs + f->hdrs_size, raw, hlen);
+    if (caplen > hlen) {
+        memcpy(out, raw + hlen, caplen - hlen);
+    }
+    if (hlen) {
+        memcpy(f->hdrs + f->hdrs_size, raw, hlen);
+    }
     f->meta[f->n] = (struct ovsct_pcap_meta) {
         .ts_raw = ts_raw,
         .iface = id,
