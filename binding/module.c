@@ -9,7 +9,7 @@
  * (shared declarations), convert.c (argument conversion, set_error()),
  * dumpobj.c (dump objects and text streams), ext/ovsct.h (the contract
  * wrapped here), ext/names.h (the names exported as module constants),
- * dpio/pcap.h (captures), ovsct/errors.py (exception classes).
+ * dpio/pcap.h and dpio/replay.h (captures), ovsct/errors.py (exception classes).
  *
  * Rules:
  *
@@ -38,6 +38,7 @@
 
 #include "names.h"
 #include "pcap.h"
+#include "replay.h"
 
 /* Conntrack: creation, clock, execution. */
 
@@ -259,30 +260,47 @@ out:
     return result;
 }
 
-/* execute_pcap(path, action, batch=32, frames=False)
- *   -> states, or (states, frames, offsets) if 'frames' is true ('offsets'
- *      as bytes of native uint32, ready for pcap_write()). */
+/* execute_pcap(path, action, batch=32, capture_clock=False, write=None,
+ *              on_batch=None)
+ *   -> bytes of the ct_states of every frame, or with 'on_batch' the number
+ *      of frames, on_batch(states) having been called with the states of
+ *      each group of frames as soon as they were run.
+ *
+ * The loop is in C: the reader (dpio/pcap.c) hands over frames converted
+ * to Ethernet with their time stamps, the replay loop (dpio/replay.c) sets
+ * the engine's clock from them ('capture_clock') and runs them, and the
+ * writer ('write': a path) puts them back, after NAT, in their original
+ * container, link type and time stamps.  Python runs only between groups,
+ * for 'on_batch'.  With 'on_batch', input is read as a stream: a group
+ * ends as soon as no more frames are ready without waiting ("-" is
+ * standard input).  On a read error the frames before it have been run
+ * (and given to 'on_batch'); the error is raised after them. */
 static PyObject *
 ct_execute_pcap(CtObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"path", "action", "batch", "frames", NULL};
+    static char *kwlist[] = {"path", "action", "batch", "capture_clock",
+                             "write", "on_batch", NULL};
     module_state *st = ct_state(self);
     PyObject *path_obj, *path = NULL, *action_obj, *result = NULL;
+    PyObject *write_obj = Py_None, *write = NULL, *on_batch = Py_None;
+    PyObject *all = NULL;       /* bytearray of states, without on_batch */
     struct ovsct_action action;
     uint32_t batch = 32;
-    bool load_failed = false;
-    int want_frames = 0;
+    int capture_clock = 0;
     char errbuf[256] = "";
-    uint8_t *data = NULL, *states = NULL;
-    uint32_t *offsets = NULL;
-    size_t size = 0, n = 0;
-    int err;
+    struct ovsct_pcap *reader = NULL;
+    struct ovsct_pcap_writer *writer = NULL;
+    struct ovsct_pcap_frames frames = { 0 };
+    uint8_t *states = NULL;
+    size_t total = 0;
+    int err = 0;
 
     struct ovsct *ct = ct_get(self);
     if (!ct || !PyArg_ParseTupleAndKeywords(args, kwargs,
-                                            "OO|O&p:execute_pcap", kwlist,
+                                            "OO|O&pOO:execute_pcap", kwlist,
                                             &path_obj, &action_obj, conv_u32,
-                                            &batch, &want_frames)
+                                            &batch, &capture_clock,
+                                            &write_obj, &on_batch)
         || !PyUnicode_FSConverter(path_obj, &path)) {
         return NULL;
     }
@@ -293,45 +311,117 @@ ct_execute_pcap(CtObject *self, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_ValueError, "batch must be positive");
         goto out;
     }
-
-    const char *cpath = PyBytes_AS_STRING(path);
-    CT_BEGIN(self);
-    err = ovsct_pcap_load(cpath, &data, &size, &offsets, &n, errbuf,
-                          sizeof errbuf);
-    load_failed = err != 0;
-    if (!err) {
-        states = malloc(n ? n : 1);
-        if (!states) {
-            err = ENOMEM;
-        }
-    }
-    for (size_t i = 0; !err && i < n; i += batch) {
-        struct ovsct_batch b = {
-            .data = data, .size = size, .offsets = offsets + i,
-            .n = n - i < batch ? n - i : batch,
-        };
-        err = ovsct_execute(ct, &b, &action, states + i);
-    }
-    CT_END(self);
-
-    if (err) {
-        set_error(st, err, errbuf, load_failed ? path_obj : NULL);
+    if (on_batch != Py_None && !PyCallable_Check(on_batch)) {
+        PyErr_SetString(PyExc_TypeError, "on_batch must be callable");
         goto out;
     }
-    if (!want_frames) {
-        result = PyBytes_FromStringAndSize((char *) states, n);
+    if (write_obj != Py_None && !PyUnicode_FSConverter(write_obj, &write)) {
+        goto out;
+    }
+    bool stream = on_batch != Py_None;
+    size_t chunk = stream || batch >= 8192 ? batch : 8192;
+    states = malloc(chunk);
+    if (!stream) {
+        all = PyByteArray_FromStringAndSize(NULL, 0);
+    }
+    if (!states || (!stream && !all)) {
+        PyErr_NoMemory();
+        goto out;
+    }
+
+    const char *cpath = PyBytes_AS_STRING(path);
+    const char *wpath = write ? PyBytes_AS_STRING(write) : NULL;
+    CT_BEGIN(self);
+    err = ovsct_pcap_open(cpath, &reader, errbuf, sizeof errbuf);
+    CT_END(self);
+    if (err) {
+        set_error(st, err, errbuf, path_obj);
+        goto out;
+    }
+    if (wpath) {
+        CT_BEGIN(self);
+        err = ovsct_pcap_writer_open(wpath, reader, &writer);
+        CT_END(self);
+        if (err) {
+            set_error(st, err, NULL, write_obj);
+            goto out;
+        }
+    }
+
+    struct ovsct_replay replay = {
+        .ct = ct, .action = &action, .batch = batch,
+        .capture_clock = capture_clock,
+    };
+    for (;;) {
+        int read_err, write_err = 0;
+
+        CT_BEGIN(self);
+        read_err = ovsct_pcap_read(reader, &frames, chunk, stream);
+        err = ovsct_replay_frames(&replay, &frames, states);
+        if (!err && writer) {
+            write_err = ovsct_pcap_writer_put(writer, reader, &frames);
+        }
+        CT_END(self);
+
+        if (err) {
+            set_error(st, err, NULL, NULL);
+            goto out;
+        }
+        if (write_err) {
+            set_error(st, write_err, NULL, write_obj);
+            goto out;
+        }
+        total += frames.n;
+        if (frames.n) {
+            if (stream) {
+                PyObject *r = PyObject_CallFunction(on_batch, "y#",
+                                                    (char *) states,
+                                                    (Py_ssize_t) frames.n);
+                if (!r) {
+                    goto out;
+                }
+                Py_DECREF(r);
+            } else if (PyByteArray_Resize(all, (Py_ssize_t) total)) {
+                goto out;
+            } else {
+                memcpy(PyByteArray_AS_STRING(all) + total - frames.n,
+                       states, frames.n);
+            }
+        }
+        if (read_err) {
+            set_error(st, read_err, ovsct_pcap_error(reader), path_obj);
+            goto out;
+        }
+        if (!frames.n) {
+            break;
+        }
+    }
+
+    CT_BEGIN(self);
+    err = ovsct_pcap_writer_close(writer);
+    CT_END(self);
+    writer = NULL;
+    if (err) {
+        set_error(st, err, NULL, write_obj);
+    } else if (stream) {
+        result = PyLong_FromSize_t(total);
     } else {
-        result = Py_BuildValue("(y#y#y#)", (char *) states, (Py_ssize_t) n,
-                               (char *) data, (Py_ssize_t) size,
-                               (char *) offsets,
-                               (Py_ssize_t) ((n + 1) * sizeof *offsets));
+        result = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(all),
+                                           (Py_ssize_t) total);
     }
 
 out:
+    if (reader || writer) {
+        CT_BEGIN(self);
+        ovsct_pcap_writer_close(writer);
+        ovsct_pcap_close(reader);
+        CT_END(self);
+    }
+    ovsct_pcap_frames_free(&frames);
     free(states);
-    free(data);
-    free(offsets);
+    Py_XDECREF(all);
     Py_XDECREF(path);
+    Py_XDECREF(write);
     return result;
 }
 
@@ -945,8 +1035,9 @@ static PyMethodDef ct_methods[] = {
      "so NAT rewrites need a writable buffer to be seen."},
     {"execute_pcap", (PyCFunction) (void (*)(void)) ct_execute_pcap,
      METH_VARARGS | METH_KEYWORDS,
-     "execute_pcap(path, action, batch=32, frames=False)\n\n"
-     "-> states, or (states, frames, offsets) with the rewritten frames."},
+     "execute_pcap(path, action, batch=32, capture_clock=False, "
+     "write=None, on_batch=None)\n\n"
+     "-> states, or with on_batch the number of frames."},
     {"nconns", (PyCFunction) ct_nconns, METH_NOARGS, "nconns() -> int"},
     {"set_zone_limit", (PyCFunction) ct_set_zone_limit, METH_VARARGS,
      "set_zone_limit(zone, limit); zone -1: default"},

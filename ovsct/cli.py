@@ -1,8 +1,8 @@
 """The ``ovsct`` command: ovs-appctl for ovsctd, offline replays, benchmarks.
 
     ovsct [-t TARGET] [-f text|json] [--pretty] [--timeout=S] COMMAND [ARG...]
-    ovsct -r FILE [--action=ACTION] [--batch=N] [--write=OUT]
-          states | COMMAND [ARG...]
+    ovsct -r FILE|- [--action=ACTION] [--batch=N] [--write=OUT]
+          [--clock=capture|wall] states | COMMAND [ARG...]
     ovsct bench [...]
 
 Client mode sends COMMAND to the daemon and prints what ovs-appctl would
@@ -13,11 +13,19 @@ an error").  COMMAND is an OVS name with or without its "dpctl/" prefix
 (``ovsct dump-conntrack`` is ``dpctl/dump-conntrack``), or one of our ct/*
 names without "ct/" (``ovsct replay FILE`` is ``ct/replay FILE``).
 
-Offline mode (-r) builds a local engine on a manual clock, runs the capture
-through it at t = 0 ms, moves the clock to t = 1 ms (so that a one-way UDP
-connection shows timeout=59 with -s, as OVS does just after the packets) and
-runs the same command handler as the daemon, printing the same text.
-``states`` prints one ``<index>: <ct_state>`` line per packet.
+Offline mode (-r) builds a local engine on a manual clock and runs the
+capture through it (FILE "-" is standard input, read as a stream).  With
+--clock=capture (the default) the capture's time stamps drive the clock, in
+C, before each batch (dpio/replay.c): connections expire, and a UDP reply an
+hour after its request is a new connection, as on the network the capture
+was taken on; time stamps going backwards count as the latest time seen.
+With --clock=wall every packet runs at t = 0 ms, as before time stamps were
+read.  Then the clock moves 1 ms past the last packet's time and the same
+command handler as the daemon runs, printing the same text: the timeouts of
+a -s dump count from 1 ms after the last packet (a one-way UDP connection
+whose last packet ends the capture shows timeout=59, as OVS does just after
+the packets).  ``states`` prints one ``<index>: <ct_state>`` line per
+packet, each batch as soon as it has run.
 
 Options are checked where they are parsed (parse_options()), with
 ovs-appctl's texts for the options it has and a message naming the rule
@@ -49,6 +57,8 @@ OFFLINE_TIME_MS = 1
 MAX_TIMEOUT = (1 << 31) - 1
 MAX_BATCH = (1 << 32) - 1
 BUILTINS = ("exit", "list-commands", "set-options", "version")
+# --clock: what drives the engine's clock with -r (see run_offline()).
+CLOCKS = ("capture", "wall")
 
 _log_seq = 0
 
@@ -85,6 +95,7 @@ class Options:
     action: str | None = None
     batch = 32
     write: str | None = None
+    clock = "capture"
     help = False
     version = False
 
@@ -93,7 +104,8 @@ class Options:
 _OPTIONS = [
     ("target", "t", True), ("format", "f", True), ("pretty", None, False),
     ("timeout", "T", True), ("read", "r", True), ("action", None, True),
-    ("batch", None, True), ("write", None, True), ("help", "h", False),
+    ("batch", None, True), ("write", None, True), ("clock", None, True),
+    ("help", "h", False),
     ("version", "V", False),
 ]
 _LONG = {name: value for name, _, value in _OPTIONS}
@@ -176,10 +188,15 @@ def parse_options(argv: list[str]) -> tuple[Options, list[str]]:
             opts.batch = option_int("--batch", seen["batch"], 1, MAX_BATCH)
         except OptionError as e:
             raise UsageError(str(e))
+    if "clock" in seen:
+        opts.clock = seen["clock"]
+        if opts.clock not in CLOCKS:
+            raise UsageError("--clock: %s is not one of %s"
+                             % (opts.clock, ", ".join(CLOCKS)))
     opts.help = "help" in seen
     opts.version = "version" in seen
     if opts.read is None:
-        for name in ("action", "batch", "write"):
+        for name in ("action", "batch", "write", "clock"):
             if name in seen:
                 raise UsageError("--%s needs -r FILE" % name)
     return opts, argv[i:]
@@ -215,7 +232,7 @@ def help_text() -> str:
         % PROGRAM,
         "usage: %s [TARGET] [-f text|json] COMMAND [ARG...]" % PROGRAM,
         "       %s -r FILE [--action=ACTION] [--batch=N] [--write=OUT] "
-        "COMMAND [ARG...]" % PROGRAM,
+        "[--clock=C] COMMAND [ARG...]" % PROGRAM,
         "       %s bench [PHASE] [OPTIONS]" % PROGRAM,
         "",
         "Commands (\"dpctl/\" and \"ct/\" may be omitted):",
@@ -251,11 +268,14 @@ def help_text() -> str:
         "  -t, --target=TARGET  pidfile name or socket to contact "
         "(default ovsctd)",
         "Offline mode:",
-        "  -r, --read=FILE      run the pcap/pcapng FILE through a local "
-        "engine",
+        "  -r, --read=FILE      run the pcap/pcapng FILE (-: standard "
+        "input) through a local engine",
         "  --action=ACTION      ct() action (default %s)" % DEFAULT_ACTION,
         "  --batch=N            packets per engine call (default 32)",
         "  --write=OUT          write the packets, after NAT, to OUT",
+        "  --clock=C            capture (default): the capture's time "
+        "stamps drive the",
+        "                       clock; wall: every packet at one time",
         "Other options:",
         "  -f, --format=FMT     text (default) or json",
         "  --pretty             indent JSON output",
@@ -468,7 +488,7 @@ def run_offline(opts: Options, args: list[str], out: TextIO,
     from ovsct import format as fmt
     from ovsct.action import parse_ct_action
     from ovsct.commands import CommandError, Context, dispatch
-    from ovsct.engine import Conntrack, pcap_write
+    from ovsct.engine import Conntrack
 
     name = args[0]
     if name != "states":
@@ -482,31 +502,39 @@ def run_offline(opts: Options, args: list[str], out: TextIO,
     except ValueError as e:
         raise UsageError("--action: %s" % e)
 
+    if name == "states" and len(args) > 1:
+        raise UsageError("states takes no arguments")
+    seen = [0]
+
+    def print_states(states: bytes) -> None:
+        # Each batch as soon as it has run (-r - on a live pipe).
+        first = seen[0] + 1
+        seen[0] += len(states)
+        out.write("".join("%d: %s\n" % (i, fmt.ct_state_name(s))
+                          for i, s in enumerate(states, first)))
+        out.flush()
+
+    on_batch = (print_states if name == "states" and opts.fmt != "json"
+                else None)
+
     with Conntrack(manual_clock=True, start_ms=0, sweeper=False) as engine:
         try:
-            if opts.write:
-                states, frames, offsets = engine.execute_pcap(
-                    opts.read, action, opts.batch, frames=True)
-                pcap_write(opts.write, frames, offsets)
-            else:
-                states = engine.execute_pcap(opts.read, action, opts.batch)
+            states = engine.execute_pcap(
+                opts.read, action, opts.batch,
+                capture_clock=opts.clock == "capture", write=opts.write,
+                on_batch=on_batch)
         except (OSError, ValueError) as e:
-            err.write("%s: %s: %s\n" % (PROGRAM, opts.read,
-                                        getattr(e, "strerror", None) or e))
+            out.flush()
+            err.write("%s: %s\n" % (PROGRAM, _capture_error(opts, e)))
             return 1
-        engine.set_time(OFFLINE_TIME_MS)
+        engine.set_time(engine.now + OFFLINE_TIME_MS)
 
         if name == "states":
-            if len(args) > 1:
-                raise UsageError("states takes no arguments")
-            if opts.fmt == "json":
+            if on_batch is None:
                 _write_json([{"packet": i, "ct_state":
                               fmt.ct_state_name(s).split("|")}
                              for i, s in enumerate(states, 1)],
                             opts.pretty, out)
-            else:
-                out.write("".join("%d: %s\n" % (i, fmt.ct_state_name(s))
-                                  for i, s in enumerate(states, 1)))
             return 0
 
         context = Context(engine=engine, program=PROGRAM)
@@ -521,6 +549,15 @@ def run_offline(opts: Options, args: list[str], out: TextIO,
     elif value:
         out.write(value if value.endswith("\n") else value + "\n")
     return 0
+
+
+def _capture_error(opts: Options, e: Exception) -> str:
+    """"FILE: reason" for an error reading -r FILE or writing --write."""
+    path = getattr(e, "filename", None) or opts.read
+    reason = getattr(e, "strerror", None) or str(e)
+    if not reason.startswith("%s: " % path):
+        reason = "%s: %s" % (path, reason)
+    return reason
 
 
 # ---------------------------------------------------------------------------

@@ -264,12 +264,21 @@ class Conntrack:
         return self._ct.execute(b"".join(frames), offsets, _action(action))
 
     def execute_pcap(self, path, action, batch: int = 32,
-                     frames: bool = False):
-        """Runs a capture through the engine in batches of 'batch' frames
-        (C reader, GIL released).  Returns the states, or with
-        'frames=True' (states, frames, offsets): the frames after NAT,
-        ready for pcap_write()."""
-        return self._ct.execute_pcap(path, _action(action), batch, frames)
+                     capture_clock: bool = False, write=None,
+                     on_batch=None):
+        """Runs a capture ("-": standard input) through the engine in
+        batches of at most 'batch' frames; reading, conversion to Ethernet,
+        clock and writing are in C with the GIL released
+        (dpio/pcap.c, dpio/replay.c).
+
+        'capture_clock': the frames' time stamps drive the engine's manual
+        clock (it never goes back).  'write': a path where the frames go,
+        after NAT, in the input's container, link types and time stamps.
+        'on_batch': called with the states of each group of frames as soon
+        as they are run, the input being read as a stream; the result is
+        then the number of frames, else the bytes of all states."""
+        return self._ct.execute_pcap(path, _action(action), batch,
+                                     capture_clock, write, on_batch)
 
     # Counts and settings.
 

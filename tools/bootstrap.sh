@@ -9,7 +9,8 @@
 #   tools/bootstrap.sh system          Debian tools the checks use: a C
 #                                      compiler, clang (thread-safety
 #                                      analysis), ovs-appctl (daemon tests),
-#                                      tcpdump, groff/man (man page tests),
+#                                      tcpdump and ethtool (capture tests),
+#                                      groff/man (man page tests),
 #                                      setarch (TSan).  apt-get, as root.
 #
 # .ci/run calls both, then `make test`; on a developer machine the Makefile
@@ -30,7 +31,7 @@ python)
     ;;
 system)
     missing=
-    for tool in cc clang ovs-appctl tcpdump groff man setarch make; do
+    for tool in cc clang ovs-appctl tcpdump ethtool groff man setarch make; do
         command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
     done
     [ -z "$missing" ] && exit 0
@@ -43,7 +44,7 @@ system)
     apt-get update -q
     apt-get install -y -q --no-install-recommends \
         build-essential make clang openvswitch-common tcpdump groff-base \
-        man-db iproute2 util-linux ca-certificates
+        man-db iproute2 ethtool util-linux ca-certificates
     ;;
 *)
     echo "usage: $0 python PYTHON | system" >&2

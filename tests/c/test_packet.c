@@ -1100,10 +1100,10 @@ test_pcap(void)
         free(o);
     }
 
-    /* Non-Ethernet link type. */
+    /* A link type that is not read (802.11). */
     uint8_t raw_hdr[24];
     memcpy(raw_hdr, be_hdr, sizeof raw_hdr);
-    raw_hdr[23] = 101;
+    raw_hdr[23] = 105;
     fp = fopen(tmp_path, "wb");
     fwrite(raw_hdr, 1, sizeof raw_hdr, fp);
     fclose(fp);

@@ -85,3 +85,108 @@ def capture_frames(path) -> list:
     if str(path).endswith(".pcapng"):
         return pcapng_frames(data)
     return pcap_frames(data)
+
+
+# ---------------------------------------------------------------------------
+# Other link types and containers, for the capture tests (test_capture.py):
+# what tcpdump, Wireshark and BSD tools write.
+
+LINKTYPE_NULL = 0
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101
+LINKTYPE_LOOP = 108
+LINKTYPE_LINUX_SLL = 113
+LINKTYPE_IPV4 = 228
+LINKTYPE_IPV6 = 229
+LINKTYPE_LINUX_SLL2 = 276
+
+
+def read_pcap(data: bytes) -> tuple:
+    """(link type, nanosecond?, [(seconds, fraction, frame)]) of a classic
+    pcap of either byte order and resolution."""
+    magic = data[:4]
+    order = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") \
+        else ">"
+    nsec = struct.unpack(order + "I", magic)[0] == 0xA1B23C4D
+    linktype = struct.unpack(order + "I", data[20:24])[0]
+    records, off = [], 24
+    while off + 16 <= len(data):
+        sec, frac, cap, _ = struct.unpack(order + "IIII", data[off:off + 16])
+        records.append((sec, frac, data[off + 16:off + 16 + cap]))
+        off += 16 + cap
+    return linktype, nsec, records
+
+
+def write_pcap(records: list, linktype: int, nsec: bool = False,
+               big_endian: bool = False) -> bytes:
+    """A classic pcap of 'records' [(seconds, fraction, frame)]."""
+    order = ">" if big_endian else "<"
+    magic = 0xA1B23C4D if nsec else 0xA1B2C3D4
+    out = [struct.pack(order + "IHHiIII", magic, 2, 4, 0, 0, 262144,
+                       linktype)]
+    for sec, frac, frame in records:
+        out.append(struct.pack(order + "IIII", sec, frac, len(frame),
+                               len(frame)))
+        out.append(frame)
+    return b"".join(out)
+
+
+def _block(order: str, btype: int, body: bytes) -> bytes:
+    body += b"\0" * (-len(body) % 4)
+    n = len(body) + 12
+    return struct.pack(order + "II", btype, n) + body + \
+        struct.pack(order + "I", n)
+
+
+def write_pcapng(ifaces: list, packets: list,
+                 big_endian: bool = False) -> bytes:
+    """A one-section pcapng: 'ifaces' [(link type, if_tsresol or None)],
+    'packets' [(interface, time stamp in its units, frame)] as Enhanced
+    Packet Blocks."""
+    order = ">" if big_endian else "<"
+    out = [_block(order, 0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D,
+                                                 1, 0, -1))]
+    for linktype, tsresol in ifaces:
+        body = struct.pack(order + "HHI", linktype, 0, 0)
+        if tsresol is not None:
+            body += struct.pack(order + "HHB3x", 9, 1, tsresol)
+            body += struct.pack(order + "HH", 0, 0)
+        out.append(_block(order, 1, body))
+    for iface, ts, frame in packets:
+        out.append(_block(order, 6, struct.pack(
+            order + "IIIII", iface, ts >> 32, ts & 0xFFFFFFFF, len(frame),
+            len(frame)) + frame))
+    return b"".join(out)
+
+
+def read_pcapng(data: bytes) -> tuple:
+    """([link type per interface], [(interface, raw time stamp, frame)])
+    of a one-section pcapng (Enhanced Packet Blocks)."""
+    order = "<" if data[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+    ifaces, packets, off = [], [], 0
+    while off + 12 <= len(data):
+        btype, blen = struct.unpack(order + "II", data[off:off + 8])
+        body = data[off + 8:off + blen - 4]
+        if btype == 1:
+            ifaces.append(struct.unpack(order + "H", body[:2])[0])
+        elif btype == 6:
+            iface, hi, lo, cap, _ = struct.unpack(order + "IIIII", body[:20])
+            packets.append((iface, hi << 32 | lo, body[20:20 + cap]))
+        off += blen
+    return ifaces, packets
+
+
+def eth_to(frame: bytes, linktype: int) -> bytes:
+    """An Ethernet frame (untagged IPv4 or IPv6) in another link type: raw
+    IP (101, 228, 229), BSD null (0, little-endian host) or loopback
+    (108)."""
+    ethertype = struct.unpack("!H", frame[12:14])[0]
+    ip = frame[14:]
+    if linktype in (LINKTYPE_RAW, LINKTYPE_IPV4, LINKTYPE_IPV6):
+        return ip
+    af = 2 if ethertype == 0x0800 else 24
+    if linktype == LINKTYPE_NULL:
+        return struct.pack("<I", af) + ip
+    if linktype == LINKTYPE_LOOP:
+        return struct.pack(">I", af) + ip
+    raise ValueError("link type %d" % linktype)

@@ -1,0 +1,53 @@
+/*
+ * replay.h -- runs frames read by dpio/pcap.h through an engine, the
+ * capture's time stamps driving the engine's clock (replay.c).
+ */
+#ifndef OVSCT_DPIO_REPLAY_H
+#define OVSCT_DPIO_REPLAY_H 1
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ovsct.h"
+#include "pcap.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One replay: set the first four fields, zero the rest. */
+struct ovsct_replay {
+    struct ovsct *ct;
+    const struct ovsct_action *action;
+    size_t batch;               /* Most frames per ovsct_execute() call. */
+    bool capture_clock;         /* Drive the engine's manual clock with the
+                                 * frames' time stamps; else leave the
+                                 * clock alone. */
+
+    /* State. */
+    bool started;               /* The clock has been set once. */
+    int64_t clock_ms;           /* Engine time set last. */
+    int64_t swept_ms;           /* Engine time of the last sweep. */
+};
+
+/* Runs the frames of 'f' through r->ct, writing one ct_state per frame to
+ * 'states'.  With a capture clock, before each engine call the clock is
+ * moved to the time stamp of the call's frames (ms since the epoch); a
+ * batch is split where that time changes; a time stamp earlier than the
+ * clock (capture reordering) or missing counts as the clock's time: the
+ * clock never goes back.  Each time the clock passes a sweep interval
+ * (ovsct_get_sweep_interval()) since the last sweep, expired connections
+ * are swept (ovsct_sweep_now()), as the sweeper thread would have on a
+ * live clock.  Returns 0 or the errno of ovsct_execute(). */
+int ovsct_replay_frames(struct ovsct_replay *, struct ovsct_pcap_frames *f,
+                        uint8_t *states);
+
+/* The engine time of capture time 'ts_ns' (ns since the epoch). */
+int64_t ovsct_replay_ms(int64_t ts_ns);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* replay.h */
