@@ -460,6 +460,9 @@ bool ct_table_empty(struct ovsct *);
 
 /* dump.c */
 void ct_tuple_from_key(const struct ct_key *, struct ovsct_tuple *);
+/* Copies 'c' into '*e' as a dump does.  Call with a bucket lock of 'c'
+ * held. */
+void ct_entry_fill(struct ct_conn *, struct ovsct_entry *);
 
 /* slab.c */
 size_t ct_slab_obj_size(int cls);
