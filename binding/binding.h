@@ -82,7 +82,7 @@ int parse_addr(PyObject *, uint8_t addr[16], bool *has);
 int parse_action(PyObject *, struct ovsct_action *);
 int parse_tuple(PyObject *, struct ovsct_tuple *);
 int parse_tuple_match(PyObject *, struct ovsct_tuple_match *);
-int parse_filter(PyObject *, struct ovsct_flush_filter *);
+int parse_filter(PyObject *, struct ovsct_filter *, bool *has);
 int get_frames(PyObject *, Py_buffer *view, bool *readonly);
 int get_offsets(PyObject *, Py_buffer *view, const uint32_t **offs,
                 size_t *n_offs, uint32_t **owned);

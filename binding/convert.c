@@ -269,7 +269,7 @@ parse_tuple(PyObject *obj, struct ovsct_tuple *t)
 }
 
 /* Tuple match: (src16|None, dst16|None, l3, proto|None, sport, dport,
- *               icmp_id, icmp_type, icmp_code). */
+ *               icmp_id, icmp_type, icmp_code, src_plen, dst_plen). */
 int
 parse_tuple_match(PyObject *obj, struct ovsct_tuple_match *m)
 {
@@ -280,12 +280,26 @@ parse_tuple_match(PyObject *obj, struct ovsct_tuple_match *m)
         PyErr_SetString(PyExc_TypeError, "tuple match must be a tuple");
         return -1;
     }
-    if (!PyArg_ParseTuple(obj, "OOO&OO&O&O&O&O&;bad tuple match", &src,
+    if (!PyArg_ParseTuple(obj, "OOO&OO&O&O&O&O&O&O&;bad tuple match", &src,
                           &dst, conv_u8, &m->l3, &proto, conv_u16, &m->sport,
                           conv_u16, &m->dport, conv_u16, &m->icmp_id,
-                          conv_u8, &m->icmp_type, conv_u8, &m->icmp_code)
+                          conv_u8, &m->icmp_type, conv_u8, &m->icmp_code,
+                          conv_u8, &m->src_plen, conv_u8, &m->dst_plen)
         || parse_addr(src, m->src, &m->has_src)
         || parse_addr(dst, m->dst, &m->has_dst)) {
+        return -1;
+    }
+    if (m->l3 != 0 && m->l3 != 4 && m->l3 != 6) {
+        PyErr_SetString(PyExc_ValueError, "l3 must be 0, 4 or 6");
+        return -1;
+    }
+    if ((m->has_src || m->has_dst) && !m->l3) {
+        PyErr_SetString(PyExc_ValueError, "an address needs l3 4 or 6");
+        return -1;
+    }
+    if (m->src_plen > (m->l3 == 6 ? 128 : 32)
+        || m->dst_plen > (m->l3 == 6 ? 128 : 32)) {
+        PyErr_SetString(PyExc_ValueError, "prefix length out of range");
         return -1;
     }
     if (proto != Py_None) {
@@ -303,25 +317,47 @@ parse_tuple_match(PyObject *obj, struct ovsct_tuple_match *m)
     return 0;
 }
 
-/* Filter: (zone|None, mark, mark_mask, labels_lo, labels_hi,
- *          labels_mask_lo, labels_mask_hi, orig|None, reply|None). */
+/* The filter argument of the dumps, stats() and flush_filter(), the one
+ * conversion of ovsct.types.FlushFilter (ovsct/engine.py _filter_to_c()
+ * makes the tuple):
+ *
+ *   None                   no filter ('*has' false)
+ *   int                    that zone only
+ *   (zone|None, mark, mark_mask, labels_lo, labels_hi, labels_mask_lo,
+ *    labels_mask_hi, orig|None, reply|None, tcp_states)
+ *
+ * 'tcp_states' is the bit set of struct ovsct_filter. */
 int
-parse_filter(PyObject *obj, struct ovsct_flush_filter *f)
+parse_filter(PyObject *obj, struct ovsct_filter *f, bool *has)
 {
     PyObject *zone, *orig, *reply;
     unsigned long long l_lo, l_hi, m_lo, m_hi;
+    unsigned long states;
 
     memset(f, 0, sizeof *f);
+    *has = obj && obj != Py_None;
+    if (!*has) {
+        return 0;
+    }
+    if (PyLong_Check(obj)) {
+        return parse_opt_zone(obj, &f->zone, &f->has_zone);
+    }
     if (!PyTuple_Check(obj)) {
-        PyErr_SetString(PyExc_TypeError, "filter must be a tuple");
+        PyErr_SetString(PyExc_TypeError,
+                        "filter must be None, a zone or a filter tuple");
         return -1;
     }
-    if (!PyArg_ParseTuple(obj, "OO&O&KKKKOO;bad filter tuple", &zone,
+    if (!PyArg_ParseTuple(obj, "OO&O&KKKKOOk;bad filter tuple", &zone,
                           conv_u32, &f->mark, conv_u32, &f->mark_mask, &l_lo,
-                          &l_hi, &m_lo, &m_hi, &orig, &reply)
+                          &l_hi, &m_lo, &m_hi, &orig, &reply, &states)
         || parse_opt_zone(zone, &f->zone, &f->has_zone)) {
         return -1;
     }
+    if (states >> OVSCT_TCPS_N) {
+        PyErr_SetString(PyExc_ValueError, "bad TCP state set");
+        return -1;
+    }
+    f->tcp_states = (uint16_t) states;
     f->labels.lo = l_lo;
     f->labels.hi = l_hi;
     f->labels_mask.lo = m_lo;

@@ -27,15 +27,15 @@
 
 /* Runs a whole dump into a malloc'd array.  Called without the GIL. */
 static int
-dump_all(struct ovsct *ct, const uint16_t *zone, struct ovsct_entry **out,
-         size_t *n_out)
+dump_all(struct ovsct *ct, const struct ovsct_filter *filter,
+         struct ovsct_entry **out, size_t *n_out)
 {
     struct ovsct_entry *entries = NULL;
     size_t n = 0, cap = 0;
     struct ovsct_dump *dump;
     int err;
 
-    err = ovsct_dump_start(ct, zone, &dump);
+    err = ovsct_dump_start(ct, filter, &dump);
     if (err) {
         return err;
     }
@@ -369,7 +369,9 @@ entry_builder_free(struct builder *b)
     }
 }
 
-/* dump_entries(zone, Tuple, Entry, tcp_state_names) -> list[Entry]
+/* dump_entries(filter, Tuple, Entry, tcp_state_names) -> list[Entry]
+ *
+ * 'filter': None, a zone, or a filter tuple (convert.c parse_filter()).
  *
  * The whole dump runs with the GIL released; objects are made after. */
 PyObject *
@@ -377,18 +379,18 @@ ct_dump_entries(CtObject *self, PyObject *args)
 {
     struct ovsct *ct = ct_get(self);
     struct ovsct_entry *entries = NULL;
-    PyObject *zone_obj, *tuple_type, *entry_type, *tcp_names;
+    PyObject *filter_obj, *tuple_type, *entry_type, *tcp_names;
     PyObject *list = NULL;
+    struct ovsct_filter filter;
     struct builder b;
     size_t n = 0;
-    uint16_t zone;
-    bool has_zone;
+    bool has;
     int64_t now = 0;
     int err;
 
-    if (!ct || !PyArg_ParseTuple(args, "OOOO:dump_entries", &zone_obj,
+    if (!ct || !PyArg_ParseTuple(args, "OOOO:dump_entries", &filter_obj,
                                  &tuple_type, &entry_type, &tcp_names)
-        || parse_opt_zone(zone_obj, &zone, &has_zone)) {
+        || parse_filter(filter_obj, &filter, &has)) {
         return NULL;
     }
     if (builder_init(&b, tuple_type, entry_type, tcp_names)) {
@@ -397,7 +399,7 @@ ct_dump_entries(CtObject *self, PyObject *args)
     }
     CT_BEGIN(self);
     now = ovsct_now(ct);
-    err = dump_all(ct, has_zone ? &zone : NULL, &entries, &n);
+    err = dump_all(ct, has ? &filter : NULL, &entries, &n);
     CT_END(self);
     if (err) {
         set_error(ct_state(self), err, NULL, NULL);
@@ -448,8 +450,9 @@ line_cmp(const void *a_, const void *b_)
 /* Formats 'n' entries into '*textp' as lines (no separators) and records
  * them in '*linesp'.  Called without the GIL. */
 static int
-format_all(const struct ovsct_entry *entries, size_t n, bool verbose,
-           bool print_stats, int64_t now, char **textp, struct line **linesp)
+format_all(const struct ovsct_entry *entries, size_t n, bool json,
+           bool verbose, bool print_stats, int64_t now, char **textp,
+           struct line **linesp)
 {
     size_t size = 0, cap = n * 160 + 1024;
     char *text = malloc(cap);
@@ -460,8 +463,11 @@ format_all(const struct ovsct_entry *entries, size_t n, bool verbose,
     }
     for (size_t i = 0; i < n; i++) {
         for (;;) {
-            int len = ovsct_format_entry(&entries[i], verbose, print_stats,
-                                         now, text + size, cap - size);
+            int len = json
+                      ? ovsct_format_entry_json(&entries[i], now, text + size,
+                                                cap - size)
+                      : ovsct_format_entry(&entries[i], verbose, print_stats,
+                                           now, text + size, cap - size);
             if (len < 0) {
                 free(text);
                 free(lines);
@@ -495,47 +501,60 @@ nomem:
     return ENOMEM;
 }
 
-/* dump_text(zone=None, verbose=False, stats=False, sort=True) -> str
+/* dump_text(filter=None, verbose=False, stats=False, sort=True,
+ *           json=False) -> str, or bytes with 'json'
  *
- * The OVS dump-conntrack lines of every connection, each followed by "\n".
- * Dumping, formatting (ovsct_format_entry()) and sorting all run in C with
- * the GIL released.  'sort' orders lines bytewise, which makes the output
- * independent of the bucket layout; OVS itself prints in hash order. */
+ * The OVS dump-conntrack lines of every connection 'filter' selects (None,
+ * a zone, or a filter tuple), each followed by "\n".  Dumping, formatting
+ * (ovsct_format_entry()) and sorting all run in C with the GIL released.
+ * 'sort' orders lines bytewise, which makes the output independent of the
+ * bucket layout; OVS itself prints in hash order.
+ *
+ * With 'json', the UTF-8 text of the JSON list of the connections instead
+ * (ovsct_format_entry_json() objects joined by ","), 'sort' ordering them
+ * by ovsct_sort_entries(). */
 PyObject *
 ct_dump_text(CtObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"zone", "verbose", "stats", "sort", NULL};
+    static char *kwlist[] = {"filter", "verbose", "stats", "sort", "json",
+                             NULL};
     struct ovsct *ct = ct_get(self);
     struct ovsct_entry *entries = NULL;
+    struct ovsct_filter filter;
     struct line *lines = NULL;
     char *text = NULL;
-    PyObject *zone_obj = Py_None, *result = NULL;
-    int verbose = 0, print_stats = 0, sort = 1;
+    PyObject *filter_obj = Py_None, *result = NULL;
+    int verbose = 0, print_stats = 0, sort = 1, json = 0;
     size_t n = 0, total = 0;
-    uint16_t zone;
-    bool has_zone;
+    bool has;
     int err;
 
-    if (!ct || !PyArg_ParseTupleAndKeywords(args, kwargs, "|Oppp:dump_text",
-                                            kwlist, &zone_obj, &verbose,
-                                            &print_stats, &sort)
-        || parse_opt_zone(zone_obj, &zone, &has_zone)) {
+    if (!ct || !PyArg_ParseTupleAndKeywords(args, kwargs, "|Opppp:dump_text",
+                                            kwlist, &filter_obj, &verbose,
+                                            &print_stats, &sort, &json)
+        || parse_filter(filter_obj, &filter, &has)) {
         return NULL;
     }
     CT_BEGIN(self);
     int64_t now = ovsct_now(ct);
-    err = dump_all(ct, has_zone ? &zone : NULL, &entries, &n);
-    if (!err) {
-        err = format_all(entries, n, verbose, print_stats, now, &text,
-                         &lines);
-        free(entries);
+    err = dump_all(ct, has ? &filter : NULL, &entries, &n);
+    if (!err && json && sort) {
+        err = ovsct_sort_entries(entries, n);
     }
     if (!err) {
-        if (sort) {
+        err = format_all(entries, n, json, verbose, print_stats, now, &text,
+                         &lines);
+    }
+    free(entries);
+    if (!err) {
+        if (sort && !json) {
             qsort(lines, n, sizeof *lines, line_cmp);
         }
         for (size_t i = 0; i < n; i++) {
             total += lines[i].len + 1;
+        }
+        if (json) {
+            total += !n + 1;    /* "[" "]": n - 1 commas, 2 brackets. */
         }
     }
     CT_END(self);
@@ -543,17 +562,30 @@ ct_dump_text(CtObject *self, PyObject *args, PyObject *kwargs)
         return set_error(ct_state(self), err, NULL, NULL);
     }
 
-    /* Formatted text is ASCII: build the str, then fill its storage with
-     * the GIL released.  The object is not visible to any other thread
-     * until this function returns it. */
-    result = PyUnicode_New(total, 127);
+    /* Formatted text is ASCII: build the object, then fill its storage
+     * with the GIL released.  The object is not visible to any other
+     * thread until this function returns it. */
+    result = json ? PyBytes_FromStringAndSize(NULL, (Py_ssize_t) total)
+                  : PyUnicode_New(total, 127);
     if (result) {
-        char *dst = (char *) PyUnicode_1BYTE_DATA(result);
+        char *dst = json ? PyBytes_AS_STRING(result)
+                         : (char *) PyUnicode_1BYTE_DATA(result);
         CT_BEGIN(self);
+        if (json) {
+            *dst++ = '[';
+        }
         for (size_t i = 0; i < n; i++) {
+            if (json && i) {
+                *dst++ = ',';
+            }
             memcpy(dst, text + lines[i].ofs, lines[i].len);
             dst += lines[i].len;
-            *dst++ = '\n';
+            if (!json) {
+                *dst++ = '\n';
+            }
+        }
+        if (json) {
+            *dst++ = ']';
         }
         CT_END(self);
     }
@@ -573,6 +605,7 @@ struct dump_cursor {
     struct ovsct *ct;           /* Kept alive by 'owner'. */
     CtObject *owner;            /* Strong reference. */
     bool busy;                  /* A dump_text_next() is running. */
+    size_t n_json;              /* JSON objects written so far. */
     struct ovsct_entry entries[CURSOR_ENTRIES];
 };
 
@@ -600,28 +633,29 @@ cursor_destroy(PyObject *capsule)
     Py_DECREF(owner);
 }
 
-/* dump_begin(zone=None) -> cursor (an opaque capsule). */
+/* dump_begin(filter=None) -> cursor (an opaque capsule) over the
+ * connections 'filter' (None, a zone or a filter tuple) selects. */
 PyObject *
 ct_dump_begin(CtObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"zone", NULL};
+    static char *kwlist[] = {"filter", NULL};
     struct ovsct *ct = ct_get(self);
-    PyObject *zone_obj = Py_None, *capsule;
+    PyObject *filter_obj = Py_None, *capsule;
+    struct ovsct_filter filter;
     struct dump_cursor *c;
-    uint16_t zone;
-    bool has_zone;
+    bool has;
     int err;
 
     if (!ct || !PyArg_ParseTupleAndKeywords(args, kwargs, "|O:dump_begin",
-                                            kwlist, &zone_obj)
-        || parse_opt_zone(zone_obj, &zone, &has_zone)) {
+                                            kwlist, &filter_obj)
+        || parse_filter(filter_obj, &filter, &has)) {
         return NULL;
     }
     c = calloc(1, sizeof *c);
     if (!c) {
         return PyErr_NoMemory();
     }
-    err = ovsct_dump_start(ct, has_zone ? &zone : NULL, &c->dump);
+    err = ovsct_dump_start(ct, has ? &filter : NULL, &c->dump);
     if (err) {
         free(c);
         return set_error(ct_state(self), err, NULL, NULL);
@@ -640,30 +674,34 @@ ct_dump_begin(CtObject *self, PyObject *args, PyObject *kwargs)
 }
 
 /* dump_text_next(cursor, verbose=False, stats=False, size=1 MiB,
- *                escaped=False) -> str or bytes
+ *                escaped=False, json=False) -> str or bytes
  *
  * The next OVS dump lines (each ending in "\n"), about 'size' bytes of
  * them, formatted with the GIL released; "" once the dump is over.  Lines
  * come in bucket (hash) order, as OVS prints them.  With 'escaped', bytes
  * ready to stand inside a JSON string: the lines are printable ASCII with
  * no quote or backslash, so only the newlines need escaping, done here
- * instead of in a second pass over the text. */
+ * instead of in a second pass over the text.
+ *
+ * With 'json', bytes of JSON objects (ovsct_format_entry_json()) instead
+ * of lines: each but the cursor's first preceded by ",", so that "[", the
+ * pieces and "]" make the JSON list of the dump. */
 PyObject *
 ct_dump_text_next(CtObject *self, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {"cursor", "verbose", "stats", "size",
-                             "escaped", NULL};
+                             "escaped", "json", NULL};
     PyObject *capsule, *result;
     struct dump_cursor *c;
-    int verbose = 0, print_stats = 0, escaped = 0;
+    int verbose = 0, print_stats = 0, escaped = 0, json = 0;
     Py_ssize_t want = 1 << 20;
     size_t len = 0, cap;
     char *text;
     int err = 0;
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|ppnp:dump_text_next",
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|ppnpp:dump_text_next",
                                      kwlist, &capsule, &verbose,
-                                     &print_stats, &want, &escaped)) {
+                                     &print_stats, &want, &escaped, &json)) {
         return NULL;
     }
     c = PyCapsule_GetPointer(capsule, CURSOR_NAME);
@@ -696,14 +734,30 @@ ct_dump_text_next(CtObject *self, PyObject *args, PyObject *kwargs)
         }
         for (size_t i = 0; i < n && !err; i++) {
             for (;;) {
-                int l = ovsct_format_entry(&c->entries[i], verbose,
-                                           print_stats, now, text + len,
-                                           cap - len);
+                /* JSON: room for the separator before the object. */
+                size_t sep = json && c->n_json;
+                int l = json
+                        ? ovsct_format_entry_json(&c->entries[i], now,
+                                                  text + len + 1,
+                                                  cap - len - 1)
+                        : ovsct_format_entry(&c->entries[i], verbose,
+                                             print_stats, now, text + len,
+                                             cap - len);
                 if (l < 0) {
                     err = EINVAL;
                     break;
                 }
                 if ((size_t) l + 2 < cap - len) {
+                    if (json) {
+                        if (sep) {
+                            text[len++] = ',';
+                        } else {
+                            memmove(text + len, text + len + 1, (size_t) l);
+                        }
+                        len += (size_t) l;
+                        c->n_json++;
+                        break;
+                    }
                     len += (size_t) l;
                     if (escaped) {
                         text[len++] = '\\';
@@ -730,7 +784,7 @@ ct_dump_text_next(CtObject *self, PyObject *args, PyObject *kwargs)
         free(text);
         return set_error(ct_state(self), err, NULL, NULL);
     }
-    result = escaped
+    result = escaped || json
              ? PyBytes_FromStringAndSize(text, (Py_ssize_t) len)
              : PyUnicode_DecodeASCII(text, (Py_ssize_t) len, NULL);
     free(text);

@@ -882,15 +882,17 @@ static PyObject *
 ct_flush_filter(CtObject *self, PyObject *arg)
 {
     struct ovsct *ct = ct_get(self);
-    struct ovsct_flush_filter filter;
+    struct ovsct_filter filter;
     size_t n_flushed = 0;
+    bool has;
     int err;
 
-    if (!ct || parse_filter(arg, &filter)) {
+    if (!ct || parse_filter(arg, &filter, &has)) {
         return NULL;
     }
     CT_BEGIN(self);
-    err = ovsct_flush_filter(ct, &filter, &n_flushed);
+    err = has ? ovsct_flush_filter(ct, &filter, &n_flushed)
+              : ovsct_flush(ct, NULL, &n_flushed);
     CT_END(self);
     if (err) {
         return set_error(ct_state(self), err, NULL, NULL);
@@ -899,25 +901,26 @@ ct_flush_filter(CtObject *self, PyObject *arg)
 }
 
 
+/* stats(filter=None) -> (total, per_proto, tcp_states) */
 static PyObject *
 ct_stats(CtObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"zone", NULL};
+    static char *kwlist[] = {"filter", NULL};
     struct ovsct *ct = ct_get(self);
-    PyObject *zone_obj = Py_None;
+    PyObject *filter_obj = Py_None;
+    struct ovsct_filter filter;
     struct ovsct_stats s;
-    uint16_t zone;
-    bool has_zone;
+    bool has;
     int err;
 
     if (!ct || !PyArg_ParseTupleAndKeywords(args, kwargs, "|O:stats", kwlist,
-                                            &zone_obj)
-        || parse_opt_zone(zone_obj, &zone, &has_zone)) {
+                                            &filter_obj)
+        || parse_filter(filter_obj, &filter, &has)) {
         return NULL;
     }
     memset(&s, 0, sizeof s);
     CT_BEGIN(self);
-    err = ovsct_stats(ct, has_zone ? &zone : NULL, &s);
+    err = ovsct_stats(ct, has ? &filter : NULL, &s);
     CT_END(self);
     if (err) {
         return set_error(ct_state(self), err, NULL, NULL);
@@ -1069,9 +1072,9 @@ static PyMethodDef ct_methods[] = {
      "events_read(cursor, max, filter, verbose, stats, Tuple, Entry, "
      "tcp_state_names) -> ([(seq, type, Entry, line)], cursor, lost)"},
     {"dump_entries", (PyCFunction) ct_dump_entries, METH_VARARGS,
-     "dump_entries(zone, Tuple, Entry, tcp_state_names) -> list"},
+     "dump_entries(filter, Tuple, Entry, tcp_state_names) -> list"},
     {"dump_begin", (PyCFunction) (void (*)(void)) ct_dump_begin,
-     METH_VARARGS | METH_KEYWORDS, "dump_begin(zone=None) -> cursor"},
+     METH_VARARGS | METH_KEYWORDS, "dump_begin(filter=None) -> cursor"},
     {"dump_entries_next",
      (PyCFunction) (void (*)(void)) ct_dump_entries_next,
      METH_VARARGS | METH_KEYWORDS,
@@ -1079,13 +1082,14 @@ static PyMethodDef ct_methods[] = {
     {"dump_text_next", (PyCFunction) (void (*)(void)) ct_dump_text_next,
      METH_VARARGS | METH_KEYWORDS,
      "dump_text_next(cursor, verbose=False, stats=False, size=1048576, "
-     "escaped=False) -> str or bytes"},
+     "escaped=False, json=False) -> str or bytes"},
     {"dump_text", (PyCFunction) (void (*)(void)) ct_dump_text,
      METH_VARARGS | METH_KEYWORDS,
-     "dump_text(zone=None, verbose=False, stats=False, sort=True) -> str"},
+     "dump_text(filter=None, verbose=False, stats=False, sort=True, "
+     "json=False) -> str or bytes"},
     {"stats", (PyCFunction) (void (*)(void)) ct_stats,
      METH_VARARGS | METH_KEYWORDS,
-     "stats(zone=None) -> (total, per_proto, tcp_states)"},
+     "stats(filter=None) -> (total, per_proto, tcp_states)"},
     {"bucket_counts", (PyCFunction) ct_bucket_counts, METH_NOARGS,
      "bucket_counts() -> bytes of uint32"},
     {"counters", (PyCFunction) ct_counters, METH_NOARGS,

@@ -5,8 +5,10 @@
  * Every walk here visits one bucket at a time under its lock and copies
  * what it needs out; nothing keeps a pointer past the unlock.  A
  * connection is visited through its forward node only, so it is counted
- * or dumped once.  Neighbours: table.c, format.c (dump text), flush.c
- * (clearing), names.h (protocol classes, the coalesced TCP state).
+ * or dumped once.  Dumps and statistics take a filter (filter.c) and skip
+ * what it does not select while they walk.  Neighbours: table.c,
+ * format.c (dump text), flush.c (clearing), names.h (protocol classes,
+ * the coalesced TCP state).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -80,8 +82,8 @@ fwd_conn(const struct ovsct *ct, uint32_t e)
 
 struct ovsct_dump {
     struct ovsct *ct;
-    bool has_zone;
-    uint16_t zone;
+    bool has_filter;
+    struct ovsct_filter filter;
     uint32_t bucket;            /* Next bucket to copy. */
     int64_t now;
     struct ovsct_entry *buf;    /* Entries of the last bucket copied. */
@@ -89,7 +91,7 @@ struct ovsct_dump {
 };
 
 int
-ovsct_dump_start(struct ovsct *ct, const uint16_t *zone,
+ovsct_dump_start(struct ovsct *ct, const struct ovsct_filter *filter,
                  struct ovsct_dump **dp)
 {
     struct ovsct_dump *d = calloc(1, sizeof *d);
@@ -99,8 +101,10 @@ ovsct_dump_start(struct ovsct *ct, const uint16_t *zone,
         return ENOMEM;
     }
     d->ct = ct;
-    d->has_zone = zone != NULL;
-    d->zone = zone ? *zone : 0;
+    d->has_filter = filter != NULL;
+    if (filter) {
+        d->filter = *filter;
+    }
     d->now = ovsct_now(ct);
     *dp = d;
     return 0;
@@ -131,8 +135,11 @@ dump_refill(struct ovsct_dump *d)
         struct ct_conn *c = fwd_conn(ct, b->slots[i].ent);
 
         if (c && ct_conn_live(c, d->now, gen)
-            && (!d->has_zone || c->key.zone == d->zone)) {
-            ct_entry_fill(c, &d->buf[d->n++]);
+            && (!d->has_filter || !d->filter.has_zone
+                || c->key.zone == d->filter.zone)) {
+            ct_entry_fill(c, &d->buf[d->n]);
+            d->n += !d->has_filter
+                    || ovsct_filter_match(&d->filter, &d->buf[d->n]);
         }
     }
     ct_mutex_unlock(&b->lock);
@@ -182,7 +189,8 @@ ovsct_dump_done(struct ovsct_dump *d)
 /* Statistics. */
 
 int
-ovsct_stats(struct ovsct *ct, const uint16_t *zone, struct ovsct_stats *st)
+ovsct_stats(struct ovsct *ct, const struct ovsct_filter *filter,
+            struct ovsct_stats *st)
 {
     int64_t now = ovsct_now(ct);
     uint8_t gen = atomic_load(&ct->gen);
@@ -197,8 +205,17 @@ ovsct_stats(struct ovsct *ct, const uint16_t *zone, struct ovsct_stats *st)
             struct ct_tcp_peer *tcp;
 
             if (!c || !ct_conn_live(c, now, gen)
-                || (zone && c->key.zone != *zone)) {
+                || (filter && filter->has_zone
+                    && c->key.zone != filter->zone)) {
                 continue;
+            }
+            if (filter) {
+                struct ovsct_entry e;
+
+                ct_entry_fill(c, &e);
+                if (!ovsct_filter_match(filter, &e)) {
+                    continue;
+                }
             }
             st->total++;
             st->per_proto[ovsct_proto_class_of(c->key.l3, c->key.nw_proto)]++;

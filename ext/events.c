@@ -41,8 +41,9 @@
  *
  * Neighbours: conntrack.c (NEW, UPDATE hooks), table.c (DESTROY hook in
  * ct_conn_claim()), flush.c (flushing everything walks the buckets while
- * events are on, so that each connection gets its DESTROY; the entry
- * filter), dump.c (ct_entry_fill()), config.c (life cycle).
+ * events are on, so that each connection gets its DESTROY), filter.c
+ * (ovsct_filter_match(), the one matcher), dump.c (ct_entry_fill()),
+ * config.c (life cycle).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -216,7 +217,7 @@ ct_event_conn(struct ovsct *ct, struct ct_conn *c, int type)
 
 int
 ovsct_events_read(struct ovsct *ct, struct ovsct_events_cursor *cursor,
-                  const struct ovsct_flush_filter *filter,
+                  const struct ovsct_filter *filter,
                   struct ovsct_event *buf, size_t max, size_t *np,
                   uint64_t *lost)
 {
@@ -258,7 +259,7 @@ ovsct_events_read(struct ovsct *ct, struct ovsct_events_cursor *cursor,
         }
         seq++;
         memcpy(&buf[n], words, sizeof words);
-        if (!filter || ovsct_entry_match(filter, &buf[n].entry)) {
+        if (!filter || ovsct_filter_match(filter, &buf[n].entry)) {
             n++;
         }
     }

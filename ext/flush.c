@@ -2,12 +2,13 @@
  * flush.c -- clearing the table: everything, one zone, one tuple, or the
  * connections that match a filter (OVS's conntrack_flush() and
  * conntrack_flush_tuple() in lib/conntrack.c, and the ofp_ct_match filter
- * of ct_dpif_flush() in lib/ct-dpif.c).
+ * of ct_dpif_flush() in lib/ct-dpif.c, matched by filter.c).
  *
  * Flushing everything swaps every map for an empty one under all bucket
  * locks (O(buckets)); the other flushes walk one bucket at a time under
  * its lock.  Removed connections go to the epoch reclaimer (epoch.c).
- * Neighbours: table.c (removal), dump.c (ct_tuple_from_key()).
+ * Neighbours: table.c (removal), dump.c (ct_tuple_from_key(),
+ * ct_entry_fill()), filter.c (the matcher).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -208,89 +209,19 @@ ovsct_flush_tuple(struct ovsct *ct, uint16_t zone,
     return err;
 }
 
+/* Matches through the one filter matcher (filter.c), on the connection
+ * as a dump would copy it.  Called with the bucket lock held. */
 static bool
-addr_eq(const uint8_t *a, const uint8_t *b, uint8_t l3)
+match_filter(const struct ct_conn *c, const void *aux)
 {
-    return !memcmp(a, b, l3 == 4 ? 4 : 16);
-}
+    struct ovsct_entry e;
 
-static bool
-tuple_match(const struct ovsct_tuple_match *m, const struct ovsct_tuple *t)
-{
-    if (m->l3 && m->l3 != t->l3) {
-        return false;
-    }
-    if (m->has_src && !addr_eq(m->src, t->src, t->l3)) {
-        return false;
-    }
-    if (m->has_dst && !addr_eq(m->dst, t->dst, t->l3)) {
-        return false;
-    }
-    if (m->has_proto) {
-        if (m->proto != t->proto) {
-            return false;
-        }
-        if (t->proto == 1 || t->proto == 58) {
-            return m->icmp_id == t->sport && m->icmp_type == t->icmp_type
-                   && m->icmp_code == t->icmp_code;
-        }
-    }
-    if (m->sport && m->sport != t->sport) {
-        return false;
-    }
-    if (m->dport && m->dport != t->dport) {
-        return false;
-    }
-    return true;
-}
-
-static bool
-match_filter(const struct ct_conn *c_, const void *aux)
-{
-    const struct ovsct_flush_filter *f = aux;
-    struct ct_conn *c = (struct ct_conn *) c_;
-    struct ovsct_tuple orig, reply;
-    struct ct_key rkey;
-    uint32_t mark;
-    ovsct_u128 labels;
-
-    if (f->has_zone && c->key.zone != f->zone) {
-        return false;
-    }
-    ct_spin_lock(&c->lock);
-    mark = c->mark;
-    labels = c->labels;
-    ct_spin_unlock(&c->lock);
-    if ((mark & f->mark_mask) != (f->mark & f->mark_mask)
-        || (labels.lo & f->labels_mask.lo)
-           != (f->labels.lo & f->labels_mask.lo)
-        || (labels.hi & f->labels_mask.hi)
-           != (f->labels.hi & f->labels_mask.hi)) {
-        return false;
-    }
-    ct_tuple_from_key(&c->key, &orig);
-    ct_conn_key(c, 1, &rkey);
-    ct_tuple_from_key(&rkey, &reply);
-    return (!f->has_orig || tuple_match(&f->orig, &orig))
-           && (!f->has_reply || tuple_match(&f->reply, &reply));
-}
-
-bool
-ovsct_entry_match(const struct ovsct_flush_filter *f,
-                  const struct ovsct_entry *e)
-{
-    return (!f->has_zone || e->zone == f->zone)
-           && (e->mark & f->mark_mask) == (f->mark & f->mark_mask)
-           && (e->labels.lo & f->labels_mask.lo)
-              == (f->labels.lo & f->labels_mask.lo)
-           && (e->labels.hi & f->labels_mask.hi)
-              == (f->labels.hi & f->labels_mask.hi)
-           && (!f->has_orig || tuple_match(&f->orig, &e->orig))
-           && (!f->has_reply || tuple_match(&f->reply, &e->reply));
+    ct_entry_fill((struct ct_conn *) c, &e);
+    return ovsct_filter_match(aux, &e);
 }
 
 int
-ovsct_flush_filter(struct ovsct *ct, const struct ovsct_flush_filter *f,
+ovsct_flush_filter(struct ovsct *ct, const struct ovsct_filter *f,
                    size_t *n_flushed)
 {
     int64_t now = ovsct_now(ct);

@@ -14,6 +14,11 @@
  *
  *     gcc -Iext tests/c/test_format.c ext/format.c ext/names.c
  *
+ * ovsct_format_entry_json() writes the same connection as the JSON object
+ * of `ovsct -f json dump-conntrack` (the one home of that layout: the
+ * daemon streams these bytes, the offline CLI prints them after
+ * ovsct_sort_entries()), with the same hand-made numbers and addresses.
+ *
  * Neighbours: ovsct.h (struct ovsct_entry, the contract), dump.c (fills
  * the entries), names.c (the names), binding/dumpobj.c (dump_text),
  * tests/c/test_format.c (golden lines of a real OVS 3.1 and an
@@ -22,6 +27,8 @@
 #include "names.h"
 #include "ovsct.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Upper bound of one line.  The longest possible line: "udplite" (7),
@@ -46,6 +53,7 @@ static char *put_state(char *, uint8_t);
 static char *put_tcp_flags(char *, uint8_t);
 static char *format__(const struct ovsct_entry *, bool verbose,
                       bool print_stats, int64_t now, char *);
+static char *format_json__(const struct ovsct_entry *, int64_t now, char *);
 
 /* "00" "01" ... "99": two decimal digits at a time. */
 static const char digits2[200] =
@@ -402,4 +410,298 @@ put_tcp_flags(char *p, uint8_t flags)
         p = put_hex64(p, bad, false);
     }
     return p;
+}
+
+/* JSON. */
+
+/* Writes 'v' in decimal (uint64_t). */
+static char *
+put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    char *t = tmp + sizeof tmp;
+    size_t n;
+
+    if (v <= UINT32_MAX) {
+        return put_u32(p, (uint32_t) v);
+    }
+    while (v) {
+        *--t = '0' + v % 10;
+        v /= 10;
+    }
+    n = tmp + sizeof tmp - t;
+    memcpy(p, t, n);
+    return p + n;
+}
+
+/* Writes the 128-bit 'v' in decimal. */
+static char *
+put_u128(char *p, ovsct_u128 v)
+{
+    char tmp[40];
+    char *t = tmp + sizeof tmp;
+    size_t n;
+
+    if (!v.hi) {
+        return put_u64(p, v.lo);
+    }
+    /* Long division by 10^9 over 32-bit limbs, 9 digits a round. */
+    uint32_t w[4] = {(uint32_t) (v.hi >> 32), (uint32_t) v.hi,
+                     (uint32_t) (v.lo >> 32), (uint32_t) v.lo};
+    while (w[0] || w[1] || w[2] || w[3]) {
+        uint64_t rem = 0;
+
+        for (int i = 0; i < 4; i++) {
+            uint64_t cur = rem << 32 | w[i];
+
+            w[i] = (uint32_t) (cur / 1000000000u);
+            rem = cur % 1000000000u;
+        }
+        bool more = w[0] || w[1] || w[2] || w[3];
+        for (int i = 0; i < 9 && (more || rem); i++) {
+            *--t = '0' + rem % 10;
+            rem /= 10;
+        }
+    }
+    n = tmp + sizeof tmp - t;
+    memcpy(p, t, n);
+    return p + n;
+}
+
+static char *
+put_json_addr(char *p, uint8_t l3, const uint8_t *a)
+{
+    *p++ = '"';
+    p = l3 == 6 ? put_ipv6(p, a) : put_ipv4(p, a);
+    *p++ = '"';
+    return p;
+}
+
+/* A tuple's object, keys sorted (format.py's layout of old). */
+static char *
+put_json_tuple(char *p, const struct ovsct_tuple *t, uint8_t proto)
+{
+    if (proto == 1 || proto == 58) {
+        PUT_LIT(p, "{\"code\":");
+        p = put_u8(p, t->icmp_code);
+        PUT_LIT(p, ",\"dst\":");
+        p = put_json_addr(p, t->l3, t->dst);
+        PUT_LIT(p, ",\"id\":");
+        p = put_u32(p, t->sport);
+        PUT_LIT(p, ",\"src\":");
+        p = put_json_addr(p, t->l3, t->src);
+        PUT_LIT(p, ",\"type\":");
+        p = put_u8(p, t->icmp_type);
+    } else {
+        PUT_LIT(p, "{\"dport\":");
+        p = put_u32(p, t->dport);
+        PUT_LIT(p, ",\"dst\":");
+        p = put_json_addr(p, t->l3, t->dst);
+        PUT_LIT(p, ",\"sport\":");
+        p = put_u32(p, t->sport);
+        PUT_LIT(p, ",\"src\":");
+        p = put_json_addr(p, t->l3, t->src);
+    }
+    *p++ = '}';
+    return p;
+}
+
+/* The named TCP flags of 'flags' as a JSON list (unnamed bits left out). */
+static char *
+put_json_flags(char *p, uint8_t flags)
+{
+    bool first = true;
+
+    *p++ = '[';
+    for (int bit = 0; bit < OVSCT_TCPF_N; bit++) {
+        if (flags & (1u << bit)) {
+            if (!first) {
+                *p++ = ',';
+            }
+            first = false;
+            *p++ = '"';
+            p = put_str(p, ovsct_tcp_flag_names[bit]);
+            *p++ = '"';
+        }
+    }
+    *p++ = ']';
+    return p;
+}
+
+static char *
+put_json_state(char *p, uint8_t s)
+{
+    *p++ = '"';
+    p = put_str(p, ovsct_tcp_state_names[s]);
+    *p++ = '"';
+    return p;
+}
+
+int
+ovsct_format_entry_json(const struct ovsct_entry *e, int64_t now, char *buf,
+                        size_t size)
+{
+    char line[LINE_MAX__];
+    size_t len;
+
+    if (size >= LINE_MAX__) {
+        len = format_json__(e, now, buf) - buf;
+        buf[len] = '\0';
+        return len;
+    }
+    len = format_json__(e, now, line) - line;
+    if (size) {
+        size_t n = len < size - 1 ? len : size - 1;
+
+        memcpy(buf, line, n);
+        buf[n] = '\0';
+    }
+    return len;
+}
+
+/* Writes the JSON object of 'e' at 'p' (at least LINE_MAX__ bytes: the
+ * longest object, an IPv6 TCP one with every flag and a full label, is
+ * about 640 bytes) and returns the end. */
+static char *
+format_json__(const struct ovsct_entry *e, int64_t now, char *p)
+{
+    uint8_t proto = e->orig.proto;
+    const char *name = ovsct_proto_name(proto);
+    uint64_t left = (e->expiration > now
+                     ? (uint64_t) e->expiration - (uint64_t) now : 0);
+
+    PUT_LIT(p, "{\"bucket\":");
+    p = put_u32(p, e->bucket);
+    PUT_LIT(p, ",\"l3\":");
+    p = put_u8(p, e->orig.l3);
+    PUT_LIT(p, ",\"labels\":");
+    p = put_u128(p, e->labels);
+    PUT_LIT(p, ",\"mark\":");
+    p = put_u32(p, e->mark);
+    PUT_LIT(p, ",\"nat\":[");
+    if (e->nat & OVSCT_CS_SRC_NAT) {
+        PUT_LIT(p, "\"snat\"");
+    }
+    if (e->nat & OVSCT_CS_DST_NAT) {
+        if (e->nat & OVSCT_CS_SRC_NAT) {
+            *p++ = ',';
+        }
+        PUT_LIT(p, "\"dnat\"");
+    }
+    PUT_LIT(p, "],\"orig\":");
+    p = put_json_tuple(p, &e->orig, proto);
+    PUT_LIT(p, ",\"proto\":");
+    p = put_u8(p, proto);
+    PUT_LIT(p, ",\"protocol\":\"");
+    p = name ? put_str(p, name) : put_u8(p, proto);
+    PUT_LIT(p, "\",\"reply\":");
+    p = put_json_tuple(p, &e->reply, proto);
+    if (proto == 6) {
+        /* Unknown peer states show as the first (as the Entry objects of
+         * the binding have them). */
+        uint8_t s0 = e->tcp_state[0] < OVSCT_TCPS_N ? e->tcp_state[0] : 0;
+        uint8_t s1 = e->tcp_state[1] < OVSCT_TCPS_N ? e->tcp_state[1] : 0;
+
+        PUT_LIT(p, ",\"tcp\":{\"flags_orig\":");
+        p = put_json_flags(p, e->tcp_flags[0]);
+        PUT_LIT(p, ",\"flags_reply\":");
+        p = put_json_flags(p, e->tcp_flags[1]);
+        PUT_LIT(p, ",\"state\":");
+        p = put_json_state(p, ovsct_tcp_state_coalesce(s0, s1));
+        PUT_LIT(p, ",\"state_orig\":");
+        p = put_json_state(p, s0);
+        PUT_LIT(p, ",\"state_reply\":");
+        p = put_json_state(p, s1);
+        PUT_LIT(p, ",\"wscale_orig\":");
+        p = put_u8(p, e->tcp_wscale[0]);
+        PUT_LIT(p, ",\"wscale_reply\":");
+        p = put_u8(p, e->tcp_wscale[1]);
+        *p++ = '}';
+    }
+    PUT_LIT(p, ",\"timeout\":");
+    p = put_u64(p, left / 1000);
+    PUT_LIT(p, ",\"zone\":");
+    p = put_u32(p, e->zone);
+    *p++ = '}';
+    return p;
+}
+
+int
+ovsct_format_addr(uint8_t l3, const uint8_t *a, char *buf)
+{
+    char *end = l3 == 6 ? put_ipv6(buf, a) : put_ipv4(buf, a);
+
+    *end = '\0';
+    return end - buf;
+}
+
+/* Sorting. */
+
+struct sort_key {
+    char src[48], dst[48];      /* Addresses as text. */
+    const struct ovsct_entry *e;
+    size_t idx;                 /* Ties keep the dump's order. */
+};
+
+static int
+cmp_u32(uint32_t a, uint32_t b)
+{
+    return (a > b) - (a < b);
+}
+
+static int
+sort_key_cmp(const void *a_, const void *b_)
+{
+    const struct sort_key *a = a_, *b = b_;
+    const struct ovsct_tuple *x = &a->e->orig, *y = &b->e->orig;
+    bool xi = x->proto == 1 || x->proto == 58;
+    bool yi = y->proto == 1 || y->proto == 58;
+    int c;
+
+    if ((c = cmp_u32(a->e->zone, b->e->zone))
+        || (c = cmp_u32(x->proto, y->proto))
+        || (c = strcmp(a->src, b->src))
+        || (c = strcmp(a->dst, b->dst))
+        /* Ports (0 for ICMP), then the ICMP id and type (0 otherwise). */
+        || (c = cmp_u32(xi ? 0 : x->sport, yi ? 0 : y->sport))
+        || (c = cmp_u32(xi ? 0 : x->dport, yi ? 0 : y->dport))
+        || (c = cmp_u32(xi ? x->sport : 0, yi ? y->sport : 0))
+        || (c = cmp_u32(xi ? x->icmp_type : 0, yi ? y->icmp_type : 0))) {
+        return c;
+    }
+    return (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+int
+ovsct_sort_entries(struct ovsct_entry *entries, size_t n)
+{
+    struct sort_key *keys;
+    struct ovsct_entry *sorted;
+
+    if (n < 2) {
+        return 0;
+    }
+    keys = malloc(n * sizeof *keys);
+    sorted = malloc(n * sizeof *sorted);
+    if (!keys || !sorted) {
+        free(keys);
+        free(sorted);
+        return ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct ovsct_tuple *t = &entries[i].orig;
+
+        ovsct_format_addr(t->l3, t->src, keys[i].src);
+        ovsct_format_addr(t->l3, t->dst, keys[i].dst);
+        keys[i].e = &entries[i];
+        keys[i].idx = i;
+    }
+    qsort(keys, n, sizeof *keys, sort_key_cmp);
+    for (size_t i = 0; i < n; i++) {
+        sorted[i] = *keys[i].e;
+    }
+    memcpy(entries, sorted, n * sizeof *entries);
+    free(keys);
+    free(sorted);
+    return 0;
 }

@@ -479,6 +479,8 @@ bool ct_table_empty(struct ovsct *);
 
 /* dump.c */
 void ct_tuple_from_key(const struct ct_key *, struct ovsct_tuple *);
+/* Copies 'c' into '*e' as a dump does.  Call with a bucket lock of 'c'
+ * held, or inside an epoch (events.c). */
 void ct_entry_fill(struct ct_conn *, struct ovsct_entry *);
 
 /* events.c: the hooks call ct_event_conn() only when ct_events_on(). */

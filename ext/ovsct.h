@@ -274,34 +274,62 @@ int ovsct_flush(struct ovsct *, const uint16_t *zone, size_t *n_flushed);
 int ovsct_flush_tuple(struct ovsct *, uint16_t zone,
                       const struct ovsct_tuple *tuple);
 
-/* Partial match for flushing (OVS's ofp_ct_match). */
+/* A filter on connections: OVS's ofp_ct_match (lib/ofp-ct.c) with two
+ * extensions, CIDR prefixes on addresses and a set of TCP states.  The
+ * one filter of the engine: dumps (ovsct_dump_start()), statistics
+ * (ovsct_stats()), flushes (ovsct_flush_filter()) and event reads
+ * (ovsct_events_read()) all take it, and ovsct_filter_match() is its one
+ * matcher (filter.c).
+ *
+ * The tuple part follows ct_dpif_entry_cmp() (lib/ct-dpif.c): a field
+ * that is not given matches anything; ports 0 match any port; for ICMP
+ * and ICMPv6 (a given proto) id, type and code are always compared. */
 struct ovsct_tuple_match {
-    uint8_t src[16], dst[16];
+    uint8_t src[16], dst[16];   /* Network order, compared when has_*. */
     bool has_src, has_dst;
-    uint8_t l3;                 /* 0 any */
+    uint8_t src_plen, dst_plen; /* Leading bits of src/dst compared: 0 (or
+                                 * the full length) is the whole address;
+                                 * a shorter prefix matches every address
+                                 * in it (an extension of ours). */
+    uint8_t l3;                 /* 0 any, else 4 or 6; give it with an
+                                 * address: addresses are compared in the
+                                 * connection's family. */
     bool has_proto;
     uint8_t proto;
     uint16_t sport, dport;      /* 0 any (not for ICMP) */
     uint16_t icmp_id;           /* Compared always for ICMP when has_proto */
     uint8_t icmp_type, icmp_code;
 };
-struct ovsct_flush_filter {
+struct ovsct_filter {
     bool has_zone;
     uint16_t zone;
     uint32_t mark, mark_mask;
     ovsct_u128 labels, labels_mask;
     bool has_orig, has_reply;
     struct ovsct_tuple_match orig, reply;
+    uint16_t tcp_states;        /* Bit s (enum ovsct_tcp_state) set: a TCP
+                                 * connection whose coalesced state (the one
+                                 * dump-conntrack prints without -m) is s
+                                 * matches; no other connection does.  0:
+                                 * any connection (an extension of ours). */
 };
-int ovsct_flush_filter(struct ovsct *, const struct ovsct_flush_filter *,
+
+/* Whether the connection 'e' (as a dump copies it) is one 'f' selects. */
+bool ovsct_filter_match(const struct ovsct_filter *f,
+                        const struct ovsct_entry *e);
+
+/* Deletes every unexpired connection 'f' selects; '*n_flushed' gets how
+ * many. */
+int ovsct_flush_filter(struct ovsct *, const struct ovsct_filter *f,
                        size_t *n_flushed);
 
 /* Dump: a resumable cursor over the buckets.  Entries are copied out under
- * each bucket's lock; expired entries are skipped.  A connection present
- * for the whole dump is returned exactly once; one inserted or removed
- * during the dump may or may not be returned. */
+ * each bucket's lock; expired entries, and those 'filter' (NULL: none)
+ * does not select, are skipped.  A connection present for the whole dump
+ * is returned exactly once; one inserted or removed during the dump may or
+ * may not be returned. */
 struct ovsct_dump;
-int ovsct_dump_start(struct ovsct *, const uint16_t *zone,
+int ovsct_dump_start(struct ovsct *, const struct ovsct_filter *filter,
                      struct ovsct_dump **);
 /* Copies up to 'max' entries to 'out', sets '*n'.  '*n' == 0: finished. */
 int ovsct_dump_next(struct ovsct_dump *, struct ovsct_entry *out,
@@ -316,6 +344,35 @@ int ovsct_format_entry(const struct ovsct_entry *, bool verbose,
                        bool print_stats, int64_t now, char *buf,
                        size_t size);
 
+/* Formats one entry as the JSON object of `ovsct -f json dump-conntrack`,
+ * compact, keys sorted (what Python's json.dumps(sort_keys=True,
+ * separators=(",", ":")) writes):
+ *
+ *   {"bucket":B,"l3":4|6,"labels":L,"mark":M,"nat":["snat"?,"dnat"?],
+ *    "orig":TUPLE,"proto":P,"protocol":"NAME",
+ *    "reply":TUPLE[,"tcp":{"flags_orig":[..],"flags_reply":[..],
+ *    "state":S,"state_orig":S,"state_reply":S,"wscale_orig":N,
+ *    "wscale_reply":N}],"timeout":T,"zone":Z}
+ *
+ * TUPLE is {"dport":..,"dst":"..","sport":..,"src":".."}, for ICMP
+ * {"code":..,"dst":"..","id":..,"src":"..","type":..}; "labels" is the
+ * 128-bit value as a decimal number, "protocol" the name dump-conntrack
+ * prints (the number as a string if it has none), "state" the coalesced
+ * one; "timeout" the seconds left at 'now'.  Returns the length like
+ * ovsct_format_entry(). */
+int ovsct_format_entry_json(const struct ovsct_entry *, int64_t now,
+                            char *buf, size_t size);
+
+/* Writes the text form of address 'a' (family 'l3', 6 or else 4) to 'buf'
+ * (at least 46 bytes) as inet_ntop() does, NUL-terminated; returns its
+ * length. */
+int ovsct_format_addr(uint8_t l3, const uint8_t *a, char *buf);
+
+/* Sorts 'n' entries into the order of the JSON dump: by zone, protocol,
+ * then the original tuple (addresses as text, then ports, ICMP id and
+ * type), so that it does not depend on hash order.  ENOMEM, or 0. */
+int ovsct_sort_entries(struct ovsct_entry *, size_t n);
+
 /* Statistics, computed from a walk of unexpired entries. */
 enum ovsct_proto_class {
     OVSCT_PC_TCP, OVSCT_PC_UDP, OVSCT_PC_UDPLITE, OVSCT_PC_SCTP,
@@ -327,7 +384,9 @@ struct ovsct_stats {
     uint64_t per_proto[OVSCT_PC_N];
     uint64_t tcp_states[OVSCT_TCPS_N];    /* Coalesced state, as dumped. */
 };
-int ovsct_stats(struct ovsct *, const uint16_t *zone, struct ovsct_stats *);
+/* Counts the unexpired connections 'filter' (NULL: all) selects. */
+int ovsct_stats(struct ovsct *, const struct ovsct_filter *filter,
+                struct ovsct_stats *);
 
 /* Occupancy: writes the number of unexpired connections whose forward node
  * is in bucket i to counts[i] (capacity ovsct_n_buckets()). */
@@ -415,13 +474,9 @@ bool ovsct_events_enabled(const struct ovsct *);
  * an earlier table) restarts at the next event.  EINVAL if events were
  * never enabled on this table. */
 int ovsct_events_read(struct ovsct *, struct ovsct_events_cursor *cursor,
-                      const struct ovsct_flush_filter *filter,
+                      const struct ovsct_filter *filter,
                       struct ovsct_event *buf, size_t max, size_t *n,
                       uint64_t *lost);
-/* Whether 'entry' matches 'filter' as ovsct_flush_filter() would match its
- * connection (flush.c). */
-bool ovsct_entry_match(const struct ovsct_flush_filter *filter,
-                       const struct ovsct_entry *entry);
 
 /* Returns freed memory to the OS where the allocator allows it. */
 void ovsct_trim(void);

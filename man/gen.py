@@ -59,6 +59,7 @@ Open vSwitch\fR).
 TAIL = r""".SS "Connection events"
 \fBovsct events\fR [\fB\-m\fR] [\fB\-s\fR] [\fIdp\fR] [\fBzone=\fIN\fR]
 [\fBmark=\fIX\fR[\fB/\fIM\fR]] [\fBlabels=\fIY\fR[\fB/\fIN\fR]]
+[\fBstate=\fIS\fR[\fB,\fIS\fR...]]
 [\fIct\-orig\-tuple\fR [\fIct\-reply\-tuple\fR]] prints one line per
 connection event of the daemon's table until interrupted (\fBSIGINT\fR or
 \fBSIGTERM\fR end it quietly): \fB[NEW] \fR when a connection is
@@ -68,7 +69,9 @@ sees its first reply, \fB[DESTROY] \fR when it is removed (expiry, flush,
 force, TCP reopen), each followed by the connection's
 \fBdump\-conntrack\fR line (with \fB\-m\fR and \fB\-s\fR as there);
 with \fB\-f json\fR, one JSON object per line, the dump's object plus
-\fB"event"\fR.  The match arguments are those of \fBflush\-conntrack\fR.
+\fB"event"\fR.  The filter arguments are those of \fBdump\-conntrack\fR
+(\fBflush\-conntrack\fR's match with CIDR prefixes on addresses, and
+\fBstate=\fR), matched by the engine as there.
 The engine keeps the events in a bounded ring that the packet path never
 waits for; a reader that falls behind loses the oldest events, and
 \fBovsct events\fR then writes a counted warning to standard error: losses

@@ -364,6 +364,20 @@ EXIT_PIPE = 128 + signal.SIGPIPE
 
 
 def _write_json(value: Any, pretty: bool, out: TextIO) -> None:
+    if hasattr(value, "json_bytes"):
+        # Made by the engine (Conntrack.dump_json(), format.JsonText):
+        # compact with sorted keys already, as json.dumps() below would
+        # write it.
+        if pretty:
+            value = json.loads(value.json_bytes())
+        else:
+            buffer = getattr(out, "buffer", None)
+            if buffer is not None:
+                out.flush()
+                buffer.write(value.json_bytes() + b"\n")
+            else:
+                out.write(value.json_bytes().decode("utf-8") + "\n")
+            return
     if pretty:
         out.write(json.dumps(value, indent=4, sort_keys=True) + "\n")
     else:

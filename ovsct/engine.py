@@ -13,10 +13,12 @@ call (`execute`, `execute_pcap`), never one call per packet.
 
 from __future__ import annotations
 
+import json
 import socket
 from array import array
 from ipaddress import IPv4Address, IPv6Address
 from itertools import accumulate
+from collections.abc import Sequence as _Sequence
 from typing import (Any, Iterable, Iterator, NamedTuple, Optional, Sequence,
                     Union)
 
@@ -39,9 +41,6 @@ TP_DEFAULTS: dict[str, int] = dict(zip(TP_NAMES, _engine.TP_DEFAULTS))
 PROTO_CLASSES: tuple[str, ...] = _engine.PROTO_CLASSES
 TCP_STATE_NAMES: tuple[str, ...] = _engine.TCP_STATE_NAMES
 COUNTER_NAMES: tuple[str, ...] = _engine.COUNTER_NAMES
-# IP protocol -> PROTO_CLASSES name (ovsct_proto_class()).
-_PROTO_CLASS_OF = {num: name for num, name in _engine.PROTO_NAMES.items()
-                   if name in PROTO_CLASSES}
 # Event type names by enum ovsct_event_type ("" first, then NEW, UPDATE,
 # DESTROY).
 EVENT_NAMES: tuple[str, ...] = _engine.EVENT_NAMES
@@ -100,19 +99,44 @@ def _tuple_to_c(t: Tuple) -> tuple:
             dport, t.icmp_type, t.icmp_code)
 
 
+def _family(addr) -> int:
+    if isinstance(addr, (IPv4Address, IPv6Address)):
+        return addr.version
+    return 6 if ":" in str(addr) else 4
+
+
 def _match_to_c(m: Optional[TupleMatch]) -> Optional[tuple]:
     if m is None:
         return None
-    return (None if m.src is None else _addr16(m.src, m.l3),
-            None if m.dst is None else _addr16(m.dst, m.l3),
-            m.l3, m.proto, m.sport, m.dport, m.icmp_id, m.icmp_type,
-            m.icmp_code)
+    # Unset addresses (TupleMatch._addrs_set(): none, or all-zero without
+    # a prefix) are left out; a given one carries its family in l3.
+    src_set, dst_set = m._addrs_set()
+    l3 = m.l3
+    if not l3 and (src_set or dst_set):
+        l3 = _family(m.src if src_set else m.dst)
+    return (_addr16(m.src, l3) if src_set else None,
+            _addr16(m.dst, l3) if dst_set else None,
+            l3, m.proto, m.sport, m.dport, m.icmp_id, m.icmp_type,
+            m.icmp_code, m.src_plen or 0, m.dst_plen or 0)
 
 
-def _filter_to_c(f: FlushFilter) -> tuple:
+def _filter_to_c(f: Union[None, int, FlushFilter]):
+    """The binding's filter argument (binding/convert.c parse_filter()):
+    None (everything), a zone, or a FlushFilter as a tuple."""
+    if f is None or isinstance(f, int):
+        return f
+    states = 0
+    for name in f.states or ():
+        states |= 1 << TCP_STATE_NAMES.index(name)
     return ((f.zone, f.mark & _U32, f.mark_mask & _U32)
             + _split128(f.labels) + _split128(f.labels_mask)
-            + (_match_to_c(f.orig), _match_to_c(f.reply)))
+            + (_match_to_c(f.orig), _match_to_c(f.reply), states))
+
+
+# What the dumps, stats() and flush_filter() select: None (everything), a
+# zone, or a FlushFilter (matched by the engine while it walks the table,
+# ext/filter.c).
+Selection = Union[None, int, FlushFilter]
 
 
 def _nat_to_c(nat: Any) -> Optional[tuple]:
@@ -362,6 +386,8 @@ class Conntrack:
         self._ct.flush_tuple(zone, _tuple_to_c(tup))
 
     def flush_filter(self, flt: FlushFilter) -> int:
+        """Deletes the connections 'flt' selects, matched by the engine
+        under each bucket's lock; returns how many."""
         return self._ct.flush_filter(_filter_to_c(flt))
 
     # Connection events (ext/events.c).
@@ -376,47 +402,63 @@ class Conntrack:
         self._ct.events_unsubscribe()
 
     def events_read(self, cursor: tuple[int, int], max: int = 1024,
-                    flt: Optional[FlushFilter] = None, verbose: bool = False,
+                    flt: "Selection" = None, verbose: bool = False,
                     stats: bool = False
                     ) -> tuple[list["Event"], tuple[int, int], int]:
         """The events after 'cursor' (at most 'max', those matching 'flt'),
         the cursor after them, and how many events this reader lost since
         its last read (ring overflow or a writer's drop).  Never waits."""
         raw, cursor, lost = self._ct.events_read(
-            tuple(cursor), max, None if flt is None else _filter_to_c(flt),
+            tuple(cursor), max, _filter_to_c(flt),
             verbose, stats, Tuple, Entry, TCP_STATE_NAMES)
         return [Event(*r) for r in raw], cursor, lost
 
-    # Dumps and statistics.
+    # Dumps and statistics.  Each takes a Selection: None, a zone, or a
+    # FlushFilter, applied by the engine while it walks the table.
 
-    def dump(self, zone: Optional[int] = None) -> list[Entry]:
+    def dump(self, zone: Selection = None) -> list[Entry]:
         # The binding makes the Entry/Tuple objects itself (no __init__
         # call per object): a million entries take well under a second.
-        return self._ct.dump_entries(zone, Tuple, Entry, TCP_STATE_NAMES)
+        return self._ct.dump_entries(_filter_to_c(zone), Tuple, Entry,
+                                     TCP_STATE_NAMES)
 
-    def dump_text(self, zone: Optional[int] = None, verbose: bool = False,
+    def dump_text(self, zone: Selection = None, verbose: bool = False,
                   stats: bool = False, sort: bool = True) -> str:
         """OVS dump-conntrack lines, each ending in "\\n" (C formatter).
         'sort' orders lines bytewise (OVS prints in hash order)."""
-        return self._ct.dump_text(zone, verbose, stats, sort)
+        return self._ct.dump_text(_filter_to_c(zone), verbose, stats, sort)
 
-    def dump_text_chunks(self, zone: Optional[int] = None,
+    def dump_json(self, zone: Selection = None,
+                  sort: bool = True) -> "JsonDump":
+        """The dump as the JSON list `-f json dump-conntrack` prints, made
+        in C (ext/format.c ovsct_format_entry_json()); 'sort' orders it by
+        zone and original tuple (ovsct_sort_entries()), else hash order."""
+        return JsonDump(self._ct.dump_text(_filter_to_c(zone), sort=sort,
+                                           json=True))
+
+    def dump_text_chunks(self, zone: Selection = None,
                          verbose: bool = False, stats: bool = False,
                          size: int = 1 << 20) -> "TextStream":
         """The dump_text() lines in pieces of about 'size' bytes, in bucket
         (hash) order as OVS prints them, each piece formatted in C with the
         GIL released when it is asked for: a consumer can send one piece
         while the next is made.  See TextStream."""
-        return TextStream(self._ct, zone, verbose, stats, size)
+        return TextStream(self._ct, _filter_to_c(zone), verbose, stats, size)
 
-    def dump_batches(self, zone: Optional[int] = None,
+    def dump_json_chunks(self, zone: Selection = None,
+                         size: int = 1 << 20) -> "JsonStream":
+        """dump_json() in pieces of about 'size' bytes, in hash order, each
+        made in C with the GIL released when it is asked for."""
+        return JsonStream(self._ct, _filter_to_c(zone), size)
+
+    def dump_batches(self, zone: Selection = None,
                      size: int = 256) -> Iterator[list[Entry]]:
         """dump() in lists of at most 'size' entries (at most 256), in
         bucket (hash) order, each walked with the GIL released when it is
         asked for: a consumer holds one batch at a time, never the whole
         table."""
         ct = self._ct
-        cursor = ct.dump_begin(zone)
+        cursor = ct.dump_begin(_filter_to_c(zone))
         while True:
             batch = ct.dump_entries_next(cursor, Tuple, Entry,
                                          TCP_STATE_NAMES, size)
@@ -424,45 +466,24 @@ class Conntrack:
                 return
             yield batch
 
-    # Filtered dumps and flushes (issue 13).  The engine does not filter
-    # yet: these go through ovsct.pyfilter, the one Python stand-in for
-    # the filter ovsct_dump_start() is to take; only these four methods
-    # change when it does.
+    # Filtered dumps and flushes (issue 13): the filter is the engine's
+    # (ext/filter.c), applied while it walks the table.
 
     def dump_matching(self, flt: FlushFilter) -> list[Entry]:
-        from ovsct.pyfilter import filter_entries_in_python
-        return filter_entries_in_python(self.dump(flt.zone), flt)
+        return self.dump(flt)
 
     def dump_text_matching(self, flt: FlushFilter, verbose: bool = False,
                            stats: bool = False, sort: bool = True) -> str:
-        from ovsct.pyfilter import filter_text_in_python
-        return filter_text_in_python(
-            self.dump_text(flt.zone, verbose, stats, sort), flt)
+        return self.dump_text(flt, verbose, stats, sort)
 
     def stats_matching(self, flt: FlushFilter) -> dict:
-        counts = {"total": 0, "per_proto": dict.fromkeys(PROTO_CLASSES, 0),
-                  "tcp_states": dict.fromkeys(TCP_STATE_NAMES, 0)}
-        for e in self.dump_matching(flt):
-            counts["total"] += 1
-            name = _PROTO_CLASS_OF.get(e.orig.proto, "other")
-            counts["per_proto"][name] += 1
-            if e.tcp_state is not None:
-                # ct_dpif's per-state count uses the original direction.
-                counts["tcp_states"][e.tcp_state[0]] += 1
-        return counts
+        return self.stats(flt)
 
     def flush_matching(self, flt: FlushFilter) -> int:
-        n = 0
-        for e in self.dump_matching(flt):
-            try:
-                self.flush_tuple(e.zone, e.orig)
-                n += 1
-            except NotFound:        # Gone meanwhile.
-                pass
-        return n
+        return self.flush_filter(flt)
 
-    def stats(self, zone: Optional[int] = None) -> dict:
-        total, per_proto, tcp_states = self._ct.stats(zone)
+    def stats(self, zone: Selection = None) -> dict:
+        total, per_proto, tcp_states = self._ct.stats(_filter_to_c(zone))
         return {"total": total,
                 "per_proto": dict(zip(PROTO_CLASSES, per_proto)),
                 "tcp_states": dict(zip(TCP_STATE_NAMES, tcp_states))}
@@ -481,13 +502,15 @@ class Conntrack:
 
 class Event(NamedTuple):
     """One connection event: its sequence number, type ("NEW", "UPDATE",
-    "DESTROY"), the entry as a dump copies it, and the entry's dump line
-    (with the -m / -s asked for)."""
+    "DESTROY"), the entry as a dump copies it, the entry's dump line (with
+    the -m / -s asked for), and its JSON object (bytes: the dump's object
+    of ext/format.c ovsct_format_entry_json() plus "event")."""
 
     seq: int
     type: str
     entry: Entry
     line: str
+    json: bytes
 
 
 class TextStream:
@@ -496,12 +519,12 @@ class TextStream:
     inside of a JSON string (bytes), which spares a JSON writer a pass over
     every byte.  Either may be consumed once."""
 
-    def __init__(self, ct, zone, verbose, stats, size) -> None:
-        self._args = (ct, zone, verbose, stats, size)
+    def __init__(self, ct, selection, verbose, stats, size) -> None:
+        self._args = (ct, selection, verbose, stats, size)
 
     def _pieces(self, escaped: bool) -> Iterator:
-        ct, zone, verbose, stats, size = self._args
-        cursor = ct.dump_begin(zone)
+        ct, selection, verbose, stats, size = self._args
+        cursor = ct.dump_begin(selection)
         while True:
             piece = ct.dump_text_next(cursor, verbose, stats, size, escaped)
             if not piece:
@@ -513,6 +536,66 @@ class TextStream:
 
     def json_pieces(self) -> Iterator[bytes]:
         return self._pieces(True)
+
+
+class JsonStream:
+    """The JSON list of a dump made on demand: json_chunks() gives its
+    UTF-8 text in pieces ("[", the objects in pieces of about 'size'
+    bytes, "]"), each formatted in C with the GIL released when it is
+    asked for, so a writer that asks as its client drains holds one piece
+    at a time.  Iterating gives the objects instead.  Either may be
+    consumed once."""
+
+    def __init__(self, ct, selection, size) -> None:
+        self._args = (ct, selection, size)
+
+    def json_chunks(self) -> Iterator[bytes]:
+        ct, selection, size = self._args
+        cursor = ct.dump_begin(selection)
+        yield b"["
+        while True:
+            piece = ct.dump_text_next(cursor, size=size, json=True)
+            if not piece:
+                break
+            yield piece
+        yield b"]"
+
+    def __iter__(self) -> Iterator[dict]:
+        return iter(json.loads(b"".join(self.json_chunks())))
+
+
+class JsonDump(_Sequence):
+    """A whole JSON dump as the engine wrote it: json_bytes() is the text
+    (what `-f json` prints), json_chunks() the same for a streaming
+    writer; as a sequence it holds the objects (parsed on first use)."""
+
+    def __init__(self, text: bytes) -> None:
+        self._text = text
+        self._rows: Optional[list] = None
+
+    def json_bytes(self) -> bytes:
+        return self._text
+
+    def json_chunks(self) -> Iterator[bytes]:
+        yield self._text
+
+    def _list(self) -> list:
+        if self._rows is None:
+            self._rows = json.loads(self._text)
+        return self._rows
+
+    def __getitem__(self, i):
+        return self._list()[i]
+
+    def __len__(self) -> int:
+        return len(self._list())
+
+    def __eq__(self, other) -> bool:
+        return self._list() == (other._list() if isinstance(other, JsonDump)
+                                else other)
+
+    def __repr__(self) -> str:
+        return "JsonDump(%r)" % self._list()
 
 
 def pcap_load(path) -> tuple[bytes, bytes]:

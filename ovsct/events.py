@@ -7,9 +7,10 @@ One line per event, until interrupted: "[NEW] ", "[UPDATE] " or
 "[DESTROY] " followed by the entry's dump line (dump-conntrack's format,
 -m and -s as there), or with -f json one JSON object per line (the dump's
 JSON object plus "event") -- the output of the kernel datapath's events.
-zone=N and the flush-conntrack match arguments select events; the daemon
-checks them (its error ends the command, exit 2).  The events come from
-ct/events-read, called in a loop on one connection (the long poll
+zone=N and dump-conntrack's filter arguments (mark=, labels=, state=,
+tuples with CIDR prefixes) select events; the daemon checks them (its
+error ends the command, exit 2).  The events come from ct/events-read,
+called in a loop on one connection (the long poll
 described in ovsct(8), "Connection events").  Events the reader lost (the
 daemon's ring overflowed, or a writer dropped them) are reported as a
 counted warning on stderr, never silently.  SIGINT and SIGTERM end the

@@ -6,8 +6,8 @@ touches the engine.  The text forms are byte-for-byte those of OVS's dpctl
 (lib/dpctl.c, lib/ct-dpif.c) and ovs-vsctl, with the deliberate
 differences listed in ovsct(8), "Differences from Open vSwitch" (2: an
 ICMPv6 line in ct-stats-show, 3: our real buckets in ct-bkts).  The dump
-lines themselves come from the C formatter (Conntrack.dump_text());
-entries_json() gives their structured form.
+lines and their JSON objects come from the engine's C formatter
+(Conntrack.dump_text(), dump_json(); ext/format.c).
 
 Neighbours: ovsct/commands/ (the only caller for commands), types.py and
 engine.py (the value shapes: Entry, Tuple, stats() and bucket_counts()
@@ -25,8 +25,7 @@ from ovsct import _engine
 __all__ = [
     "error_line", "stats_text", "stats_json", "bkts_text", "bkts_json",
     "limits_text", "limits_json", "zone_tps_text", "zone_tps_json",
-    "entry_json", "entries_json", "EntriesJsonStream", "replay_text",
-    "replay_json",
+    "replay_text", "replay_json",
     "ct_state_name", "list_commands_text",
     "MAXCONNS_SET", "SWEEP_SET", "TCP_SEQ_CHK_SET", "TCP_SEQ_CHK_STATUS",
 ]
@@ -39,18 +38,13 @@ TCP_SEQ_CHK_SET = "{} TCP sequence checking successful"  # enabling/disabling
 TCP_SEQ_CHK_STATUS = "TCP sequence checking: {}\n"        # enabled/disabled
 
 # Engine names, defined once in ext/names.c (ovsct._engine constants):
-# TCP states in enum ovsct_tcp_state order, TCP flags by bit, ct-stats-show
+# TCP states in enum ovsct_tcp_state order, ct-stats-show
 # lines as (stats key, label) in print order (OVS has no ICMPv6 line; ours
 # follows ICMP: ovsct(8), differences), ct_state (bit, name) pairs in OVS's
 # print order, and protocol names by number.
 TCP_STATES = _engine.TCP_STATE_NAMES
-TCP_FLAGS = _engine.TCP_FLAG_NAMES
 STATS_LINES = tuple(zip(_engine.PROTO_CLASSES, _engine.PROTO_CLASS_LABELS))
 CT_STATE_BITS = _engine.CT_STATE_NAMES
-PROTO_NAMES = _engine.PROTO_NAMES
-_ICMP_PROTOS = (1, 58)
-_CS_SRC_NAT = 0x40
-_CS_DST_NAT = 0x80
 _BKTS_PER_ROW = 8
 _BKTS_RULE = "+-----------+-----------------------------------------+"
 _BKTS_HEAD = "|  Buckets  |         Connections per Buckets         |"
@@ -170,118 +164,12 @@ def zone_tps_json(policies: Mapping[int, Mapping[str, int]]) -> list:
 
 
 # ---------------------------------------------------------------------------
-# dump-conntrack (JSON; the text comes from the C formatter)
-
-def _tuple_json(t: Any) -> dict:
-    # Keys in sorted order (see entry_json()).
-    if t.proto in _ICMP_PROTOS:
-        return {"code": t.icmp_code, "dst": t.dst, "id": t.icmp_id,
-                "src": t.src, "type": t.icmp_type}
-    return {"dport": t.dport, "dst": t.dst, "sport": t.sport, "src": t.src}
-
-
-def _tcp_flag_names(bits: Any) -> list[str]:
-    if not isinstance(bits, int):
-        return list(bits)
-    return [name for i, name in enumerate(TCP_FLAGS) if bits & (1 << i)]
-
-
-def _coalesce(orig: str, reply: str) -> str:
-    """The single state OVS prints without -m (the engine's rule)."""
-    return TCP_STATES[_engine.tcp_state_coalesce(TCP_STATES.index(orig),
-                                                 TCP_STATES.index(reply))]
-
-
-def entry_json(e: Any) -> dict:
-    """One Entry as a JSON object; numbers stay numbers (labels is the
-    128-bit value as an integer).  Keys are made in sorted order, the
-    order ovs-appctl prints (JSSF_SORT), so that a big dump can be passed
-    through by the client as the daemon encoded it."""
-    proto = e.orig.proto
-    out: dict[str, Any] = {
-        "bucket": e.bucket,
-        "l3": e.orig.l3,
-        "labels": e.labels,
-        "mark": e.mark,
-        "nat": [name for bit, name in ((_CS_SRC_NAT, "snat"),
-                                       (_CS_DST_NAT, "dnat"))
-                if (e.nat or 0) & bit],
-        "orig": _tuple_json(e.orig),
-        "proto": proto,
-        "protocol": PROTO_NAMES.get(proto, str(proto)),
-        "reply": _tuple_json(e.reply),
-    }
-    if e.tcp_state is not None:
-        s_orig, s_reply = e.tcp_state
-        out["tcp"] = {
-            "flags_orig": _tcp_flag_names(e.tcp_flags[0]),
-            "flags_reply": _tcp_flag_names(e.tcp_flags[1]),
-            "state": _coalesce(s_orig, s_reply),
-            "state_orig": s_orig, "state_reply": s_reply,
-            "wscale_orig": e.tcp_wscale[0], "wscale_reply": e.tcp_wscale[1],
-        }
-    out["timeout"] = e.timeout
-    out["zone"] = e.zone
-    return out
-
-
-def _entry_key(e: Any) -> tuple:
-    return (e.zone, e.orig.proto, e.orig.src, e.orig.dst, e.orig.sport,
-            e.orig.dport, e.orig.icmp_id, e.orig.icmp_type)
-
-
-def entries_json(entries: Iterable[Any]) -> list[dict]:
-    """The dump as a list of objects, sorted by zone and orig tuple so that
-    the output does not depend on hash order."""
-    return [entry_json(e) for e in sorted(entries, key=_entry_key)]
-
-
-class EntriesJsonStream:
-    """The dump as a JSON list made batch by batch ('batches' yields lists
-    of Entry, e.g. Conntrack.dump_batches()), in hash order as the text
-    dump of the daemon: json_chunks() gives the UTF-8 text of the list in
-    pieces, each made only when asked for, so a writer that asks as its
-    client drains holds one batch at a time.  Iterating gives the objects
-    instead.  Either may be consumed once."""
-
-    def __init__(self, batches: Iterable[list]) -> None:
-        self._batches = batches
-
-    def __iter__(self) -> Iterator[dict]:
-        for batch in self._batches:
-            yield from (entry_json(e) for e in batch)
-
-    def json_chunks(self) -> Iterator[bytes]:
-        yield b"["
-        sep = b""
-        for batch in self._batches:
-            text = json.dumps([entry_json(e) for e in batch],
-                              separators=(",", ":"))
-            # The maker of the batch may hold it while we are suspended:
-            # empty it, so a client that stops reading pins one chunk of
-            # bytes and no Entry objects.
-            batch.clear()
-            chunk = sep + text[1:-1].encode("utf-8")
-            del text
-            yield chunk
-            sep = b","
-        yield b"]"
-
-
-# ---------------------------------------------------------------------------
 # Connection events (ovsct events, ct/events-read)
 
 def event_line(event: Any) -> str:
     """"[NEW] " (or UPDATE, DESTROY) and the entry's dump line, as the
     kernel datapath's events print."""
     return "[%s] %s\n" % (event.type, event.line)
-
-
-def event_json(event: Any) -> dict:
-    """The dump's JSON object of the entry plus "event"."""
-    obj = entry_json(event.entry)
-    obj["event"] = event.type
-    return obj
 
 
 def events_header(cursor: str, lost: int, restarted: bool) -> str:
@@ -296,10 +184,35 @@ def events_text(cursor: str, lost: int, restarted: bool,
         event_line(e) for e in events)
 
 
+class JsonText:
+    """A JSON value already encoded, compact with sorted keys (what
+    json.dumps(sort_keys=True, separators=(",", ":")) writes): json_bytes()
+    is the text, json_chunks() the same for a streaming writer
+    (unixctl/server.py encode_json()), value() the parsed value."""
+
+    def __init__(self, text: bytes) -> None:
+        self._text = text
+
+    def json_bytes(self) -> bytes:
+        return self._text
+
+    def json_chunks(self) -> Iterator[bytes]:
+        yield self._text
+
+    def value(self) -> Any:
+        return json.loads(self._text)
+
+
 def events_json(cursor: str, lost: int, restarted: bool,
-                events: Iterable[Any], readers: int) -> dict:
-    return {"cursor": cursor, "lost": lost, "restarted": restarted,
-            "readers": readers, "events": [event_json(e) for e in events]}
+                events: Iterable[Any], readers: int) -> JsonText:
+    """{"cursor", "events": [the dump's entry object plus "event"], "lost",
+    "readers", "restarted"}; the event objects are the engine's
+    (Event.json, ext/format.c ovsct_format_entry_json())."""
+    return JsonText(b"".join((
+        b'{"cursor":', json.dumps(cursor).encode("ascii"),
+        b',"events":[', b",".join(e.json for e in events),
+        b'],"lost":%d,"readers":%d,"restarted":%s}' % (
+            lost, readers, b"true" if restarted else b"false"))))
 
 
 # ---------------------------------------------------------------------------

@@ -28,6 +28,7 @@ _engine = require_engine()
 
 from ovsct.action import parse_ct_action  # noqa: E402
 from ovsct.engine import Conntrack, FlushFilter, pcap_write  # noqa: E402
+from ovsct.types import TupleMatch  # noqa: E402
 
 A, B = "10.0.0.1", "10.0.0.2"
 DATA = Path(__file__).parent / "data"
@@ -187,6 +188,46 @@ def test_filter_is_applied_by_the_engine(ct):
     assert [(e.type, e.entry.orig.sport) for e in events] == [("NEW", 5)]
 
 
+def test_filter_prefixes_and_states_are_the_dumps(ct):
+    """The one engine filter (ext/filter.c): CIDR prefixes and TCP states
+    select the same events as the same filter selects connections in a
+    dump."""
+    cursor = ct.events_subscribe()
+    run(ct, [udp4("10.0.0.1", B, 1, 2), udp4("10.1.0.1", B, 1, 2),
+             tcp4(A, B, 1000, 80, "S", seq=100)])
+    filters = [
+        FlushFilter(orig=TupleMatch(l3=4, src="10.1.0.0", src_plen=16)),
+        FlushFilter(orig=TupleMatch(l3=4, src="10.0.0.0", src_plen=8)),
+        FlushFilter(states=["SYN_SENT"]),
+        FlushFilter(states=["ESTABLISHED"]),
+    ]
+    counts = []
+    for flt in filters:
+        events, _, _ = read_all(ct, cursor, flt=flt)
+        assert all(e.type == "NEW" for e in events)
+        assert sorted(e.line + "\n" for e in events) == sorted(
+            ct.dump_text(flt).splitlines(keepends=True))
+        counts.append(len(events))
+    assert counts == [1, 3, 1, 0]
+
+
+def test_json_object_is_the_dumps_plus_event(ct):
+    """Event.json is made by the engine's JSON formatter: the dump's
+    object with "event" among its sorted keys."""
+    cursor = ct.events_subscribe()
+    run(ct, [udp4(A, B, 1, 2), tcp4(A, B, 1000, 80, "S", seq=100)],
+        "ct(commit,exec(set_field:7->ct_mark))")
+    events, _, _ = read_all(ct, cursor)
+    dumped = {(o["orig"]["sport"]): o for o in ct.dump_json()}
+    assert len(events) == 2
+    for e in events:
+        obj = json.loads(e.json)
+        want = dict(dumped[e.entry.orig.sport], event="NEW")
+        assert obj == want
+        assert e.json == json.dumps(want, sort_keys=True,
+                                    separators=(",", ":")).encode()
+
+
 def test_packet_threads_while_reading():
     """Three packet threads and a flushing thread while a reader reads:
     every connection committed is seen NEW exactly once unless reported
@@ -322,6 +363,33 @@ def test_ovsct_events_json_and_zone_filter(daemon):
     objs = [json.loads(line) for line in out.splitlines()]
     assert objs and all(o["zone"] == 0 for o in objs)
     assert objs[0]["event"] == "NEW" and objs[0]["protocol"] == "udp"
+
+
+def test_appctl_events_read_dump_filter(daemon):
+    """ct/events-read takes dump-conntrack's filter: a prefix and state=
+    through the real ovs-appctl; its JSON reply carries the engine's
+    objects."""
+    r = daemon.ovsct("-f", "json", "ct/events-read", "wait=0",
+                     "ct_nw_src=10.0.0.0/8", "state=SYN_SENT,ESTABLISHED")
+    assert r.returncode == 0, r.stderr
+    cursor = json.loads(r.stdout)["cursor"]
+    daemon.appctl("ct/replay", str(DATA / "tcp.pcap"))
+    daemon.appctl("ct/replay", str(DATA / "udp.pcap"))
+    r = daemon.ovsct("-f", "json", "ct/events-read", "cursor=" + cursor,
+                     "wait=0", "ct_nw_src=0.0.0.0/0",
+                     "state=SYN_SENT,ESTABLISHED")
+    assert r.returncode == 0, r.stderr
+    reply = json.loads(r.stdout)
+    assert reply["events"] and reply["lost"] == 0
+    assert {o["protocol"] for o in reply["events"]} == {"tcp"}
+    assert {o["tcp"]["state"] for o in reply["events"]} <= {
+        "SYN_SENT", "ESTABLISHED"}
+    bad = subprocess.run([OVS_APPCTL, "-t", daemon.socket,
+                          "ct/events-read", "wait=0", "state=BOGUS"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2, bad.stderr
+    assert "ovsctd: events: failed to parse state" in bad.stderr
+    daemon.appctl("ct/events-read", "--close", "cursor=" + cursor)
 
 
 def test_bad_filter_is_an_error(daemon):

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from ovsct import format as fmt
+import entryjson  # noqa: E402  (tests/lib: the reference of the C JSON)
 
 OUT = Path(__file__).parent / "data" / "ovs"
 
@@ -192,7 +193,7 @@ def test_entry_json_tcp_nat():
               tup(6, "10.1.1.2", "10.1.1.242", 80, 3002), zone=7, mark=42,
               labels=0xabcd, tcp_state=("SYN_SENT", "CLOSED"),
               tcp_wscale=(7, 0), tcp_flags=(1, 8), nat=0x40)
-    assert fmt.entry_json(e) == {
+    assert entryjson.entry_json(e) == {
         "protocol": "tcp", "proto": 6, "l3": 4, "zone": 7,
         "orig": {"src": "10.1.1.5", "dst": "10.1.1.2", "sport": 4000,
                  "dport": 80},
@@ -215,7 +216,7 @@ def test_entry_json_tcp_nat():
 def test_entry_json_coalesced_state(states, shown):
     e = entry(tup(6, "a", "b", 1, 2), tup(6, "b", "a", 2, 1),
               tcp_state=states)
-    assert fmt.entry_json(e)["tcp"]["state"] == shown
+    assert entryjson.entry_json(e)["tcp"]["state"] == shown
 
 
 def test_entries_json_icmp_other_sorted():
@@ -225,7 +226,7 @@ def test_entries_json_icmp_other_sorted():
                       l3=6), zone=5)
     other = entry(tup(112, "192.168.0.30", "224.0.0.18"),
                   tup(112, "224.0.0.18", "192.168.0.30"))
-    out = fmt.entries_json([icmp6, other])
+    out = entryjson.entries_json([icmp6, other])
     assert [o["protocol"] for o in out] == ["112", "icmpv6"]
     assert out[0]["proto"] == 112 and "tcp" not in out[0]
     assert out[1]["orig"] == {"src": "fc00::1", "dst": "fc00::2", "id": 7,

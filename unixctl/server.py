@@ -226,8 +226,8 @@ def _json_chunks(items: list) -> Iterator[bytes]:
 def encode_json(value: Any) -> list:
     """'value' as output items; long top-level lists (and long lists that are
     values of a top-level object) are encoded lazily in slices.  An object
-    with json_chunks() (ovsct.format.EntriesJsonStream) is its own lazy
-    encoder: its pieces are asked for only as the socket drains."""
+    with json_chunks() (ovsct.engine.JsonStream, format.JsonText) is its
+    own lazy encoder: its pieces are asked for only as the socket drains."""
     if hasattr(value, "json_chunks"):
         return [value.json_chunks()]
     if isinstance(value, str):

@@ -2,7 +2,7 @@
 long polling (ours; OVS has no such command).
 
     ct/events-read [-m] [-s] [--close] [cursor=C] [max=N] [wait=MS]
-                   [zone=N] [mark=X[/M]] [labels=Y[/N]]
+                   [zone=N] [mark=X[/M]] [labels=Y[/N]] [state=S[,S...]]
                    [ct-orig-tuple [ct-reply-tuple]]
 
 unixctl is request/response, so a reader calls this in a loop (`ovsct
@@ -20,9 +20,11 @@ since its previous call, because the ring overflowed or a writer dropped
 them); each event follows as "[NEW] ", "[UPDATE] " or "[DESTROY] " and
 the dump-conntrack line (-m, -s as there).  In JSON: {"cursor": C,
 "lost": N, "restarted": bool, "readers": the number of readers,
-"events": [the dump's entry object plus "event"]}.  The
-arguments after the cursor are flush-conntrack's match grammar
-(ovsct/commands/flush.py), applied by the engine while reading.
+"events": [the dump's entry object plus "event"]}, the objects made
+by the engine as dump-conntrack's.  The arguments after the cursor are
+dump-conntrack's filter (ovsct/commands/flush.py parse_dump_filter():
+flush-conntrack's match with CIDR prefixes, and state=), applied by the
+engine's one matcher while reading.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from typing import Any, Optional
 
 from ovsct import format as fmt
 from ovsct.commands.dpctl import ENGINE_ERRORS, errno_of
-from ovsct.commands.flush import ParseError, parse_flush_args
+from ovsct.commands.flush import ParseError, parse_dump_filter
 from ovsct.commands.table import (CONN, UNBOUNDED, CommandError, Context,
                                   Result, command)
 from ovsct.numbers import scan_prefixed
@@ -150,7 +152,8 @@ def _parse_cursor(ctx: Context, text: str) -> tuple[int, int, int]:
 
 @command("ct/events-read", "[-m] [-s] [--close] [cursor=C] [max=N] "
          "[wait=MS] [zone=N] [mark=X[/M]] [labels=Y[/N]] "
-         "[ct-orig-tuple [ct-reply-tuple]]", 0, UNBOUNDED, group=CONN,
+         "[state=S[,S...]] [ct-orig-tuple [ct-reply-tuple]]", 0,
+         UNBOUNDED, group=CONN,
          read_only=True, long_poll=True,
          summary="Read connection events (NEW, UPDATE, DESTROY) after "
          "cursor C, waiting up to MS ms for some.")
@@ -186,7 +189,7 @@ def events_read(ctx: Context, args: list[str]) -> Result:
     if args:
         ds: list[str] = []
         try:
-            flt = parse_flush_args(args, ds)
+            flt = parse_dump_filter(args, ds)
         except ParseError:
             _fail(ctx, "events: " + "".join(ds))
 

@@ -252,9 +252,9 @@ def flush_conntrack(run: Dpctl, argv: list[str]) -> Result:
 
     engine = run.engine
     try:
-        if flt.has_extensions():
-            flushed = engine.flush_matching(flt)
-        elif flt.is_zero():
+        # Prefixes and states (has_extensions()) go to the engine's
+        # filter like any other partial match.
+        if flt.is_zero():
             flushed = engine.flush(flt.zone)
         elif flt.is_five_tuple():
             engine.flush_tuple(flt.zone or 0, flt.orig.to_tuple())

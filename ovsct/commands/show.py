@@ -17,11 +17,9 @@ from ovsct.types import FlushFilter
 # What dpctl prints when the engine fails a walk of the table (OVS: when
 # ct_dpif_dump_start() fails).
 DUMP_START_FAILED = "starting conntrack dump"
-# Bytes of dump text, and entries of the JSON dump (about 350 bytes of
-# JSON each), per piece when the dump is streamed (Context.stream_dump,
-# the daemon).
+# Bytes of dump text or JSON per piece when the dump is streamed
+# (Context.stream_dump, the daemon).
 STREAM_PIECE = 32 << 10
-STREAM_ENTRIES = 64
 
 
 # OVS 3.1's maxima for the params (options included) of the two commands
@@ -61,29 +59,26 @@ def dump_conntrack(run: Dpctl, argv: list[str]) -> Result:
     stats = run.print_statistics
     flt, argv = _filter(run, argv, "dump-conntrack", OVS31_DUMP_MAX_ARGS)
     if flt is not None:
-        require_dp(run, argv, 2)
-        return Result(
-            lambda: engine.dump_text_matching(
-                flt, verbose=verbose, stats=stats,
-                sort=not run.ctx.stream_dump),
-            lambda: fmt.entries_json(engine.dump_matching(flt)))
-    zone = None
-    if len(argv) > 1:
-        zone = scan_prefixed(argv[-1], "zone=", 16)
-        if zone is not None:
-            argv = argv[:-1]
+        # The engine applies the filter while it walks the table.
+        selection: FlushFilter | int | None = flt
+    else:
+        selection = None
+        if len(argv) > 1:
+            selection = scan_prefixed(argv[-1], "zone=", 16)
+            if selection is not None:
+                argv = argv[:-1]
     require_dp(run, argv, 2)
     if run.ctx.stream_dump:
-        # Small pieces, each made when the client has taken the previous
-        # one: a client that does not read pins one piece, not the dump.
+        # Small pieces, each made in C when the client has taken the
+        # previous one: a client that does not read pins one piece, not
+        # the dump.
         return Result(
-            lambda: engine.dump_text_chunks(zone, verbose=verbose,
+            lambda: engine.dump_text_chunks(selection, verbose=verbose,
                                             stats=stats, size=STREAM_PIECE),
-            lambda: fmt.EntriesJsonStream(
-                engine.dump_batches(zone, size=STREAM_ENTRIES)))
-    return Result(lambda: engine.dump_text(zone, verbose=verbose,
+            lambda: engine.dump_json_chunks(selection, size=STREAM_PIECE))
+    return Result(lambda: engine.dump_text(selection, verbose=verbose,
                                            stats=stats),
-                  lambda: fmt.entries_json(engine.dump(zone)))
+                  lambda: engine.dump_json(selection))
 
 
 @dpctl("ct-stats-show", "[dp] [zone=N]", 0, 9, group=CONN, read_only=True,
@@ -96,7 +91,7 @@ def ct_stats_show(run: Dpctl, argv: list[str]) -> Result:
     if flt is not None:
         require_dp(run, argv, 2)
         stats = engine_call(run, DUMP_START_FAILED,
-                            lambda: run.engine.stats_matching(flt))
+                            lambda: run.engine.stats(flt))
         return Result(fmt.stats_text(stats, verbose),
                       fmt.stats_json(stats, flt.zone))
     zone = None

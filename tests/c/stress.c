@@ -166,8 +166,10 @@ dump_all(struct ovsct *ct, const uint16_t *zone, struct ovsct_entry **out)
     size_t n = 0, cap = 0;
     struct ovsct_dump *d;
     int err;
+    struct ovsct_filter f = {.has_zone = zone != NULL,
+                             .zone = zone ? *zone : 0};
 
-    err = ovsct_dump_start(ct, zone, &d);
+    err = ovsct_dump_start(ct, zone ? &f : NULL, &d);
     CHECK(!err, "dump_start: %d", err);
     if (err) {
         *out = NULL;

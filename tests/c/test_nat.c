@@ -300,8 +300,10 @@ dump_all(struct ovsct *ct, const uint16_t *zone, struct ovsct_entry *out,
 {
     struct ovsct_dump *d;
     size_t total = 0, n;
+    struct ovsct_filter f = {.has_zone = zone != NULL,
+                             .zone = zone ? *zone : 0};
 
-    if (ovsct_dump_start(ct, zone, &d)) {
+    if (ovsct_dump_start(ct, zone ? &f : NULL, &d)) {
         return 0;
     }
     do {
