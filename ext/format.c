@@ -7,6 +7,12 @@
  *
  *   PROTO,orig=(TUPLE),reply=(TUPLE)[,id=0][,zone=Z][,status=0]
  *        [,timeout=T][,mark=M][,labels=0xL][,protoinfo=(...)]
+ *        [,helper=NAME][,parent=(TUPLE)]            (parent: verbose only)
+ *
+ * and ovsct_format_exp() one line of dpctl/dump-conntrack-exp
+ * (ct_dpif_format_exp_entry()):
+ *
+ *   PROTO,orig=(TUPLE)[,zone=Z][,mark=M][,labels=0xL],parent=(TUPLE)
  *
  * It is on the dump path of a million lines, so it formats numbers and
  * addresses by hand (no printf) straight into the caller's buffer.  It
@@ -26,8 +32,9 @@
 
 /* Upper bound of one line.  The longest possible line: "udplite" (7),
  * two IPv6 ICMP tuples with their frames (2 * 124), id, zone, status,
- * timeout, mark and a full label (102) and a verbose TCP protoinfo with
- * unknown states and every flag bit set (279): about 640 bytes. */
+ * timeout, mark and a full label (102), a verbose TCP protoinfo with
+ * unknown states and every flag bit set (279), a helper (13) and a parent
+ * tuple (124): about 780 bytes. */
 #define LINE_MAX__ 1024
 
 /* Appends the string literal 'S' at 'P' and advances 'P'. */
@@ -161,7 +168,64 @@ format__(const struct ovsct_entry *e, bool verbose, bool print_stats,
         }
         *p++ = ')';
     }
+    if (e->helper < OVSCT_ALG_N && ovsct_alg_names[e->helper]) {
+        PUT_LIT(p, ",helper=");
+        p = put_str(p, ovsct_alg_names[e->helper]);
+    }
+    if (verbose && e->has_parent) {
+        PUT_LIT(p, ",parent=(");
+        p = put_tuple(p, &e->parent, e->parent.l3, e->parent.proto);
+        *p++ = ')';
+    }
     return p;
+}
+
+/* Mark and labels as format__() writes them. */
+static char *
+put_mark_labels(char *p, uint32_t mark, ovsct_u128 labels)
+{
+    if (mark) {
+        PUT_LIT(p, ",mark=");
+        p = put_u32(p, mark);
+    }
+    if (labels.hi || labels.lo) {
+        PUT_LIT(p, ",labels=0x");
+        if (labels.hi) {
+            p = put_hex64(p, labels.hi, false);
+            p = put_hex64(p, labels.lo, true);
+        } else {
+            p = put_hex64(p, labels.lo, false);
+        }
+    }
+    return p;
+}
+
+int
+ovsct_format_exp(const struct ovsct_exp *x, char *buf, size_t size)
+{
+    char line[LINE_MAX__];
+    char *p = line;
+    size_t len, n;
+
+    p = put_proto(p, x->expected.proto);
+    PUT_LIT(p, ",orig=(");
+    p = put_tuple(p, &x->expected, x->expected.l3, x->expected.proto);
+    *p++ = ')';
+    if (x->zone) {
+        PUT_LIT(p, ",zone=");
+        p = put_u32(p, x->zone);
+    }
+    p = put_mark_labels(p, x->mark, x->labels);
+    PUT_LIT(p, ",parent=(");
+    p = put_tuple(p, &x->parent, x->parent.l3, x->parent.proto);
+    *p++ = ')';
+    len = (size_t) (p - line);
+    if (size) {
+        n = len < size - 1 ? len : size - 1;
+        memcpy(buf, line, n);
+        buf[n] = '\0';
+    }
+    return (int) len;
 }
 
 /* Numbers and names. */
