@@ -7,7 +7,8 @@ connection (PORT, 227, EPRT, 229), then the data connection's handshake;
 TFTP is a request to port 69 and the answer from a new server port.
 
     python tests/gen/alg_pcaps.py DIR     writes DIR/<name>.pcap for every
-                                          scenario of CAPTURES
+                                          scenario of captures() and
+                                          DIR/actions.txt (their actions)
 
 Used by tests/test_alg.py (engine level) and by the OVS oracle pipeline
 (tests/ovs_oracle/run_oracle.py, capture set "alg", goldens in
@@ -166,13 +167,46 @@ def captures():
     }
 
 
+def describe(frame: bytes) -> str:
+    """One line on 'frame': addresses, ports, TCP flags, payload's first
+    line."""
+    import dpkt
+    eth = dpkt.ethernet.Ethernet(frame)
+    ip = eth.data
+    l4 = ip.data
+    if isinstance(ip, dpkt.ip6.IP6):
+        import ipaddress
+        src, dst = (str(ipaddress.ip_address(a)) for a in (ip.src, ip.dst))
+    else:
+        src, dst = (".".join(map(str, a)) for a in (ip.src, ip.dst))
+    text = f"{src}:{l4.sport} > {dst}:{l4.dport}"
+    if isinstance(l4, dpkt.tcp.TCP):
+        names = [n for b, n in ((SYN, "S"), (FIN, "F"), (PSH, "P"),
+                                (ACK, "A")) if l4.flags & b]
+        text += " tcp " + "".join(names)
+    else:
+        text += " udp"
+    data = bytes(l4.data).split(b"\r\n")[0]
+    if data:
+        text += " " + data.decode("latin-1").encode("unicode_escape").decode()
+    return text
+
+
 def main(argv):
     out = argv[1] if len(argv) > 1 else "."
     os.makedirs(out, exist_ok=True)
-    for name, (frames, _action) in captures().items():
+    lines, desc = [], []
+    for name, (frames, action) in captures().items():
+        desc += [f"{name} {i} {describe(f)}\n"
+                 for i, f in enumerate(frames, 1)]
         with open(os.path.join(out, name + ".pcap"), "wb") as f:
             f.write(pcaplib.pcap_bytes(frames,
                                        pcaplib.ms_stamps(1, len(frames))))
+        lines.append(f"{name} {action}\n")
+    with open(os.path.join(out, "actions.txt"), "w") as f:
+        f.writelines(lines)
+    with open(os.path.join(out, "captures.txt"), "w") as f:
+        f.writelines(desc)
 
 
 if __name__ == "__main__":
