@@ -78,8 +78,10 @@ conn_alloc(struct ovsct *ct, const struct ct_key *key,
              * mark and labels, and keeps the parent's key. */
             alg->related = true;
             alg->parent = exp->parent_key;
+            ct_spin_lock(&c->lock);     /* Unseen yet: for the analysis. */
             c->mark = exp->parent_mark;
             c->labels = exp->parent_labels;
+            ct_spin_unlock(&c->lock);
         }
     }
     return c;

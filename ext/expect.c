@@ -16,9 +16,9 @@
 void
 ct_exp_init(struct ovsct *ct)
 {
+    /* The table is zeroed: every chain starts empty. */
     for (int i = 0; i < CT_EXP_SHARDS; i++) {
         ct_mutex_init(&ct->exp[i].lock);
-        ct->exp[i].head = NULL;
     }
     atomic_init(&ct->n_exp, 0);
 }
