@@ -195,7 +195,9 @@ parse_addr(PyObject *obj, uint8_t addr[16], bool *has)
 
 /* Action tuple, built by engine.py:
  *   (zone, commit, force, set_mark, mark, mark_mask,
- *    set_labels, labels_lo, labels_hi, labels_mask_lo, labels_mask_hi, nat)
+ *    set_labels, labels_lo, labels_hi, labels_mask_lo, labels_mask_hi, nat
+ *    [, alg])
+ * alg: OVSCT_ALG_* (0 none, 1 ftp, 2 tftp);
  * nat: None or (kind, l3, flags, port_min, port_max, addr_min, addr_max)
  * with 16-byte network-order addresses. */
 int
@@ -210,10 +212,15 @@ parse_action(PyObject *obj, struct ovsct_action *a)
         PyErr_SetString(PyExc_TypeError, "action must be a tuple");
         return -1;
     }
-    if (!PyArg_ParseTuple(obj, "O&pppO&O&pKKKKO;bad action tuple",
+    if (!PyArg_ParseTuple(obj, "O&pppO&O&pKKKKO|O&;bad action tuple",
                           conv_u16, &a->zone, &commit, &force, &set_mark,
                           conv_u32, &a->mark, conv_u32, &a->mark_mask,
-                          &set_labels, &l_lo, &l_hi, &m_lo, &m_hi, &nat)) {
+                          &set_labels, &l_lo, &l_hi, &m_lo, &m_hi, &nat,
+                          conv_u8, &a->alg)) {
+        return -1;
+    }
+    if (a->alg > OVSCT_ALG_TFTP) {
+        PyErr_SetString(PyExc_ValueError, "bad alg in action tuple");
         return -1;
     }
     a->commit = commit;

@@ -86,7 +86,8 @@ static const char *const tuple_fields[] = {
 #define N_TUPLE_FIELDS (sizeof tuple_fields / sizeof *tuple_fields)
 static const char *const entry_fields[] = {
     "orig", "reply", "zone", "mark", "labels", "expiration", "timeout",
-    "tcp_state", "tcp_wscale", "tcp_flags", "bucket", "nat",
+    "tcp_state", "tcp_wscale", "tcp_flags", "bucket", "nat", "helper",
+    "parent",
 };
 #define N_ENTRY_FIELDS (sizeof entry_fields / sizeof *entry_fields)
 
@@ -329,6 +330,10 @@ builder_entry(struct builder *b, const struct ovsct_entry *e, int64_t now)
              PyLong_FromLong(e->tcp_flags[1])),
         PyLong_FromUnsignedLong(e->bucket),
         PyLong_FromLong(e->nat),
+        (e->helper < OVSCT_ALG_N && ovsct_alg_names[e->helper]
+         ? PyUnicode_InternFromString(ovsct_alg_names[e->helper])
+         : Py_NewRef(Py_None)),
+        e->has_parent ? builder_tuple(b, &e->parent) : Py_NewRef(Py_None),
     };
     return builder_make(b, b->entry_type, b->entry_descrs, v,
                         N_ENTRY_FIELDS);

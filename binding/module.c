@@ -174,12 +174,17 @@ ct_use_real_clock(CtObject *self, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
-/* execute(frames, offsets, action) -> bytes of n ct_state values. */
+/* execute(frames, offsets, action[, lens]) -> bytes of n ct_state values.
+ * 'lens', a writable buffer of n native uint32 (array('I')), gives each
+ * frame's length within its slot and receives the new lengths (the FTP
+ * helper's NAT rewrites, struct ovsct_batch). */
 static PyObject *
 ct_execute(CtObject *self, PyObject *args)
 {
     module_state *st = ct_state(self);
-    PyObject *frames_obj, *offsets_obj, *action_obj;
+    PyObject *frames_obj, *offsets_obj, *action_obj, *lens_obj = Py_None;
+    Py_buffer lb = { .obj = NULL };
+    uint32_t *lens = NULL;
     struct ovsct_action action;
     Py_buffer fb = { .obj = NULL }, ob = { .obj = NULL };
     uint32_t *owned = NULL;
@@ -191,8 +196,8 @@ ct_execute(CtObject *self, PyObject *args)
     int err = 0;
 
     struct ovsct *ct = ct_get(self);
-    if (!ct || !PyArg_ParseTuple(args, "OOO:execute", &frames_obj,
-                                 &offsets_obj, &action_obj)
+    if (!ct || !PyArg_ParseTuple(args, "OOO|O:execute", &frames_obj,
+                                 &offsets_obj, &action_obj, &lens_obj)
         || parse_action(action_obj, &action)) {
         return NULL;
     }
@@ -204,6 +209,23 @@ ct_execute(CtObject *self, PyObject *args)
     }
 
     size_t n = n_offs ? n_offs - 1 : 0;
+    if (lens_obj != Py_None) {
+        if (PyObject_GetBuffer(lens_obj, &lb, PyBUF_WRITABLE
+                               | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
+            goto out;
+        }
+        if (lb.itemsize != 4 || (size_t) lb.len != 4 * n
+            || ((uintptr_t) lb.buf) % _Alignof(uint32_t)) {
+            PyErr_SetString(PyExc_ValueError, "lens must be a writable "
+                            "buffer of one uint32 per frame");
+            goto out;
+        }
+        lens = lb.buf;
+        if (readonly) {
+            PyErr_SetString(PyExc_ValueError, "lens needs writable frames");
+            goto out;
+        }
+    }
     if (!n) {
         if (!offsets_valid(offs, n_offs, fb.len)) {
             set_error(st, EINVAL, "bad batch layout", NULL);
@@ -239,6 +261,7 @@ ct_execute(CtObject *self, PyObject *args)
     if (data) {
         struct ovsct_batch batch = {
             .data = data, .size = fb.len, .offsets = offs, .n = n,
+            .lens = lens,
         };
         err = ovsct_execute(ct, &batch, &action, states);
     } else {
@@ -256,8 +279,62 @@ ct_execute(CtObject *self, PyObject *args)
 out:
     PyMem_RawFree(states);
     put_offsets(&ob, owned);
+    if (lb.obj) {
+        PyBuffer_Release(&lb);
+    }
     PyBuffer_Release(&fb);
     return result;
+}
+
+/* dump_exp_text(zone=None) -> list of str: the ALG expectations as
+ * dpctl/dump-conntrack-exp prints them (ovsct_format_exp()). */
+static PyObject *
+ct_dump_exp_text(CtObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"zone", NULL};
+    PyObject *zone_obj = Py_None, *list = NULL;
+    struct ovsct_exp *exps = NULL;
+    uint16_t zone;
+    size_t n, cap = 64;
+    struct ovsct *ct = ct_get(self);
+
+    if (!ct || !PyArg_ParseTupleAndKeywords(args, kwargs,
+                                            "|O:dump_exp_text", kwlist,
+                                            &zone_obj)) {
+        return NULL;
+    }
+    if (zone_obj != Py_None && !conv_u16(zone_obj, &zone)) {
+        return NULL;
+    }
+    for (;;) {
+        exps = PyMem_RawMalloc(cap * sizeof *exps);
+        if (!exps) {
+            return PyErr_NoMemory();
+        }
+        CT_BEGIN(self);
+        n = ovsct_exp_dump(ct, zone_obj != Py_None ? &zone : NULL, exps, cap);
+        CT_END(self);
+        if (n <= cap) {
+            break;
+        }
+        PyMem_RawFree(exps);
+        cap = n + 64;
+    }
+    list = PyList_New((Py_ssize_t) n);
+    for (size_t i = 0; list && i < n; i++) {
+        char line[1024];
+        PyObject *s;
+
+        ovsct_format_exp(&exps[i], line, sizeof line);
+        s = PyUnicode_FromString(line);
+        if (!s) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t) i, s);
+    }
+    PyMem_RawFree(exps);
+    return list;
 }
 
 /* execute_pcap(path, action, batch=32, capture_clock=False, write=None,
@@ -1042,6 +1119,9 @@ static PyMethodDef ct_methods[] = {
      "write=None, on_batch=None)\n\n"
      "-> states, or with on_batch the number of frames."},
     {"nconns", (PyCFunction) ct_nconns, METH_NOARGS, "nconns() -> int"},
+    {"dump_exp_text", (PyCFunction) (void (*)(void)) ct_dump_exp_text,
+     METH_VARARGS | METH_KEYWORDS,
+     "dump_exp_text(zone=None) -> list[str]: ALG expectations"},
     {"set_zone_limit", (PyCFunction) ct_set_zone_limit, METH_VARARGS,
      "set_zone_limit(zone, limit); zone -1: default"},
     {"del_zone_limit", (PyCFunction) ct_del_zone_limit, METH_O,
@@ -1377,7 +1457,10 @@ module_exec(PyObject *module)
     }
     Py_DECREF(defaults);
 
-    if (add_names(module, "TP_NAMES", ovsct_tp_names, OVSCT_TP_N) < 0
+    /* ALG_NAMES[i] is helper OVSCT_ALG_* i + 1 (0 is none). */
+    if (add_names(module, "ALG_NAMES", ovsct_alg_names + 1,
+                  OVSCT_ALG_N - 1) < 0
+        || add_names(module, "TP_NAMES", ovsct_tp_names, OVSCT_TP_N) < 0
         || add_names(module, "EVENT_NAMES", ovsct_event_names,
                      OVSCT_EVENT_TYPES_N) < 0
         || add_names(module, "TCP_STATE_NAMES", ovsct_tcp_state_names,

@@ -100,6 +100,7 @@ ovsct_create(const struct ovsct_config *cfg, struct ovsct **ctp)
     ct_events_init(ct, cfg ? cfg->event_ring : 0);
     ct_mutex_init(&ct->reclaim_lock);
     ct_mutex_init(&ct->slab_lock);
+    ct_exp_init(ct);
     ct_wake_init(&ct->wake);
     if (ct_slab_init(ct)) {
         ovsct_destroy(ct);
@@ -152,6 +153,7 @@ ovsct_destroy(struct ovsct *ct)
         free(tp);
     }
     ct_mutex_unlock(&ct->cfg_lock);
+    ct_exp_destroy(ct);
     ct_slab_destroy(ct);
     ct_mutex_destroy(&ct->slab_lock);
     ct_mutex_destroy(&ct->cfg_lock);

@@ -9,6 +9,7 @@
  * labels.  Neighbours: table.c (maps and removal), packet.c (parsing),
  * config.c (life cycle, limits, timeout policies), sweep.c, dump.c.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +34,16 @@ struct exec_ctx {
 void
 ct_conn_free(struct ovsct *ct, struct ct_conn *c)
 {
-    ct_slab_free(ct, c, c->ext & (CT_EXT_TCP | CT_EXT_NAT));
+    ct_slab_free(ct, c, c->ext & (CT_EXT_TCP | CT_EXT_NAT | CT_EXT_ALG));
 }
 
+/* Allocates a connection for forward key 'key', with NAT reverse key
+ * 'nat_rkey' if not NULL, the ALG 'helper' (OVSCT_ALG_*) and, for a data
+ * connection, the expectation 'exp' it fulfils. */
 static struct ct_conn *
 conn_alloc(struct ovsct *ct, const struct ct_key *key,
-           const struct ct_key *nat_rkey)
+           const struct ct_key *nat_rkey, uint8_t helper,
+           const struct ct_exp *exp)
 {
     uint8_t ext = 0;
     struct ct_conn *c;
@@ -48,6 +53,9 @@ conn_alloc(struct ovsct *ct, const struct ct_key *key,
     }
     if (nat_rkey) {
         ext |= CT_EXT_NAT;
+    }
+    if (helper || exp) {
+        ext |= CT_EXT_ALG;
     }
     c = ct_slab_alloc(ct, ext);
     if (!c) {
@@ -60,6 +68,22 @@ conn_alloc(struct ovsct *ct, const struct ct_key *key,
     if (nat_rkey) {
         memcpy((struct ct_key *) ct_conn_nat_rkey(c), nat_rkey,
                sizeof *nat_rkey);
+    }
+    if (ext & CT_EXT_ALG) {
+        struct ct_alg *alg = ct_conn_alg(c);
+
+        alg->helper = helper;
+        atomic_init(&alg->has_exp, false);
+        if (exp) {
+            /* conn_not_found(): the data connection takes its parent's
+             * mark and labels, and keeps the parent's key. */
+            alg->related = true;
+            alg->parent = exp->parent_key;
+            ct_spin_lock(&c->lock);     /* Unseen yet: for the analysis. */
+            c->mark = exp->parent_mark;
+            c->labels = exp->parent_labels;
+            ct_spin_unlock(&c->lock);
+        }
     }
     return c;
 }
@@ -154,6 +178,10 @@ set_mark_labels(struct ct_conn *c, const struct ovsct_action *a)
     ovsct_u128 labels;
     bool changed;
 
+    if ((c->ext & CT_EXT_ALG) && ct_conn_alg(c)->related) {
+        return false;           /* set_mark(), set_label(): a data
+                                 * connection keeps its parent's. */
+    }
     ct_spin_lock(&c->lock);
     mark = c->mark;
     labels = c->labels;
@@ -364,22 +392,40 @@ nat_try(void *aux, const struct ct_key *translated)
  * space is exhausted (nothing is left behind). */
 static struct ct_conn *
 conn_create(struct ovsct *ct, struct exec_ctx *x, const struct ct_pkt *pkt,
-            uint32_t hash, int *dir, bool *created, enum admit_res *refused)
+            uint32_t hash, int *dir, bool *created, enum admit_res *refused,
+            uint8_t helper, const struct ct_exp *exp)
 {
     const struct ovsct_nat *nat = &x->action->nat;
-    bool nat_new = nat->kind == OVSCT_CS_SRC_NAT
-                   || nat->kind == OVSCT_CS_DST_NAT;
+    bool exp_nat = exp && nat->kind;
+    bool nat_new = !exp && (nat->kind == OVSCT_CS_SRC_NAT
+                            || nat->kind == OVSCT_CS_DST_NAT);
     struct ct_conn *c, *found = NULL;
     enum link_res res;
 
     *created = false;
     *refused = ADMIT_OK;
-    c = conn_alloc(ct, &pkt->key, nat_new ? &pkt->key : NULL);
+    c = conn_alloc(ct, &pkt->key, nat_new || exp_nat ? &pkt->key : NULL,
+                   helper, exp);
     if (!c) {
         return NULL;
     }
     conn_init_state(c, pkt, x);
-    if (nat_new) {
+    if (exp_nat) {
+        /* conn_not_found(): an expected data connection is translated the
+         * way its expectation says, with no search. */
+        struct ct_key *rkey = (struct ct_key *) ct_conn_nat_rkey(c);
+
+        ct_key_reverse(&pkt->key, rkey);
+        if (exp->nat_rpl_dst) {
+            memcpy(rkey->dst, exp->nat_repl_addr, sizeof rkey->dst);
+            c->nat = OVSCT_CS_SRC_NAT;
+        } else {
+            memcpy(rkey->src, exp->nat_repl_addr, sizeof rkey->src);
+            c->nat = OVSCT_CS_DST_NAT;
+        }
+        res = conn_link(ct, x, c, hash, ct_key_hash(ct, rkey), true, &found,
+                        dir, refused);
+    } else if (nat_new) {
         struct nat_try t = { .ct = ct, .x = x, .c = c, .hash = hash,
                              .res = LINK_TAKEN };
 
@@ -417,7 +463,7 @@ conn_create_locked(struct ovsct *ct, struct exec_ctx *x,
                    struct ct_bucket *b)
     CT_REQUIRES(b->lock)
 {
-    struct ct_conn *c = conn_alloc(ct, &pkt->key, NULL);
+    struct ct_conn *c = conn_alloc(ct, &pkt->key, NULL, OVSCT_ALG_NONE, NULL);
     enum admit_res refused;
 
     if (!c) {
@@ -449,27 +495,68 @@ nat_packet(struct ct_conn *c, int dir, uint8_t *frame, uint32_t len,
     return dir ? c->nat ^ (OVSCT_CS_SRC_NAT | OVSCT_CS_DST_NAT) : c->nat;
 }
 
+/* OVS's get_alg_ctl_type() with no flow ports: the control traffic of
+ * each helper by its well-known port.  ICMP errors are not (OVS reads the
+ * outer protocol). */
+static uint8_t
+alg_ctl_type(const struct ct_pkt *pkt)
+{
+    if (pkt->icmp_related) {
+        return OVSCT_ALG_NONE;
+    }
+    if (pkt->key.nw_proto == 17 && pkt->key.dport == htons(69)) {
+        return OVSCT_ALG_TFTP;
+    }
+    if (pkt->key.nw_proto == 6
+        && (pkt->key.sport == htons(21) || pkt->key.dport == htons(21))) {
+        return OVSCT_ALG_FTP;
+    }
+    return OVSCT_ALG_NONE;
+}
+
+/* OVS's ct_verify_helper(): the helper a new connection gets for alg=
+ * 'alg' when its packet is control traffic of 'ctl' (none: any). */
+static uint8_t
+verify_helper(uint8_t alg, uint8_t ctl)
+{
+    return ctl == OVSCT_ALG_NONE || ctl == alg ? alg : OVSCT_ALG_NONE;
+}
+
+static bool
+conn_related(struct ct_conn *c)
+{
+    return (c->ext & CT_EXT_ALG) && ct_conn_alg(c)->related;
+}
+
 /* The packet path: one parsed frame ('pkt', key hash 'hash') through
- * ct(). */
+ * ct().  The frame's length is '*len', its room 'cap' (ALG rewrites). */
 static uint8_t
 process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
-            uint32_t len, const struct ct_pkt *pkt_, uint32_t hash)
+            uint32_t *len, uint32_t cap, const struct ct_pkt *pkt_,
+            uint32_t hash)
 {
     const struct ovsct_action *a = x->action;
-    const struct ct_pkt pkt = *pkt_;
+    struct ct_pkt pkt = *pkt_;
     struct ct_bucket *b = &ct->buckets[ct_bucket_of(ct, hash)];
     struct ct_conn *c = NULL;
     uint8_t state = OVSCT_CS_TRACKED;
+    uint8_t ctl = alg_ctl_type(&pkt);
+    struct ct_alg_pkt ap = { .frame = frame, .len = len, .cap = cap,
+                             .pkt = &pkt, .nat = a->nat.kind != 0 };
+    bool invalid = false;
     int dir = 0;
 
     ct_bucket_lock(ct, b);
     c = ct_map_find(ct, b, hash, &pkt.key, x->now, &dir);
     if (!c && a->commit && !pkt.icmp_related
         && a->nat.kind != OVSCT_CS_SRC_NAT && a->nat.kind != OVSCT_CS_DST_NAT
+        && !a->alg
+        && !atomic_load_explicit(&ct->n_exp, memory_order_relaxed)
         && valid_new(&pkt)) {
         /* The common new connection: look up and insert under one hold.
          * If this fails (limits, memory), the general path below tries
-         * again, reaping expired entries first. */
+         * again, reaping expired entries first.  Helpers and expected
+         * connections take the general path. */
         c = conn_create_locked(ct, x, &pkt, hash, b);
         if (c) {
             ct_mutex_unlock(&b->lock);
@@ -486,7 +573,7 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
         }
         state |= OVSCT_CS_RELATED | (dir ? OVSCT_CS_REPLY_DIR : 0);
         if (c->nat && a->nat.kind) {
-            state |= nat_packet(c, dir, frame, len, &pkt);
+            state |= nat_packet(c, dir, frame, *len, &pkt);
         }
         apply_mark_labels(ct, c, a);
         return state;
@@ -499,6 +586,18 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
         c = NULL;
     }
     if (c) {
+        /* conn_update_state_alg(): on an FTP control connection the
+         * sequence skew is undone before the state update for segments
+         * against its direction, applied after it for the others. */
+        bool ftp_done = false;
+
+        ap.dir = dir;
+        if (ctl == OVSCT_ALG_FTP) {
+            ftp_done = ct_ftp_before_update(ct, c, &ap);
+        }
+        if (conn_related(c)) {
+            state |= OVSCT_CS_RELATED;
+        }
         switch (conn_update(ct, c, dir, &pkt, x)) {
         case CT_UPDATE_VALID:
             state |= OVSCT_CS_ESTABLISHED | (dir ? OVSCT_CS_REPLY_DIR : 0);
@@ -507,30 +606,44 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
             state |= OVSCT_CS_NEW;
             break;
         case CT_UPDATE_INVALID:
-            return OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
+            state = OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
+            invalid = true;
+            break;
         case CT_UPDATE_NEW:
             ct_conn_kill(ct, c);
             c = NULL;
             break;
         }
+        if (c && ctl == OVSCT_ALG_FTP && !ftp_done) {
+            ct_ftp_after_update(ct, c, &ap);
+        }
     }
     if (!c) {
         bool created;
         enum admit_res refused;
+        struct ct_exp exp;
+        bool expected;
+        uint8_t helper;
 
         if (!valid_new(&pkt)) {
             return OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
         }
-        state = OVSCT_CS_TRACKED | OVSCT_CS_NEW;
+        /* A connection a control connection announced is related. */
+        expected = ct_exp_lookup(ct, &pkt.key, x->now, &exp);
+        state = OVSCT_CS_TRACKED | OVSCT_CS_NEW
+                | (expected ? OVSCT_CS_RELATED : 0);
         if (!a->commit) {
             return state;
         }
-        c = conn_create(ct, x, &pkt, hash, &dir, &created, &refused);
+        helper = verify_helper(a->alg, ctl);
+        c = conn_create(ct, x, &pkt, hash, &dir, &created, &refused, helper,
+                        expected ? &exp : NULL);
         if (!c && refused != ADMIT_OK) {
             /* Counts are exact: expired entries must not hold the table
              * full.  Reap them (at most once per engine ms) and retry. */
             ct_reap_all(ct, false);
-            c = conn_create(ct, x, &pkt, hash, &dir, &created, &refused);
+            c = conn_create(ct, x, &pkt, hash, &dir, &created, &refused,
+                            helper, expected ? &exp : NULL);
             if (!c) {
                 struct ct_tstat *st = ct_my_stat(ct);
 
@@ -541,25 +654,41 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
         if (c && !created) {
             /* Another thread created it first: this packet is one more
              * packet of that connection. */
-            state = OVSCT_CS_TRACKED;
+            state = OVSCT_CS_TRACKED
+                    | (conn_related(c) ? OVSCT_CS_RELATED : 0);
             switch (conn_update(ct, c, dir, &pkt, x)) {
             case CT_UPDATE_VALID:
                 state |= OVSCT_CS_ESTABLISHED
                          | (dir ? OVSCT_CS_REPLY_DIR : 0);
                 break;
             case CT_UPDATE_INVALID:
-                return OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
+                state = OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
+                invalid = true;
+                break;
             default:
                 state |= OVSCT_CS_NEW;
                 break;
             }
         }
     }
-    if (c) {
+    if (!c) {
+        return state;
+    }
+    if (!invalid) {
         if (c->nat && a->nat.kind) {
-            state |= nat_packet(c, dir, frame, len, &pkt);
+            state |= nat_packet(c, dir, frame, *len, &pkt);
         }
         apply_mark_labels(ct, c, a);
+    }
+    if (ctl && (c->ext & CT_EXT_ALG) && ct_conn_alg(c)->helper) {
+        /* handle_alg_ctl(): the helper reads the control segment, makes
+         * expectations and, with NAT, rewrites the payload. */
+        ap.dir = dir;
+        if (ctl == OVSCT_ALG_FTP) {
+            ct_ftp_ctl(ct, c, &ap, &state);
+        } else {
+            ct_tftp_ctl(ct, c, state);
+        }
     }
     return state;
 }
@@ -592,7 +721,8 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
     for (size_t i = 0; i < m; i++) {
         size_t k = base + i;
         const uint8_t *frame = batch->data + batch->offsets[k];
-        uint32_t len = batch->offsets[k + 1] - batch->offsets[k];
+        uint32_t len = batch->lens ? batch->lens[k]
+                                   : batch->offsets[k + 1] - batch->offsets[k];
 
         if (!ct_parse(frame, len, &pkts[i])) {
             states[i] = OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
@@ -617,11 +747,14 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
     for (size_t i = 0; i < m; i++) {
         if (!states[i]) {
             size_t k = base + i;
+            uint32_t cap = batch->offsets[k + 1] - batch->offsets[k];
+            uint32_t len = batch->lens ? batch->lens[k] : cap;
 
             states[i] = process_one(ct, x, batch->data + batch->offsets[k],
-                                    batch->offsets[k + 1]
-                                    - batch->offsets[k],
-                                    &pkts[i], hashes[i]);
+                                    &len, cap, &pkts[i], hashes[i]);
+            if (batch->lens) {
+                batch->lens[k] = len;
+            }
         }
         invalid += (states[i] & OVSCT_CS_INVALID) != 0;
     }
@@ -644,9 +777,14 @@ ovsct_execute(struct ovsct *ct, const struct ovsct_batch *batch,
         return EINVAL;
     }
     for (size_t i = 0; i < batch->n; i++) {
-        if (batch->offsets[i] > batch->offsets[i + 1]) {
+        if (batch->offsets[i] > batch->offsets[i + 1]
+            || (batch->lens && batch->lens[i]
+                               > batch->offsets[i + 1] - batch->offsets[i])) {
             return EINVAL;
         }
+    }
+    if (action->alg > OVSCT_ALG_TFTP) {
+        return EINVAL;
     }
 
     x.action = action;

@@ -53,6 +53,15 @@ ct_entry_fill(struct ct_conn *c, struct ovsct_entry *e)
     e->zone = c->key.zone;
     e->bucket = c->node[0].bucket;
     e->nat = c->nat;
+    if (c->ext & CT_EXT_ALG) {
+        struct ct_alg *alg = ct_conn_alg(c);
+
+        e->helper = alg->helper;
+        if (alg->related) {
+            e->has_parent = true;
+            ct_tuple_from_key(&alg->parent, &e->parent);
+        }
+    }
     e->expiration = atomic_load_explicit(&c->expiration,
                                          memory_order_relaxed);
     ct_spin_lock(&c->lock);

@@ -58,6 +58,7 @@ flush_all(struct ovsct *ct) CT_NO_THREAD_SAFETY_ANALYSIS
                                   memory_order_relaxed);
         }
     }
+    ct_exp_clear(ct);           /* Their parents are about to go. */
     /* Retire the old maps before the buckets can be seen empty: the
      * reclaimer gives memory back once the table looks empty, and these
      * maps still point at their connections. */

@@ -7,6 +7,12 @@
  *
  *   PROTO,orig=(TUPLE),reply=(TUPLE)[,id=0][,zone=Z][,status=0]
  *        [,timeout=T][,mark=M][,labels=0xL][,protoinfo=(...)]
+ *        [,helper=NAME][,parent=(TUPLE)]            (parent: verbose only)
+ *
+ * and ovsct_format_exp() one line of dpctl/dump-conntrack-exp
+ * (ct_dpif_format_exp_entry()):
+ *
+ *   PROTO,orig=(TUPLE)[,zone=Z][,mark=M][,labels=0xL],parent=(TUPLE)
  *
  * It is on the dump path of a million lines, so it formats numbers and
  * addresses by hand (no printf) straight into the caller's buffer.  It
@@ -33,8 +39,9 @@
 
 /* Upper bound of one line.  The longest possible line: "udplite" (7),
  * two IPv6 ICMP tuples with their frames (2 * 124), id, zone, status,
- * timeout, mark and a full label (102) and a verbose TCP protoinfo with
- * unknown states and every flag bit set (279): about 640 bytes. */
+ * timeout, mark and a full label (102), a verbose TCP protoinfo with
+ * unknown states and every flag bit set (279), a helper (13) and a parent
+ * tuple (124): about 780 bytes. */
 #define LINE_MAX__ 1024
 
 /* Appends the string literal 'S' at 'P' and advances 'P'. */
@@ -169,7 +176,64 @@ format__(const struct ovsct_entry *e, bool verbose, bool print_stats,
         }
         *p++ = ')';
     }
+    if (e->helper < OVSCT_ALG_N && ovsct_alg_names[e->helper]) {
+        PUT_LIT(p, ",helper=");
+        p = put_str(p, ovsct_alg_names[e->helper]);
+    }
+    if (verbose && e->has_parent) {
+        PUT_LIT(p, ",parent=(");
+        p = put_tuple(p, &e->parent, e->parent.l3, e->parent.proto);
+        *p++ = ')';
+    }
     return p;
+}
+
+/* Mark and labels as format__() writes them. */
+static char *
+put_mark_labels(char *p, uint32_t mark, ovsct_u128 labels)
+{
+    if (mark) {
+        PUT_LIT(p, ",mark=");
+        p = put_u32(p, mark);
+    }
+    if (labels.hi || labels.lo) {
+        PUT_LIT(p, ",labels=0x");
+        if (labels.hi) {
+            p = put_hex64(p, labels.hi, false);
+            p = put_hex64(p, labels.lo, true);
+        } else {
+            p = put_hex64(p, labels.lo, false);
+        }
+    }
+    return p;
+}
+
+int
+ovsct_format_exp(const struct ovsct_exp *x, char *buf, size_t size)
+{
+    char line[LINE_MAX__];
+    char *p = line;
+    size_t len, n;
+
+    p = put_proto(p, x->expected.proto);
+    PUT_LIT(p, ",orig=(");
+    p = put_tuple(p, &x->expected, x->expected.l3, x->expected.proto);
+    *p++ = ')';
+    if (x->zone) {
+        PUT_LIT(p, ",zone=");
+        p = put_u32(p, x->zone);
+    }
+    p = put_mark_labels(p, x->mark, x->labels);
+    PUT_LIT(p, ",parent=(");
+    p = put_tuple(p, &x->parent, x->parent.l3, x->parent.proto);
+    *p++ = ')';
+    len = (size_t) (p - line);
+    if (size) {
+        n = len < size - 1 ? len : size - 1;
+        memcpy(buf, line, n);
+        buf[n] = '\0';
+    }
+    return (int) len;
 }
 
 /* Numbers and names. */
@@ -560,8 +624,10 @@ ovsct_format_entry_json(const struct ovsct_entry *e, int64_t now, char *buf,
 }
 
 /* Writes the JSON object of 'e' at 'p' (at least LINE_MAX__ bytes: the
- * longest object, an IPv6 TCP one with every flag and a full label, is
- * about 640 bytes) and returns the end. */
+ * longest object, an IPv6 TCP one with every flag, a full label, a helper
+ * and a parent tuple, is about 800 bytes) and returns the end.  "helper"
+ * and "parent" (an ALG data connection's control connection, the text's
+ * helper= and parent=) are there only when the connection has them. */
 static char *
 format_json__(const struct ovsct_entry *e, int64_t now, char *p)
 {
@@ -572,6 +638,11 @@ format_json__(const struct ovsct_entry *e, int64_t now, char *p)
 
     PUT_LIT(p, "{\"bucket\":");
     p = put_u32(p, e->bucket);
+    if (e->helper < OVSCT_ALG_N && ovsct_alg_names[e->helper]) {
+        PUT_LIT(p, ",\"helper\":\"");
+        p = put_str(p, ovsct_alg_names[e->helper]);
+        *p++ = '"';
+    }
     PUT_LIT(p, ",\"l3\":");
     p = put_u8(p, e->orig.l3);
     PUT_LIT(p, ",\"labels\":");
@@ -590,6 +661,10 @@ format_json__(const struct ovsct_entry *e, int64_t now, char *p)
     }
     PUT_LIT(p, "],\"orig\":");
     p = put_json_tuple(p, &e->orig, proto);
+    if (e->has_parent) {
+        PUT_LIT(p, ",\"parent\":");
+        p = put_json_tuple(p, &e->parent, e->parent.proto);
+    }
     PUT_LIT(p, ",\"proto\":");
     p = put_u8(p, proto);
     PUT_LIT(p, ",\"protocol\":\"");

@@ -33,6 +33,12 @@ static const char *const proto_names[256] = {
     [58] = "icmpv6", [132] = "sctp", [136] = "udplite",
 };
 
+const char *const ovsct_alg_names[OVSCT_ALG_N] = {
+    [OVSCT_ALG_NONE] = NULL,
+    [OVSCT_ALG_FTP] = "ftp",
+    [OVSCT_ALG_TFTP] = "tftp",
+};
+
 const char *
 ovsct_proto_name(uint8_t proto)
 {

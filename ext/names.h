@@ -59,6 +59,11 @@ extern const char *const ovsct_tcp_flag_names[8];
  * ...), or NULL for a protocol OVS prints as a number. */
 const char *ovsct_proto_name(uint8_t proto);
 
+/* ALG helper names by OVSCT_ALG_* ("ftp", "tftp"; NULL for none), as
+ * ct(alg=...) takes them and dump-conntrack prints them (helper=). */
+#define OVSCT_ALG_N 3
+extern const char *const ovsct_alg_names[OVSCT_ALG_N];
+
 /* Protocol classes of ct-stats-show, enum ovsct_proto_class order: the
  * key ("tcp", ..., "other") and the label OVS prints ("TCP", ...,
  * "Other"; "ICMPv6" is ours, OVS has no such line). */

@@ -34,7 +34,10 @@
  *      zone-limit activation, clearing sweep bounds); another bucket's
  *      lock may also be tried (never waited for) with one held;
  *   2. 'reclaim_lock' (a bulk flush takes it under every bucket lock);
- *   3. leaves, with or without the locks above, nothing taken under them:
+ *   3. an expectation shard's 'lock' (struct ct_exp_shard), with or
+ *      without bucket locks held, never while holding a connection's
+ *      'lock'; under it only leaves;
+ *   4. leaves, with or without the locks above, nothing taken under them:
  *      a connection's 'lock' (struct ct_spin), a thread's retire slot
  *      lock, 'slab_lock', 'cfg_lock';
  *   4. the event ring's writer lock (events.c), a leaf too: taken with
@@ -66,6 +69,36 @@
  * retired as a whole.  Connections carry the 'gen' they were created in so
  * that a reader still holding a pointer from before the flush cannot
  * remove them a second time.
+ *
+ * ALG expectations (expect.c, alg-ftp.c, alg-tftp.c)
+ * ==================================================
+ *
+ * OVS keeps every expectation in one hmap under one 'resources_lock'
+ * (lib/conntrack.c expectation_create(), expectation_lookup()).  Here they
+ * are split into CT_EXP_SHARDS shards, each a lock and a chained hash
+ * list, picked by the hash of the expected tuple with its source port
+ * set to 0 (the data connection's source port is unknown: OVS's
+ * ALG_WC_SRC_PORT).  That tuple is not the key a data packet's bucket is
+ * chosen by (its source port is real), so expectations cannot sit in the
+ * connection buckets; they get shards of their own, found from the packet
+ * by the same wildcarded hash:
+ *
+ *   - a new connection (only when no connection matched) first reads
+ *     'n_exp', one relaxed load: with no expectation anywhere (the common
+ *     case) nothing else happens and no lock is taken;
+ *   - else it hashes its key with source port 0, locks that one shard
+ *     (lock order level 3: under a bucket lock or none), copies the
+ *     expectation out and unlocks.  No global lock: lookups of other
+ *     shards, and every connection bucket, proceed in parallel;
+ *   - an expectation holds its parent's pointer.  It is unlinked when the
+ *     parent is claimed for removal (ct_conn_claim(), which runs before
+ *     the parent can be retired) or by a bulk flush (before the old maps
+ *     are retired), so a holder of the shard lock that finds it may read
+ *     the parent's expiry: an expectation whose parent has expired is
+ *     ignored (OVS drops expectations with their parent, expectation_clean()
+ *     from conn_clean());
+ *   - a parent with expectations is flagged (struct ct_alg 'has_exp'), so
+ *     claiming any other connection costs one test.
  */
 #ifndef OVSCT_PRIVATE_H
 #define OVSCT_PRIVATE_H 1
@@ -114,6 +147,20 @@ enum ct_update_res {
 enum {
     CT_EXT_TCP = 1 << 0,        /* struct ct_tcp_peer[2] follows. */
     CT_EXT_NAT = 1 << 1,        /* struct ct_key (NAT reverse key). */
+    CT_EXT_ALG = 1 << 2,        /* struct ct_alg. */
+};
+
+/* ALG state of a connection that has a helper or a parent (CT_EXT_ALG).
+ * 'helper', 'related' and 'parent' are immutable once linked; the
+ * sequence skew is guarded by the connection's 'lock'; 'has_exp' is
+ * atomic. */
+struct ct_alg {
+    struct ct_key parent;       /* Control connection's forward key. */
+    int32_t seq_skew;           /* OVS's conn->seq_skew (FTP with NAT). */
+    uint8_t helper;             /* OVSCT_ALG_*. */
+    bool related;               /* A data connection (OVS alg_related). */
+    bool seq_skew_dir;          /* Direction (1: reply) the skew is in. */
+    atomic_bool has_exp;        /* Expectations name it as parent. */
 };
 
 /* A tracked connection.  Variable size: see 'ext'.  Members are ordered
@@ -169,6 +216,23 @@ static inline struct ct_tcp_peer *
 ct_conn_tcp(struct ct_conn *c)
 {
     return (c->ext & CT_EXT_TCP) ? (struct ct_tcp_peer *) (c + 1) : NULL;
+}
+
+static inline struct ct_alg *
+ct_conn_alg(struct ct_conn *c)
+{
+    char *p = (char *) (c + 1);
+
+    if (!(c->ext & CT_EXT_ALG)) {
+        return NULL;
+    }
+    if (c->ext & CT_EXT_TCP) {
+        p += 2 * sizeof(struct ct_tcp_peer);
+    }
+    if (c->ext & CT_EXT_NAT) {
+        p += sizeof(struct ct_key);
+    }
+    return (struct ct_alg *) p;
 }
 
 static inline const struct ct_key *
@@ -258,7 +322,7 @@ struct ct_slab_spare {
     void *mem;                  /* 2 MiB, faulted in, or NULL. */
     uint32_t gen;               /* Slab generation of its arena. */
 };
-#define CT_CONN_CLASSES 4       /* Indexed by ct_conn 'ext' (TCP | NAT). */
+#define CT_CONN_CLASSES 8       /* Indexed by ct_conn 'ext' (TCP|NAT|ALG). */
 #define CT_SLAB_CLASSES (CT_CONN_CLASSES + 11)  /* + map arrays of 2^3 ..
                                                  * 2^13 slots. */
 
@@ -286,6 +350,26 @@ struct ct_retire_chunk {
 struct ct_retire_slot {
     struct ct_spin lock;
     struct ct_retire_chunk *chunks CT_GUARDED;  /* Head: the one filling. */
+} __attribute__((aligned(64)));
+
+/* An expectation (expect.c). */
+struct ct_exp {
+    struct ct_exp *next;        /* In its shard's chain. */
+    struct ct_key key;          /* Expected forward key, sport 0. */
+    struct ct_key parent_key;
+    struct ct_conn *parent;     /* Valid while linked (see above). */
+    uint32_t hash;              /* ct_key_hash() of 'key'. */
+    uint32_t parent_mark;
+    ovsct_u128 parent_labels;
+    uint32_t nat_repl_addr[4];  /* OVS alg_nat_repl_addr. */
+    bool nat_rpl_dst;           /* OVS nat_rpl_dst. */
+    uint8_t parent_gen;
+};
+
+#define CT_EXP_SHARDS 64
+struct ct_exp_shard {
+    struct ct_mutex lock;
+    struct ct_exp *head CT_GUARDED;
 } __attribute__((aligned(64)));
 
 /* A retired map (bulk flush), freed with its connections. */
@@ -371,6 +455,10 @@ struct ovsct {
     struct ct_magazine *depot_full[CT_SLAB_CLASSES] CT_GUARDED;
     struct ct_magazine *depot_empty CT_GUARDED;
     _Atomic uint32_t slab_gen;
+
+    /* ALG expectations (expect.c). */
+    _Atomic uint32_t n_exp;     /* Linked expectations, all shards. */
+    struct ct_exp_shard exp[CT_EXP_SHARDS];
 
     /* Sweeper (sweep.c). */
     pthread_t sweeper;
@@ -539,6 +627,44 @@ bool ct_nat_search(const struct ct_key *fwd, const struct ovsct_nat *,
  * is): the outer addresses and the quoted header are rewritten to match. */
 void ct_nat_rewrite(uint8_t *frame, uint32_t len, const struct ct_pkt *pkt,
                     const struct ct_key *target);
+
+/* expect.c.  ct_exp_lookup() copies the live expectation matching new
+ * forward key 'key' to '*out'.  ct_exp_create() adds one unless an equal
+ * one exists ('parent' is the control connection, its 'lock' not held).
+ * ct_exp_remove_parent() drops a claimed parent's; ct_exp_clear() all (a
+ * bulk flush, with every bucket lock held). */
+bool ct_exp_lookup(struct ovsct *, const struct ct_key *key, int64_t now,
+                   struct ct_exp *out);
+void ct_exp_create(struct ovsct *, struct ct_conn *parent, bool reply,
+                   uint16_t dst_port);
+void ct_exp_remove_parent(struct ovsct *, struct ct_conn *parent);
+void ct_exp_clear(struct ovsct *);
+void ct_exp_init(struct ovsct *);
+void ct_exp_destroy(struct ovsct *);
+
+/* alg-ftp.c and alg-tftp.c: the helpers, called by conntrack.c with no
+ * lock held.  'frame' may be rewritten and its length '*len' changed
+ * within 'cap' (NAT); '*state' may gain OVSCT_CS_INVALID. */
+struct ct_alg_pkt {
+    uint8_t *frame;
+    uint32_t *len;              /* In and out. */
+    uint32_t cap;               /* Room for the frame. */
+    struct ct_pkt *pkt;         /* Parsed: tcp_seq/tcp_ack follow edits. */
+    int dir;                    /* 1: packet in the reply direction. */
+    bool nat;                   /* The action has nat. */
+};
+/* OVS's conn_update_state_alg() part before the state update (CT_FTP_CTL
+ * OTHER packets against the skew's direction); returns whether the
+ * helper ran (then ct_ftp_after_update() must not adjust again). */
+bool ct_ftp_before_update(struct ovsct *, struct ct_conn *,
+                          struct ct_alg_pkt *);
+void ct_ftp_after_update(struct ovsct *, struct ct_conn *,
+                         struct ct_alg_pkt *);
+/* OVS's handle_alg_ctl() with CT_FTP_CTL_INTEREST. */
+void ct_ftp_ctl(struct ovsct *, struct ct_conn *, struct ct_alg_pkt *,
+                uint8_t *state);
+void ct_tftp_ctl(struct ovsct *, struct ct_conn *, uint8_t state);
+void ct_tcp_csum_fix(uint8_t *frame, uint32_t len, const struct ct_pkt *);
 
 /* sweep.c */
 size_t ct_sweep_all(struct ovsct *, int64_t now);

@@ -156,7 +156,11 @@ struct ovsct_entry {
     uint8_t tcp_wscale[2];
     uint8_t tcp_flags[2];       /* OVSCT_TCPF_*. */
     uint8_t nat;                /* OVSCT_CS_SRC_NAT | OVSCT_CS_DST_NAT. */
-    uint8_t pad_[7];
+    uint8_t helper;             /* OVSCT_ALG_*: the helper attached. */
+    bool has_parent;            /* An ALG data connection: 'parent' is the
+                                 * orig tuple of its control connection. */
+    uint8_t pad_[5];
+    struct ovsct_tuple parent;
 };
 
 /* Creation parameters; zero fields take the defaults. */
@@ -202,6 +206,13 @@ enum {
     OVSCT_NAT_F_RANDOM = 1 << 2,
 };
 
+/* ALG helpers (ct(alg=...)), OVS's "ftp" and "tftp". */
+enum {
+    OVSCT_ALG_NONE,
+    OVSCT_ALG_FTP,
+    OVSCT_ALG_TFTP,
+};
+
 /* A parsed ct(...) action. */
 struct ovsct_action {
     uint16_t zone;
@@ -214,16 +225,27 @@ struct ovsct_action {
     ovsct_u128 labels;
     ovsct_u128 labels_mask;
     struct ovsct_nat nat;
+    uint8_t alg;                /* OVSCT_ALG_*: helper named by alg=. */
 };
 
 /* A batch of Ethernet frames: frame i is data[offsets[i] .. offsets[i+1]).
  * 'offsets' has n + 1 entries and must be non-decreasing within 'size'.
- * Frames may be rewritten in place by NAT. */
+ * Frames may be rewritten in place by NAT.
+ *
+ * 'lens', if not NULL, gives each frame's length (at most its slot,
+ * offsets[i+1] - offsets[i]; the rest of the slot is room to grow): the
+ * FTP helper, rewriting an address in a NATed control connection's
+ * payload, changes a frame's length and stores the new one there.  OVS
+ * rewrites only when the packet has room for the largest change (8 bytes
+ * for IPv4, 45 for IPv6, lib/conntrack.c repl_ftp_v4_addr() and
+ * repl_ftp_v6_addr()); without 'lens' a frame fills its slot and has none,
+ * so the payload is left as it is. */
 struct ovsct_batch {
     uint8_t *data;
     size_t size;
     const uint32_t *offsets;
     size_t n;
+    uint32_t *lens;
 };
 
 /* Runs the ct() 'action' on every frame of 'batch' and writes each frame's
@@ -348,8 +370,9 @@ int ovsct_format_entry(const struct ovsct_entry *, bool verbose,
  * compact, keys sorted (what Python's json.dumps(sort_keys=True,
  * separators=(",", ":")) writes):
  *
- *   {"bucket":B,"l3":4|6,"labels":L,"mark":M,"nat":["snat"?,"dnat"?],
- *    "orig":TUPLE,"proto":P,"protocol":"NAME",
+ *   {"bucket":B[,"helper":"ftp"|"tftp"],"l3":4|6,"labels":L,"mark":M,
+ *    "nat":["snat"?,"dnat"?],"orig":TUPLE[,"parent":TUPLE],"proto":P,
+ *    "protocol":"NAME",
  *    "reply":TUPLE[,"tcp":{"flags_orig":[..],"flags_reply":[..],
  *    "state":S,"state_orig":S,"state_reply":S,"wscale_orig":N,
  *    "wscale_reply":N}],"timeout":T,"zone":Z}
@@ -372,6 +395,27 @@ int ovsct_format_addr(uint8_t l3, const uint8_t *a, char *buf);
  * then the original tuple (addresses as text, then ports, ICMP id and
  * type), so that it does not depend on hash order.  ENOMEM, or 0. */
 int ovsct_sort_entries(struct ovsct_entry *, size_t n);
+
+/* ALG expectations (ct(alg=ftp|tftp)): data connections a control
+ * connection announced.  'expected' is the data connection's orig tuple
+ * with source port 0 (any); 'parent' the control connection's orig tuple;
+ * mark and labels are the parent's when the expectation was made (the
+ * data connection inherits them).  An expectation lives as long as its
+ * parent: it is removed with it (expiry, flush). */
+struct ovsct_exp {
+    struct ovsct_tuple expected;
+    struct ovsct_tuple parent;
+    ovsct_u128 labels;
+    uint32_t mark;
+    uint16_t zone;
+};
+/* Copies up to 'max' expectations (of 'zone' if not NULL) to 'out' and
+ * returns how many there are in all (which may exceed 'max'). */
+size_t ovsct_exp_dump(struct ovsct *, const uint16_t *zone,
+                      struct ovsct_exp *out, size_t max);
+/* Formats one expectation as OVS's dpctl/dump-conntrack-exp prints it
+ * (lib/ct-dpif.c), without a newline; snprintf's contract. */
+int ovsct_format_exp(const struct ovsct_exp *, char *buf, size_t size);
 
 /* Statistics, computed from a walk of unexpired entries. */
 enum ovsct_proto_class {

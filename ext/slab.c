@@ -87,6 +87,9 @@ ct_slab_obj_size(int cls)
     if (cls & CT_EXT_NAT) {
         size += sizeof(struct ct_key);
     }
+    if (cls & CT_EXT_ALG) {
+        size += sizeof(struct ct_alg);
+    }
     return (size + 15) & ~(size_t) 15;     /* ct_ent_make() needs 16. */
 }
 

@@ -219,6 +219,9 @@ ct_conn_claim(struct ovsct *ct, struct ct_conn *c)
     ct_count_add(ct, c->key.zone, -1);
     atomic_fetch_sub_explicit(&ct->buckets[c->node[0].bucket].n_live, 1,
                               memory_order_relaxed);
+    if (c->ext & CT_EXT_ALG) {
+        ct_exp_remove_parent(ct, c);    /* Before 'c' can be retired. */
+    }
     st = ct_my_stat(ct);
     ct_stat_inc(&st->removed);
     if (ct_events_on(ct)) {

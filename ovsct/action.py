@@ -12,8 +12,9 @@ tracker without a pipeline can act on:
     ct(nat)                             un-NAT only (no range)
 
 `table=N` is accepted and ignored (it only names where an OpenFlow
-pipeline would continue); `alg=` and `timeout=` are refused because ovsct
-has no ALGs and applies zone timeout policies by itself.  Errors raise
+pipeline would continue); `alg=ftp` and `alg=tftp` attach OVS's FTP and
+TFTP helpers (ext/alg-ftp.c, ext/alg-tftp.c); `timeout=` is refused
+because ovsct applies zone timeout policies by itself.  Errors raise
 ValueError with a message quoting the offending text.
 
 The module also holds the lexical helper that the command parsers
@@ -31,6 +32,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
+from ovsct._engine import ALG_NAMES
 from ovsct.numbers import DECIMAL as _DECIMAL
 from ovsct.numbers import bounded_int, parse_c_uint
 
@@ -191,6 +193,7 @@ class Action:
     labels: int | None = None
     labels_mask: int | None = None
     nat: Nat | None = None
+    alg: str | None = None      # "ftp" or "tftp" (ALG_NAMES)
 
     def __str__(self) -> str:
         items = []
@@ -211,6 +214,8 @@ class Action:
                 sets.append(f"set_field:{text}->{name}")
         if sets:
             items.append("exec(" + ",".join(sets) + ")")
+        if self.alg is not None:
+            items.append(f"alg={self.alg}")
         if self.nat is not None:
             items.append(str(self.nat))
         return "ct(" + ",".join(items) + ")" if items else "ct"
@@ -371,6 +376,7 @@ def parse_ct_action(text: str) -> Action:
     zone = 0
     commit = force = False
     nat = None
+    alg = None
     sets: dict[str, tuple[int, int]] = {}
     for key, value in iter_key_values(_strip_ct(text)):
         if key in ("commit", "force"):
@@ -396,7 +402,12 @@ def parse_ct_action(text: str) -> Action:
             nat = parse_nat(value)
         elif key == "exec":
             _parse_exec(value, sets)
-        elif key in ("alg", "timeout"):
+        elif key == "alg":
+            # ofp-actions.c str_to_connhelper().
+            if value not in ALG_NAMES:
+                raise ValueError(f'invalid "alg" argument "{value}"')
+            alg = value
+        elif key == "timeout":
             raise ValueError(f'ct({key}=...) is not supported by ovsct')
         else:
             raise ValueError(f'invalid argument to "ct" action: `{key}\'')
@@ -412,4 +423,4 @@ def parse_ct_action(text: str) -> Action:
                   mark_mask=mark[1] if mark else None,
                   labels=labels[0] if labels else None,
                   labels_mask=labels[1] if labels else None,
-                  nat=nat)
+                  nat=nat, alg=alg)

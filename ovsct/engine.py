@@ -195,7 +195,13 @@ def action_to_c(action: Any) -> tuple:
              bool(getattr(action, "force", False)), set_mark, mark & _U32,
              mark_mask & _U32, set_labels)
             + _split128(labels) + _split128(labels_mask)
-            + (_nat_to_c(getattr(action, "nat", None)),))
+            + (_nat_to_c(getattr(action, "nat", None)),
+               _alg_to_c(getattr(action, "alg", None))))
+
+
+def _alg_to_c(name: Optional[str]) -> int:
+    # OVSCT_ALG_*: ALG_NAMES[i] is helper i + 1, 0 none.
+    return 0 if name is None else _engine.ALG_NAMES.index(name) + 1
 
 
 def _action(action: Any) -> tuple:
@@ -272,15 +278,42 @@ class Conntrack:
 
     # Execution.
 
-    def execute(self, frames, offsets, action) -> bytes:
+    def execute(self, frames, offsets, action, lens=None) -> bytes:
         """Runs 'action' on each frame; returns one ct_state byte per frame.
 
         'frames' is a buffer of concatenated Ethernet frames: writable
         buffers (bytearray, memoryview) receive NAT rewrites in place;
         read-only ones (bytes) are used as they are, or copied first if
         the action has NAT.  'offsets' holds n + 1 uint32 values
-        (array('I'), raw native-order bytes, or ints)."""
-        return self._ct.execute(frames, offsets, _action(action))
+        (array('I'), raw native-order bytes, or ints).  'lens', an
+        array('I') of n frame lengths within their slots, lets the FTP
+        helper grow or shrink a frame (NAT) and receives the new lengths;
+        without it a frame has no room and its payload is not rewritten
+        (struct ovsct_batch)."""
+        if lens is None:
+            return self._ct.execute(frames, offsets, _action(action))
+        return self._ct.execute(frames, offsets, _action(action), lens)
+
+    def execute_room(self, frames: Sequence[bytes], action,
+                     room: int = 64) -> tuple[bytes, list[bytes]]:
+        """Runs 'action' on 'frames', each given 'room' spare bytes, and
+        returns the states and the frames as they leave (NAT rewrites,
+        including the FTP helper's, which may change their length)."""
+        offsets = array("I", [0])
+        buf = bytearray()
+        for f in frames:
+            buf += f + bytes(room)
+            offsets.append(len(buf))
+        lens = array("I", map(len, frames))
+        states = self._ct.execute(buf, offsets, _action(action), lens)
+        out = [bytes(buf[offsets[i]:offsets[i] + lens[i]])
+               for i in range(len(frames))]
+        return states, out
+
+    def dump_exp(self, zone: Optional[int] = None) -> list[str]:
+        """The ALG expectations (of 'zone' if given), one line each as
+        dpctl/dump-conntrack-exp prints them."""
+        return self._ct.dump_exp_text(zone=zone)
 
     def execute_frames(self, frames: Sequence[bytes], action) -> bytes:
         offsets = array("I", [0])

@@ -170,3 +170,6 @@ class Entry:
     tcp_flags: tuple[int, int]
     bucket: int
     nat: int                        # ct_state CS_SRC_NAT|CS_DST_NAT bits
+    helper: Optional[str] = None    # ALG helper attached ("ftp", "tftp")
+    parent: Optional[Tuple] = None  # an ALG data connection's control
+    #                                 connection (its orig tuple)

@@ -124,7 +124,7 @@ def test_zone_values():
     ("ct(exec(set_field:1->ct_mark))", 'requires the "commit" flag'),
     ("ct(commit=1)", '"commit" takes no value'),
     ("ct(foo)", 'invalid argument to "ct" action: `foo\''),
-    ("ct(commit,alg=ftp)", "ct(alg=...) is not supported"),
+    ("ct(commit,alg=sip)", 'invalid "alg" argument "sip"'),
     ("ct(commit,timeout=tp1)", "ct(timeout=...) is not supported"),
     ("ct(commit,table=255)", 'invalid table "255"'),
     ("ct(commit", "unbalanced parentheses"),

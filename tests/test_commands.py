@@ -126,13 +126,15 @@ def test_usage_and_counts_match_ovs():
             assert line == golden[c.name]
         else:       # Added after 3.1.
             assert c.name in ("dpctl/ct-get-sweep-interval",
-                              "dpctl/ct-set-sweep-interval")
+                              "dpctl/ct-set-sweep-interval",
+                              "dpctl/dump-conntrack-exp")
     counts = {c.name[6:]: (c.min_args, c.max_args) for c in COMMANDS
               if c.name.startswith("dpctl/")}
     assert counts == {
         # dump-conntrack and ct-stats-show take filter arguments (issue
         # 13); without any, their handlers apply OVS 3.1's 4 and 3.
         "dump-conntrack": (0, 10), "flush-conntrack": (0, 6),
+        "dump-conntrack-exp": (0, 2),
         "ct-stats-show": (0, 9), "ct-bkts": (0, 2),
         "ct-set-maxconns": (1, 2), "ct-get-maxconns": (0, 1),
         "ct-get-nconns": (0, 1), "ct-enable-tcp-seq-chk": (0, 1),

@@ -181,11 +181,13 @@ def tup(proto, src, dst, sport=0, dport=0, icmp_id=0, icmp_type=0,
 
 
 def entry(orig, reply, zone=0, mark=0, labels=0, tcp_state=None,
-          tcp_wscale=(0, 0), tcp_flags=(0, 0), nat=0, timeout=29, bucket=3):
+          tcp_wscale=(0, 0), tcp_flags=(0, 0), nat=0, timeout=29, bucket=3,
+          helper=None, parent=None):
     return SimpleNamespace(orig=orig, reply=reply, zone=zone, mark=mark,
                            labels=labels, expiration=0, timeout=timeout,
                            tcp_state=tcp_state, tcp_wscale=tcp_wscale,
-                           tcp_flags=tcp_flags, bucket=bucket, nat=nat)
+                           tcp_flags=tcp_flags, bucket=bucket, nat=nat,
+                           helper=helper, parent=parent)
 
 
 def test_entry_json_tcp_nat():

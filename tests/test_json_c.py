@@ -3,7 +3,7 @@ ovsct_format_entry_json(), sorted by ovsct_sort_entries()): on real
 captures it is, object for object and byte for byte, what the Python
 reference (tests/lib/entryjson.py, from the Entry objects of the same
 table) encoded with sorted keys gives; whole, streamed in pieces, and
-under the engine's filter."""
+under the engine's filter.  ALG captures check "helper" and "parent"."""
 
 import json
 from pathlib import Path
@@ -28,6 +28,10 @@ CAPTURES = [
     ("nat/udp_dnat.pcap", "ct(commit,nat(dst=10.1.1.2:8080))"),
     ("nat/udp6_snat.pcap", "ct(commit,nat(src=fc00::240))"),
     ("nat/icmp_snat.pcap", "ct(commit,nat(src=10.1.1.240))"),
+    # ALG control and data connections: "helper" and "parent".
+    ("alg/ftp-active4.pcap", "ct(commit,alg=ftp)"),
+    ("alg/ftp-passive6.pcap", "ct(commit,alg=ftp)"),
+    ("alg/tftp.pcap", "ct(commit,alg=tftp)"),
 ]
 
 
@@ -58,6 +62,25 @@ def test_whole_dump_is_the_reference(engine):
     # Hash order: the same objects as dump() gives them.
     assert engine.dump_json(sort=False).json_bytes() == _encode(
         [entryjson.entry_json(e) for e in entries])
+
+
+@needs_engine
+def test_alg_helper_and_parent():
+    """An FTP control connection carries "helper", its data connection
+    "parent" (the control connection's orig tuple), as the text does."""
+    from ovsct.engine import Conntrack
+
+    with Conntrack(manual_clock=True, start_ms=1000, sweeper=False) as ct:
+        ct.execute_pcap(str(DATA / "alg/ftp-active4.pcap"),
+                        "ct(commit,alg=ftp)")
+        rows = list(ct.dump_json())
+        ctl = [r for r in rows
+               if r.get("helper") == "ftp" and "parent" not in r]
+        data = [r for r in rows if "parent" in r]
+        assert len(ctl) == 1 and len(data) == 1
+        assert data[0]["parent"] == ctl[0]["orig"]
+        assert "helper=ftp" in ct.dump_text()
+        assert "parent=(" in ct.dump_text(verbose=True)
 
 
 @needs_engine

@@ -39,7 +39,8 @@ def complete(*words):
 def test_completion_offers_commands_options_and_arguments():
     from ovsct.commands import COMMANDS, DATAPATH
 
-    assert complete("ovsct", "dump-c") == {"dump-conntrack"}
+    assert complete("ovsct", "dump-c") == {"dump-conntrack",
+                                           "dump-conntrack-exp"}
     assert complete("ovsct", "dpctl/flush") == {"dpctl/flush-conntrack"}
     every = complete("ovsct", "")
     assert {c.name for c in COMMANDS} <= every

@@ -9,6 +9,7 @@ and the man pages) uses COMMANDS.  The package is split by job:
     dpctl.py     dpctl's option loop, [dp] handling, engine errors, the
                  @dpctl decorator; dpctl/list-commands
     show.py      dump-conntrack, ct-stats-show, ct-bkts
+    exp.py       dump-conntrack-exp (ALG expectations)
     flush.py     flush-conntrack and its grammar (-> one FlushFilter)
     settings.py  maxconns, nconns, TCP sequence checking, sweep interval
     limits.py    zone limits
@@ -30,7 +31,7 @@ the table can be imported without the C extension).
 
 from __future__ import annotations
 
-from ovsct.commands import (coverage, dpctl, events, flush, limits,
+from ovsct.commands import (coverage, dpctl, events, exp, flush, limits,
                             replay, settings, show, tp)
 from ovsct.commands.dpctl import DATAPATH, DATAPATH_ALIASES
 from ovsct.commands.table import (UNBOUNDED, Command, CommandError, Context,
@@ -44,6 +45,7 @@ __all__ = [
 
 COMMANDS: list[Command] = build([
     show.dump_conntrack,
+    exp.dump_conntrack_exp,
     flush.flush_conntrack,
     show.ct_stats_show,
     show.ct_bkts,

@@ -39,6 +39,10 @@ def entry_json(e: Any) -> dict:
     proto = e.orig.proto
     out = {
         "bucket": e.bucket,
+    }
+    if e.helper is not None:
+        out["helper"] = e.helper
+    out.update({
         "l3": e.orig.l3,
         "labels": e.labels,
         "mark": e.mark,
@@ -46,10 +50,14 @@ def entry_json(e: Any) -> dict:
                                        (CS_DST_NAT, "dnat"))
                 if (e.nat or 0) & bit],
         "orig": tuple_json(e.orig),
+    })
+    if e.parent is not None:
+        out["parent"] = tuple_json(e.parent)
+    out.update({
         "proto": proto,
         "protocol": PROTO_NAMES.get(proto, str(proto)),
         "reply": tuple_json(e.reply),
-    }
+    })
     if e.tcp_state is not None:
         s_orig, s_reply = e.tcp_state
         out["tcp"] = {

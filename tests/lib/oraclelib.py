@@ -17,8 +17,12 @@ maybe captures of tests/data it also covers, and for every capture NAME:
 
 The oracle is "ovstest ovsct-pcap OPTIONS FILE 1" (ovs-ct-oracle.c), with
 the set's options; the README of each folder says what its captures hold.
+A set's folder may hold actions.txt ("NAME ACTION" lines, written by its
+generator): the ct() action capture NAME runs with instead of ct(commit);
+an alg=NAME in it becomes the oracle's --helper=NAME.
 """
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +44,23 @@ class CaptureSet:
     # (file of tests/data, golden name): a capture holding the same frames
     # as another one, tested against its goldens.
     twins: tuple = ()
+
+    def action(self, gold: str) -> str:
+        """The ct() action golden 'gold' was recorded with."""
+        path = self.gold / "actions.txt"
+        if path.exists():
+            for line in path.read_text().splitlines():
+                name, _, action = line.partition(" ")
+                if name == gold:
+                    return action.strip()
+        return "ct(commit)"
+
+    def args(self, gold: str) -> tuple:
+        """The oracle's options for golden 'gold'."""
+        action = self.action(gold)
+        helper = re.search(r"alg=(\w+)", action)
+        return self.oracle_args + ((f"--helper={helper.group(1)}",)
+                                   if helper else ())
 
     def own(self) -> list:
         """Stems of the set's own captures."""
@@ -84,6 +105,10 @@ SETS = {
         data_captures=("udp.pcap", "icmp.pcap", "other.pcap", "bad.pcap",
                        "sample.pcap", "tcp.pcap", "mixed.pcapng"),
         twins=(("mixed-be.pcapng", "mixed"),)),
+    # FTP and TFTP with ct(commit,alg=...) (tests/gen/alg_pcaps.py): the
+    # oracle gets the helper (--helper=, from actions.txt).
+    "alg": CaptureSet("alg", DATA / "alg", GEN / "alg_pcaps.py",
+                      ("--vlan-limit=1", "--no-ipf"), 8),
 }
 
 
@@ -109,14 +134,14 @@ def golden_states(path: Path) -> list:
             for line in path.read_text().splitlines()]
 
 
-def run_capture(path: Path, batch: int):
+def run_capture(path: Path, batch: int, action: str = "ct(commit)"):
     """(per-packet flag names, dump text) of 'path' through ovsct, the way
-    the oracle ran it through OVS (ct(commit), zone 0, manual clock)."""
+    the oracle ran it through OVS ('action', zone 0, manual clock)."""
     from ovsct.action import parse_ct_action
     from ovsct.engine import Conntrack
     from ovsct.format import ct_state_name
 
     with Conntrack(manual_clock=True, sweeper=False) as ct:
-        states = ct.execute_pcap(str(path), parse_ct_action("ct(commit)"),
+        states = ct.execute_pcap(str(path), parse_ct_action(action),
                                  batch=batch)
         return [ct_state_name(s) for s in states], ct.dump_text()

@@ -1,4 +1,5 @@
-/* ovstest subcommand "ovsct-pcap [--vlan-limit=N] [--no-ipf] FILE [BATCH]":
+/* ovstest subcommand "ovsct-pcap [--vlan-limit=N] [--no-ipf] [--helper=NAME]
+ * FILE [BATCH]":
  * the OVS oracle of every capture set (tests/lib/oraclelib.py).
  *
  * The loop is OVS's tests/test-conntrack.c "pcap" (test_pcap():
@@ -29,6 +30,12 @@
  *    and extract_l3_ipv6() in lib/conntrack.c refuse fragments): the
  *    behaviour ovsct copies, as it has no reassembly.
  *
+ *  - --helper=NAME passes NAME ("ftp", "tftp") as conntrack_execute()'s
+ *    helper, as ct(commit,alg=NAME) does (option_helper()); test_pcap()
+ *    passes none, so it never attaches a helper nor makes an expectation.
+ *    The flow ports (tp_src, tp_dst) stay 0: control traffic is known by
+ *    the well-known ports only.
+ *
  *  - --vlan-limit=N applies flow_limit_vlans(N) first, as ovs-vswitchd
  *    does with other_config:vlan-limit (default 1).  The library default
  *    that test-conntrack keeps is 2 (FLOW_MAX_VLAN_HEADERS): with 1, a
@@ -53,6 +60,21 @@
 #include "timeval.h"
 #include "util.h"
 #include "openvswitch/dynamic-string.h"
+
+/* The helper of --helper=NAME, or NULL. */
+static const char *helper;
+
+/* Takes "--helper=NAME" in 'arg'; returns false if 'arg' is another
+ * option. */
+static bool
+option_helper(const char *arg)
+{
+    if (strncmp(arg, "--helper=", 9)) {
+        return false;
+    }
+    helper = arg + 9;
+    return true;
+}
 
 /* The L3 type of 'packet', as the datapath would key it. */
 static ovs_be16
@@ -85,7 +107,7 @@ run_batch(struct conntrack *ct, struct dp_packet_batch *batch)
             dp_packet_batch_add(&stretch, batch->packets[i]);
         }
         conntrack_execute(ct, &stretch, type, false, true, 0, NULL, NULL,
-                          0, 0, NULL, NULL, now, 0);
+                          0, 0, helper, NULL, now, 0);
         if (dp_packet_batch_size(&stretch) != end - start) {
             ovs_fatal(0, "conntrack_execute changed the batch size");
         }
@@ -167,7 +189,7 @@ static void
 pcap_main(int argc, char *argv[])
 {
     const char *usage = "usage: ovsct-pcap [--vlan-limit=N] [--no-ipf] "
-                        "FILE [BATCH]";
+                        "[--helper=NAME] FILE [BATCH]";
     size_t batch_size = 1;
     bool ipf = true;
     struct pcap_file *pcap;
@@ -180,6 +202,8 @@ pcap_main(int argc, char *argv[])
             flow_limit_vlans(atoi(argv[i] + 13));
         } else if (!strcmp(argv[i], "--no-ipf")) {
             ipf = false;
+        } else if (option_helper(argv[i])) {
+            continue;
         } else {
             ovs_fatal(0, "%s", usage);
         }
