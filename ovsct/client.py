@@ -158,7 +158,8 @@ class UnixctlClient:
                 # reply of 100 MB is framed once, not re-scanned per read.
                 self._framer.skim()
                 text = self._framer.next_text()
-                msg = None if text is None else _parse(*text)
+                msg = None if text is None else _parse(
+                    *text, top_closes=self._framer.last_top_closes)
             except jsonrpc.ProtocolError:
                 # As ovs-appctl: input that is bad so far is an error only
                 # once a "}" may have ended it; else read on (the server
@@ -221,18 +222,26 @@ class RawJSON:
             view = view[os.write(fd, view):]
 
 
-def _parse(buf: bytearray, start: int, end: int) -> Any:
+def _parse(buf: bytearray, start: int, end: int,
+           top_closes: int | None = None) -> Any:
     """A received text as a message: {"id":N,"result":RAW,"error":null}
     with a RawJSON for a big structured result whose strings and brackets
-    check out, else what jsonrpc.parse() gives."""
+    check out, else what jsonrpc.parse() gives.  'top_closes': the
+    containers at the text's top level, as the Framer counted them while
+    it framed the text (Framer.last_top_closes); None: unknown, counted
+    here by a pass over the text (jsonrpc.balanced())."""
     if end - start >= RAW_JSON_MIN:
         m = _RESULT_HEAD.match(buf, start, start + 40)
         tail = end - len(_RESULT_TAIL)
         # One container: it opens at the head, closes at the tail, and
-        # what lies between pairs up (so never closes it early).
+        # what lies between pairs up (so never closes it early).  Head and
+        # tail hold no bracket, so with the framing's count that is: the
+        # top level held one container (the framing checked strings and
+        # pairs), and the tail closes one of the head's kind.
         if (m is not None and buf.startswith(_RESULT_TAIL, tail)
                 and buf[tail - 1] == buf[m.end()] + 2
-                and jsonrpc.balanced(buf, m.end() + 1, tail - 1)):
+                and (top_closes == 1 if top_closes is not None
+                     else jsonrpc.balanced(buf, m.end() + 1, tail - 1))):
             return {"id": int(m.group(1)),
                     "result": RawJSON(buf, m.end(), tail), "error": None}
     return jsonrpc.parse(buf, start, end)

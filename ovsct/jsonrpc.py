@@ -63,6 +63,9 @@ class Framer:
     def __init__(self) -> None:
         self.buf = bytearray()
         self.n = 0
+        # For the last text next_text() returned: how many containers its
+        # top level held (top_closes then), from the scan that framed it.
+        self.last_top_closes = 0
         self._reset()
 
     def _reset(self) -> None:
@@ -70,6 +73,9 @@ class Framer:
         self.start = -1          # Start of the current text, -1 between.
         self.depth = 0
         self.in_string = False
+        # Closers met that brought the current text back to depth 1: the
+        # containers that were values of its top-level object or array.
+        self.top_closes = 0
 
     def __len__(self) -> int:
         return self.n
@@ -108,6 +114,7 @@ class Framer:
         (buffer, start, end): the buffer itself when nothing but white
         space follows (a big reply is not copied), else a copy."""
         buf, n = self.buf, self.n
+        self.last_top_closes = self.top_closes
         self._reset()
         if not _NON_WS.search(buf, end, n):
             self.buf, self.n = bytearray(), 0
@@ -131,29 +138,47 @@ class Framer:
             if buf[i] not in b"{[":
                 raise ProtocolError("syntax error at beginning of input")
             self.start = i
+        i = self._exact(i, n, False)
+        return None if i < 0 else self._take(self.start, i)
+
+    def _exact(self, i: int, n: int, skimming: bool) -> int:
+        """Scans buf[i:n] token by token, keeping depth, in_string and
+        top_closes.  Returns the end of the text if it ends there, else -1
+        with 'pos' where to resume: the end of the input, or, when
+        'skimming', the first place (outside a string) at depth 2 or more,
+        or the closer that would end the text (left for next_text())."""
+        buf = self.buf
         while True:
             if self.in_string:
                 j = _unescaped_quote(buf, i, n)
                 if j < 0:
                     self.pos = n
-                    return None
+                    return -1
                 self.in_string = False
                 i = j + 1
                 continue
+            if skimming and self.depth >= 2:
+                self.pos = i
+                return -1
             m = _STRUCT.search(buf, i, n)
             if m is None:
                 self.pos = n
-                return None
+                return -1
             c = buf[m.start()]
-            i = m.end()
             if c == 0x22:                       # '"'
                 self.in_string = True
             elif c in b"{[":
                 self.depth += 1
+            elif skimming and self.depth == 1:
+                self.pos = m.start()
+                return -1
             else:
                 self.depth -= 1
-                if self.depth == 0:
-                    return self._take(self.start, i)
+                if self.depth == 1:
+                    self.top_closes += 1
+                elif self.depth == 0:
+                    return m.end()
+            i = m.end()
 
     def next_message(self, fast: bool = True) -> Any:
         """The next complete message, parsed, or None if more input is
@@ -208,10 +233,14 @@ class Framer:
         which then scans exactly only the block where a text may end.
 
         Per block of 'block' bytes, _brackets() keeps the brackets outside
-        strings with balanced pairs removed: a text cannot end in the block
-        if its depth stays above the unmatched closers.  A reply of a
-        million connections is so framed in one pass, with no per-token
-        Python."""
+        strings with balanced pairs removed: the unmatched closers are how
+        far the depth falls within the block.  A block is crossed so only
+        while the depth stays at 2 or more (inside a value of the text's
+        top level); elsewhere (the few tokens of a reply's head, a block
+        where the depth may come back to 1 or end the text) the scan is
+        exact.  So the framing also counts the containers of the top level
+        (last_top_closes) with no second pass, and a reply of a million
+        connections is framed in one pass with no per-token Python."""
         buf, n, i = self.buf, self.n, self.pos
         if self.start < 0:
             m = _NON_WS.search(buf, i, n)
@@ -220,6 +249,12 @@ class Framer:
             self.start, self.depth, i = m.start(), 1, m.end()
             self.pos = i
         while i < n:
+            if self.depth < 2 and not self.in_string:
+                self._exact(i, n, True)
+                if self.depth < 2 or self.in_string:
+                    return              # At the end, or the text may end.
+                i = self.pos
+                continue
             j = min(i + block, n)
             k = i
             if self.in_string:
@@ -230,8 +265,8 @@ class Framer:
                 k = q + 1
             brackets, in_string = _brackets(bytes(buf[k:j]))
             closers = brackets.count(b"}")
-            if self.depth - closers <= 0:
-                return                  # A text may end here: exact scan.
+            if self.depth - closers <= 1:
+                return                  # Back to the top level: exact scan.
             self.depth += len(brackets) - 2 * closers
             self.in_string = in_string
             self.pos = i = j
@@ -299,7 +334,8 @@ def _brackets(chunk: bytes) -> tuple[bytes, bool]:
 def balanced(buf: bytearray, start: int, end: int) -> bool:
     """Whether buf[start:end] (outside a string at 'start') ends outside a
     string and its brackets pair up, checked at C speed as Framer.skim()
-    does (not a validation of the JSON grammar)."""
+    does (not a validation of the JSON grammar).  A second pass: for a
+    text the Framer framed, its last_top_closes says the same for free."""
     brackets, open_end = _brackets(bytes(buf[start:end]))
     return not brackets and not open_end
 

@@ -50,6 +50,9 @@ def test_skim_frames_as_the_exact_scan(seed):
                 if msg is None:
                     break
                 out.append(msg)
+                # The framing counted the containers of the top level.
+                assert framer.last_top_closes == sum(
+                    isinstance(v, (list, dict)) for v in msg.values())
         assert out == msgs
 
 
@@ -69,6 +72,24 @@ def _parse(payload):
     return client._parse(buf, 0, len(buf))
 
 
+def _framed(payload, seed=0):
+    """'payload' received in random pieces, framed as the client frames it
+    (skim() after each read, then next_text()), and parsed with the
+    framing's count of top-level containers: no second pass."""
+    rng = random.Random(seed)
+    framer, i, msg = jsonrpc.Framer(), 0, None
+    while msg is None:
+        k = rng.randint(1, 1 << 20)
+        framer.feed(payload[i:i + k])
+        i += k
+        framer.skim()
+        text = framer.next_text()
+        if text is not None:
+            msg = client._parse(*text, top_closes=framer.last_top_closes)
+    assert i >= len(payload)
+    return msg
+
+
 def test_big_structured_result_is_passed_through():
     rows = [{"a": i, "s": 'q"}]\\' * (i % 3)} for i in range(50000)]
     body = json.dumps(rows, separators=(",", ":"), sort_keys=True)
@@ -82,6 +103,18 @@ def test_big_structured_result_is_passed_through():
     # Not one container from head to tail: parsed the ordinary way.
     two = b'{"id":7,"result":%s,"x":[],"error":null}' % body.encode()
     assert _parse(two)["result"] == rows
+    # The same through the framing, which counts the containers itself.
+    for seed in range(3):
+        raw = _framed(b'{"id":7,"result":%s,"error":null}' % body.encode(),
+                      seed)["result"]
+        assert isinstance(raw, client.RawJSON)
+        assert bytes(raw.data) == body.encode()
+        assert _framed(two, seed)["result"] == rows
+    # Two lists side by side look like one from head to tail: not passed
+    # through, but parsed (and refused, as ovs-appctl would).
+    pair = body[:-1] + "],[" + body[1:]
+    with pytest.raises(jsonrpc.ProtocolError):
+        _framed(b'{"id":7,"result":%s,"error":null}' % pair.encode())
     # Small results are parsed (and so printed re-encoded, sorted).
     assert _parse(b'{"id":1,"result":{"b":1,"a":2},"error":null}')[
         "result"] == {"a": 2, "b": 1}
