@@ -19,6 +19,7 @@ def _engine_sources():
         if name.startswith(("test", "fuzz")) or "fuzz" in name:
             continue
         sources.append(os.path.relpath(path, HERE))
+    sources.append("binding/persist.c")     # Conntrack.save() / restore()
     return sources
 
 
@@ -26,8 +27,9 @@ engine = Extension(
     "ovsct._engine",
     sources=_engine_sources(),
     depends=sorted(os.path.relpath(p, HERE)
-                   for p in glob.glob(os.path.join(HERE, "ext", "*.h"))),
-    include_dirs=["ext"],
+                   for p in glob.glob(os.path.join(HERE, "ext", "*.h"))
+                   + glob.glob(os.path.join(HERE, "binding", "*.h"))),
+    include_dirs=["ext", "binding"],
     define_macros=[("_GNU_SOURCE", None)],
     extra_compile_args=["-std=gnu11", "-O2", "-pthread", "-Wall", "-Wextra",
                         "-fvisibility=hidden"],

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "ovsct.h"
+#include "persist.h"    /* binding/persist.c: save() / restore() */
 
 /* Frames fetched per ovsct_dump_next() call. */
 #define DUMP_CHUNK 4096
@@ -2156,6 +2157,24 @@ ct_sweep_now(CtObject *self, PyObject *Py_UNUSED(ignored))
     return PyLong_FromSize_t(n);
 }
 
+/* Hooks for binding/persist.c (persist.h). */
+struct ovsct *
+ovsct_binding_enter(PyObject *self)
+{
+    struct ovsct *ct = ct_get((CtObject *) self);
+
+    if (ct) {
+        ((CtObject *) self)->busy++;
+    }
+    return ct;
+}
+
+void
+ovsct_binding_exit(PyObject *self)
+{
+    ((CtObject *) self)->busy--;
+}
+
 static PyMethodDef ct_methods[] = {
     {"close", (PyCFunction) ct_close, METH_NOARGS,
      "close()\n\nStops the sweeper and frees the table (idempotent)."},
@@ -2217,6 +2236,7 @@ static PyMethodDef ct_methods[] = {
      "counters() -> tuple (COUNTER_NAMES order)"},
     {"sweep_now", (PyCFunction) ct_sweep_now, METH_NOARGS,
      "sweep_now() -> int"},
+    OVSCT_PERSIST_METHODS
     {NULL, NULL, 0, NULL},
 };
 
