@@ -949,6 +949,10 @@ COMMANDS: list[Command] = [
             deferred=True),
 ]
 
+# ct/save, ct/restore (their own module; it imports the types above).
+from ovsct.persist_commands import COMMANDS as _PERSIST  # noqa: E402
+COMMANDS += _PERSIST
+
 _BY_NAME = {c.name: c for c in COMMANDS}
 
 

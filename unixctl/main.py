@@ -43,6 +43,7 @@ ovs.util.PROGRAM_NAME = PROGRAM
 
 import ovsct  # noqa: E402
 from ovsct import client  # noqa: E402
+from unixctl import persist  # noqa: E402
 from unixctl import server as unixctl_server  # noqa: E402
 
 vlog = ovs.vlog.Vlog("ovsctd")
@@ -219,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--action", default=DEFAULT_ACTION, metavar="ACTION",
                        help="ct() action for --pcap (default %s)"
                        % DEFAULT_ACTION)
+    persist.add_args(group)     # --state-file, --save-interval
     group.add_argument("--no-pidfile", action="store_true",
                        help="do not create <rundir>/ovsctd.pid")
     group.add_argument("-V", "--version", action="version", version=VERSION)
@@ -295,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         ovs.util.ovs_fatal(0, "cannot create the connection tracker (%s)"
                            % e, vlog)
     context = Context(engine=engine, program=PROGRAM, stream_dump=True)
+    persist.start(args, engine, context)    # restore --state-file
 
     if args.unixctl:
         path = ovs.util.abs_file_name(rundir, args.unixctl)
@@ -331,6 +334,7 @@ def _shutdown(daemon: Daemon, pidfile: str | None) -> None:
     free the engine, remove the pidfile (atexit hook of ovs.daemon)."""
     daemon.server.flush(1000)
     daemon.server.close()
+    persist.stop(daemon.context)            # last save to --state-file
     daemon.control.shutdown(wait=False, cancel_futures=True)
     daemon.packets.shutdown(wait=False, cancel_futures=True)
     if daemon.busy:
