@@ -950,8 +950,8 @@ COMMANDS: list[Command] = [
 ]
 
 # ct/save, ct/restore (their own module; it imports the types above).
-from ovsct.persist_commands import COMMANDS as _PERSIST  # noqa: E402
-COMMANDS += _PERSIST
+from ovsct import persist_commands  # noqa: E402
+COMMANDS += persist_commands.rows()
 
 _BY_NAME = {c.name: c for c in COMMANDS}
 

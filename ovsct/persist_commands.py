@@ -1,7 +1,9 @@
 """ct/save and ct/restore: the whole engine state to a file and back.
 
-Rows for the command table (ovsct/commands.py adds COMMANDS to its own),
-with the same Command / Result / CommandError shapes.  The engine does the
+Rows for the command table (ovsct/commands.py adds rows() to its table),
+with the same Command / Result / CommandError shapes.  This module imports
+ovsct.commands only inside functions: the table imports it while it is
+being built, and either module may be imported first.  The engine does the
 work (ext/persist.c: a bucket-by-bucket snapshot written atomically, a
 restore that validates the whole file before it changes anything); the
 handlers only pick the file, turn the statistics into text and JSON, and
@@ -16,12 +18,11 @@ restore()), unixctl/persist.py (--state-file, periodic saves).
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ovsct import format as fmt
-from ovsct.commands import Command, CommandError, Context, Result
 
-__all__ = ["COMMANDS", "ERR_NO_FILE", "ERR_SAVE", "ERR_RESTORE",
+__all__ = ["rows", "ERR_NO_FILE", "ERR_SAVE", "ERR_RESTORE",
            "state_file", "save_text", "restore_text"]
 
 # Error texts, in one place.
@@ -32,12 +33,13 @@ ERR_RESTORE = "cannot restore {}: {}"
 _ENGINE_ERRORS = (ValueError, MemoryError, OSError)
 
 
-def state_file(ctx: Context) -> str | None:
+def state_file(ctx: Any) -> str | None:
     """The daemon's --state-file, if it has one."""
     return getattr(ctx, "state_file", None)
 
 
-def _fail(ctx: Context, message: str) -> NoReturn:
+def _fail(ctx: Any, message: str) -> NoReturn:
+    from ovsct.commands import CommandError
     raise CommandError(fmt.error_line(ctx.program, message))
 
 
@@ -71,7 +73,8 @@ def restore_text(path: str, stats: dict) -> str:
                stats["age_ms"] / 1000.0))
 
 
-def _save(ctx: Context, args: list[str]) -> Result:
+def _save(ctx: Any, args: list[str]) -> Any:
+    from ovsct.commands import Result
     path = args[0] if args else state_file(ctx)
     if not path:
         _fail(ctx, ERR_NO_FILE)
@@ -82,7 +85,8 @@ def _save(ctx: Context, args: list[str]) -> Result:
     return Result(save_text(path, stats), dict(stats, file=path))
 
 
-def _restore(ctx: Context, args: list[str]) -> Result:
+def _restore(ctx: Any, args: list[str]) -> Any:
+    from ovsct.commands import Result
     path = args[0]
     try:
         stats = ctx.engine.restore(path)
@@ -93,11 +97,15 @@ def _restore(ctx: Context, args: list[str]) -> Result:
 
 _STATE = "State"
 
-COMMANDS: list[Command] = [
-    Command("ct/save", "[FILE]", 0, 1, _save, True, _STATE,
-            "Save every connection and setting to FILE (default: the "
-            "daemon's --state-file), atomically."),
-    Command("ct/restore", "FILE", 1, 1, _restore, False, _STATE,
-            "Add the connections and settings saved in FILE; a bad file "
-            "is refused whole."),
-]
+
+def rows() -> list[Any]:
+    """ct/save and ct/restore as rows of ovsct.commands.COMMANDS."""
+    from ovsct.commands import Command
+    return [
+        Command("ct/save", "[FILE]", 0, 1, _save, True, _STATE,
+                "Save every connection and setting to FILE (default: the "
+                "daemon's --state-file), atomically."),
+        Command("ct/restore", "FILE", 1, 1, _restore, False, _STATE,
+                "Add the connections and settings saved in FILE; a bad "
+                "file is refused whole."),
+    ]
