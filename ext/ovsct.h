@@ -371,7 +371,9 @@ void ovsct_trim(void);
  * ('duplicates') or whose time ran out ('expired': remaining times are
  * reduced by the wall-clock time since the save), and counting those that
  * maxconns or a zone limit refuse ('refused').  Both return 0 or an errno
- * (EINVAL: a bad file) with a message in 'err'. */
+ * (EINVAL: a bad file) with a message in 'err'; a restore that runs out of
+ * memory part way (ENOMEM) keeps the connections restored so far.  One
+ * save runs at a time per process. */
 struct ovsct_save_stats {
     uint64_t n_conns;
     uint32_t n_zone_limits;

@@ -130,8 +130,8 @@ def _reply(conn: unixctl_server.UnixctlConnection, value: Any,
 
 def _unixctl_exit(conn: unixctl_server.UnixctlConnection, argv: list[str],
                   daemon: Daemon) -> None:
-    # "--cleanup" is accepted for scripts written for ovs-vswitchd; ovsctd
-    # keeps no state that outlives it.
+    # "--cleanup" is accepted for scripts written for ovs-vswitchd and has
+    # no effect (a --state-file is saved at every clean exit).
     daemon.exiting = True
     conn.reply(None)
 
