@@ -857,11 +857,11 @@ check_payload(const struct persist_header *h, const uint8_t *p,
         set_err(err, errlen, "corrupt (zone limits run past the end)");
         return EINVAL;
     }
-    for (uint32_t i = 0; i < h->n_zone_limits; i++, p += sizeof(struct
-                                                               persist_limit)) {
+    for (uint32_t i = 0; i < h->n_zone_limits; i++) {
         struct persist_limit rec;
 
         memcpy(&rec, p, sizeof rec);
+        p += sizeof rec;
         if (rec.zone >= CT_N_ZONES) {
             set_err(err, errlen, "corrupt (zone limit %" PRIu32 ": zone %"
                     PRIu32 " out of range)", i, rec.zone);
@@ -872,10 +872,11 @@ check_payload(const struct persist_header *h, const uint8_t *p,
         set_err(err, errlen, "corrupt (timeout policies run past the end)");
         return EINVAL;
     }
-    for (uint32_t i = 0; i < h->n_tps; i++, p += sizeof(struct persist_tp)) {
+    for (uint32_t i = 0; i < h->n_tps; i++) {
         struct persist_tp rec;
 
         memcpy(&rec, p, sizeof rec);
+        p += sizeof rec;
         if (rec.zone >= CT_N_ZONES || rec.present >> OVSCT_TP_N) {
             set_err(err, errlen, "corrupt (timeout policy %" PRIu32 ")", i);
             return EINVAL;
