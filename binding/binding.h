@@ -7,7 +7,8 @@
  * (ext/) and the frame I/O (dpio/) never do.  Files: module.c (module
  * init, the Conntrack type and its table/settings methods), convert.c
  * (arguments in, errors out), dumpobj.c (dump objects and text streams),
- * bench.c (the separate ovsct._bench module around bench/bench.c).
+ * persist.c (save / restore), bench.c (the separate ovsct._bench module
+ * around bench/bench.c).
  */
 #ifndef OVSCT_BINDING_H
 #define OVSCT_BINDING_H 1
@@ -93,5 +94,9 @@ PyObject *ct_dump_entries(CtObject *, PyObject *args);
 PyObject *ct_dump_text(CtObject *, PyObject *args, PyObject *kwargs);
 PyObject *ct_dump_begin(CtObject *, PyObject *args, PyObject *kwargs);
 PyObject *ct_dump_text_next(CtObject *, PyObject *args, PyObject *kwargs);
+
+/* persist.c: Conntrack.save(path), Conntrack.restore(path). */
+PyObject *ct_save(CtObject *, PyObject *path);
+PyObject *ct_restore(CtObject *, PyObject *path);
 
 #endif /* binding.h */

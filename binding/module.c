@@ -988,6 +988,12 @@ static PyMethodDef ct_methods[] = {
      "counters() -> tuple (COUNTER_NAMES order)"},
     {"sweep_now", (PyCFunction) ct_sweep_now, METH_NOARGS,
      "sweep_now() -> int"},
+    {"save", (PyCFunction) ct_save, METH_O,
+     "save(path) -> dict\n\nWrites the whole state to 'path' atomically "
+     "(see ovsct_save())."},
+    {"restore", (PyCFunction) ct_restore, METH_O,
+     "restore(path) -> dict\n\nAdds the state saved in 'path'; a bad "
+     "file raises ValueError and changes nothing."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -362,6 +362,43 @@ size_t ovsct_sweep_now(struct ovsct *);
 void ovsct_trim(void);
 
 
+/* Persistence (persist.c).  ovsct_save() writes the whole state (every
+ * live connection with its remaining time, TCP windows and states, NAT
+ * keys, mark and labels; maxconns, sweep interval, tcp_seq_chk, zone
+ * limits, timeout policies) to 'path' atomically (PATH.tmp, fsync, rename,
+ * fsync of the directory), copying the table one bucket at a time: packet
+ * processing goes on meanwhile.  ovsct_restore() validates the whole file
+ * first and refuses a truncated, corrupt, other-version or other-byte-order
+ * one without changing anything; otherwise it applies the settings and
+ * adds the connections, skipping those whose key is already in use
+ * ('duplicates') or whose time ran out ('expired': remaining times are
+ * reduced by the wall-clock time since the save), and counting those that
+ * maxconns or a zone limit refuse ('refused').  Both return 0 or an errno
+ * (EINVAL: a bad file) with a message in 'err'; a restore that runs out of
+ * memory part way (ENOMEM) keeps the connections restored so far.  One
+ * save runs at a time per process. */
+struct ovsct_save_stats {
+    uint64_t n_conns;
+    uint32_t n_zone_limits;
+    uint32_t n_tps;
+    uint64_t bytes;             /* File size. */
+};
+struct ovsct_restore_stats {
+    uint64_t n_conns;           /* In the file. */
+    uint64_t restored;
+    uint64_t duplicates;
+    uint64_t expired;
+    uint64_t refused;
+    uint32_t n_zone_limits;
+    uint32_t n_tps;
+    uint64_t bytes;             /* File size. */
+    int64_t age_ms;             /* Wall-clock time since the save. */
+};
+int ovsct_save(struct ovsct *, const char *path, char *err, size_t errlen,
+               struct ovsct_save_stats *);
+int ovsct_restore(struct ovsct *, const char *path, char *err,
+                  size_t errlen, struct ovsct_restore_stats *);
+
 #ifdef __cplusplus
 }
 #endif

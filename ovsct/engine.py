@@ -385,6 +385,22 @@ class Conntrack:
     def sweep_now(self) -> int:
         return self._ct.sweep_now()
 
+    # Persistence (ext/persist.c).
+
+    def save(self, path) -> dict[str, int]:
+        """Writes the whole state to 'path' atomically; returns counts
+        (connections, zone_limits, timeout_policies, bytes)."""
+        return self._ct.save(path)
+
+    def restore(self, path) -> dict[str, int]:
+        """Adds the state saved in 'path' (settings replaced, connections
+        added, duplicates skipped).  A truncated, corrupt, other-version or
+        other-byte-order file raises ValueError naming what is wrong and
+        changes nothing.  Returns counts (connections, restored,
+        duplicates, expired, refused, zone_limits, timeout_policies, bytes,
+        age_ms)."""
+        return self._ct.restore(path)
+
 
 class TextStream:
     """Dump text made on demand, one piece per step.  Iterating gives str

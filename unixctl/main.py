@@ -49,6 +49,7 @@ from ovsct.action import DEFAULT_ACTION  # noqa: E402
 from ovsct import rundir as rundirs  # noqa: E402
 from ovsct.numbers import (OptionError, option_int,  # noqa: E402
                            option_power_of_two)
+from unixctl import persist  # noqa: E402
 from unixctl import server as unixctl_server  # noqa: E402
 
 vlog = ovs.vlog.Vlog("ovsctd")
@@ -134,8 +135,8 @@ def _reply(conn: unixctl_server.UnixctlConnection, value: Any,
 
 def _unixctl_exit(conn: unixctl_server.UnixctlConnection, argv: list[str],
                   daemon: Daemon) -> None:
-    # "--cleanup" is accepted for scripts written for ovs-vswitchd; ovsctd
-    # keeps no state that outlives it.
+    # "--cleanup" is accepted for scripts written for ovs-vswitchd and has
+    # no effect (a --state-file is saved at every clean exit).
     daemon.exiting = True
     conn.reply(None)
 
@@ -201,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--action", default=DEFAULT_ACTION, metavar="ACTION",
                        help="ct() action for --pcap (default %s)"
                        % DEFAULT_ACTION)
+    persist.add_args(group)     # --state-file, --save-interval
     group.add_argument("--no-pidfile", action="store_true",
                        help="do not create <rundir>/ovsctd.pid")
     group.add_argument("-V", "--version", action="version", version=VERSION)
@@ -275,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         ovs.util.ovs_fatal(0, "cannot create the connection tracker (%s)"
                            % e, vlog)
     context = Context(engine=engine, program=PROGRAM, stream_dump=True)
+    persist.start(args, engine, context)    # restore --state-file
 
     if args.unixctl:
         path = ovs.util.abs_file_name(rundir, args.unixctl)
@@ -311,6 +314,7 @@ def _shutdown(daemon: Daemon, pidfile: str | None) -> None:
     free the engine, remove the pidfile (atexit hook of ovs.daemon)."""
     daemon.server.flush(1000)
     daemon.server.close()
+    persist.stop(daemon.context)            # last save to --state-file
     daemon.control.shutdown(wait=False, cancel_futures=True)
     daemon.packets.shutdown(wait=False, cancel_futures=True)
     if daemon.busy:

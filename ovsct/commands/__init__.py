@@ -13,6 +13,7 @@ and the man pages) uses COMMANDS.  The package is split by job:
     settings.py  maxconns, nconns, TCP sequence checking, sweep interval
     limits.py    zone limits
     tp.py        ct/*-zone-tp timeout policies
+    persist.py   ct/save, ct/restore
     replay.py    ct/replay
 
 Each row is declared once, on its handler; each error text is written in
@@ -27,8 +28,8 @@ the table can be imported without the C extension).
 
 from __future__ import annotations
 
-from ovsct.commands import (dpctl, flush, limits, replay, settings, show,
-                            tp)
+from ovsct.commands import (dpctl, flush, limits, persist, replay, settings,
+                            show, tp)
 from ovsct.commands.dpctl import DATAPATH, DATAPATH_ALIASES
 from ovsct.commands.table import (UNBOUNDED, Command, CommandError, Context,
                                   Result, build, dispatch, find_command,
@@ -59,6 +60,8 @@ COMMANDS: list[Command] = build([
     tp.add_zone_tp,
     tp.del_zone_tp,
     tp.list_zone_tp,
+    persist.save,
+    persist.restore,
     replay.replay,
 ])
 index(COMMANDS)

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable
 
 __all__ = ["Command", "CommandError", "Context", "Handler", "Result",
            "UNBOUNDED", "build", "command", "dispatch", "find_command",
-           "CONN", "LIMITS", "SETTINGS", "TP", "TOOLS"]
+           "CONN", "LIMITS", "SETTINGS", "TP", "STATE", "TOOLS"]
 
 UNBOUNDED = sys.maxsize
 
@@ -28,6 +28,7 @@ CONN = "Connections"
 LIMITS = "Limits"
 SETTINGS = "Settings"
 TP = "Timeout policies"
+STATE = "State"
 TOOLS = "Tools"
 
 
@@ -37,11 +38,13 @@ class Context:
     (OVS's program_name).  'stream_dump': dump-conntrack's text comes in
     pieces, in hash order as OVS prints it (the daemon sends each piece as
     the next is formatted); otherwise it is one sorted string (the offline
-    CLI, whose output then does not depend on the bucket layout)."""
+    CLI, whose output then does not depend on the bucket layout).
+    'state_file': the daemon's --state-file, ct/save's default FILE."""
 
     engine: Any
     program: str = "ovsctd"
     stream_dump: bool = False
+    state_file: str | None = None
 
 
 class Result:
