@@ -22,12 +22,17 @@ def _engine_sources():
     return sources
 
 
+# The kernel datapath's ctnetlink decoder (issue 11): plain C in dpio/,
+# its Python glue in binding/.
+NFCT_SOURCES = ["dpio/nfct.c", "binding/nfct.c"]
+
 engine = Extension(
     "ovsct._engine",
-    sources=_engine_sources(),
+    sources=_engine_sources() + NFCT_SOURCES,
     depends=sorted(os.path.relpath(p, HERE)
-                   for p in glob.glob(os.path.join(HERE, "ext", "*.h"))),
-    include_dirs=["ext"],
+                   for p in glob.glob(os.path.join(HERE, "ext", "*.h")))
+    + ["dpio/nfct.h"],
+    include_dirs=["ext", "dpio"],
     define_macros=[("_GNU_SOURCE", None)],
     extra_compile_args=["-std=gnu11", "-O2", "-pthread", "-Wall", "-Wextra",
                         "-fvisibility=hidden"],

@@ -34,6 +34,9 @@
 
 #include "ovsct.h"
 
+/* binding/nfct.c: the kernel datapath's ctnetlink decoder. */
+int ovsct_nfct_add_to_module(PyObject *module);
+
 /* Frames fetched per ovsct_dump_next() call. */
 #define DUMP_CHUNK 4096
 
@@ -2434,6 +2437,11 @@ module_exec(PyObject *module)
     st->not_found = PyObject_GetAttrString(errors, "NotFound");
     Py_DECREF(errors);
     if (!st->ovsct_error || !st->table_full || !st->not_found) {
+        return -1;
+    }
+
+    /* Kernel datapath decoder (binding/nfct.c, issue 11). */
+    if (ovsct_nfct_add_to_module(module) < 0) {
         return -1;
     }
 
