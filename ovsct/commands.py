@@ -319,6 +319,12 @@ def _dpctl(name: str, body: Callable[[_Dpctl, list[str]], Result]
     def handler(ctx: Context, args: list[str]) -> Result:
         run = _Dpctl(ctx)
         rest = run.eat_options(list(args))
+        # --- kernel datapath hook (issue 11): system@NAME -> ovsct.kernel.
+        if rest and rest[0].startswith("system@"):
+            from ovsct.kernel.commands import dispatch as kernel_dispatch
+            return kernel_dispatch(name, rest, run.verbosity,
+                                   run.print_statistics, ctx.program)
+        # --- end of hook.
         return body(run, [name] + rest)
     handler.__name__ = handler.__qualname__ = body.__name__
     return handler
