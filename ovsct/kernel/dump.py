@@ -49,7 +49,7 @@ class KernelEntry(NamedTuple):
     mark: int
     labels: int                 # The 128-bit value.
     tcp: tuple | None           # (state, wscale_o, wscale_r, flags_o,
-                                #  flags_r) with ct_dpif names.
+    #                             flags_r) with ct_dpif names.
     counters: tuple             # (packets_o, bytes_o, packets_r, bytes_r).
     start_ns: int
     stop_ns: int

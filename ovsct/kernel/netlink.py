@@ -23,7 +23,7 @@ import errno
 import os
 import select
 import socket
-from typing import Any, Iterator
+from typing import Any
 
 __all__ = ["CtNetlink", "KernelError", "GROUPS"]
 
@@ -188,4 +188,3 @@ class CtNetlink:
         msg = nfct_msg.create_from(**kwargs)
         msg["nfgen_family"] = family
         self._ack(msg, IPCTNL_MSG_CT_DELETE)
-
