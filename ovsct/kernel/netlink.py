@@ -71,8 +71,13 @@ class CtNetlink:
         self.sock = self._nfct.asyncore.socket
         self._seq = _SEQ_START
         self._buf = bytearray(RECV_SIZE)
-        for group in groups:
-            self._nfct.asyncore.add_membership(group)
+        if groups:
+            # Multicast is delivered to bound sockets only: bind (port
+            # chosen by the kernel) with the groups' bitmask.
+            mask = 0
+            for group in groups:
+                mask |= 1 << (group - 1)
+            self.sock.bind((0, mask))
 
     # -- life cycle -------------------------------------------------------
 
