@@ -277,4 +277,3 @@ def test_through_ovsctd():
             assert r.stdout.decode() == "0\n"
         finally:
             d.stop()
-
