@@ -125,6 +125,12 @@ build/c/asan/%: tests/c/%.c tests/c/testlib.h $(ASAN_OBJS)
 build/c/tsan/%: tests/c/%.c tests/c/testlib.h $(TSAN_OBJS)
 	$(CC) $(CFLAGS_C) $(TSAN_FLAGS) $< $(TSAN_OBJS) -o $@ -lm
 
+# The ctnetlink decoder's driver needs dpio/nfct.c, not the engine
+# (issue 11: kernel datapath).
+build/c/asan/test_nfct: tests/c/test_nfct.c dpio/nfct.c dpio/nfct.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_C) -Idpio $(ASAN_FLAGS) $< dpio/nfct.c -o $@
+
 ASAN_BINS := $(patsubst tests/c/%.c,build/c/asan/%,$(C_TESTS))
 
 asan: build/c/asan.stamp
