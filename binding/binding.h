@@ -7,8 +7,8 @@
  * (ext/) and the frame I/O (dpio/) never do.  Files: module.c (module
  * init, the Conntrack type and its table/settings methods), convert.c
  * (arguments in, errors out), dumpobj.c (dump objects and text streams),
- * persist.c (save / restore), bench.c (the separate ovsct._bench module
- * around bench/bench.c).
+ * persist.c (save / restore), nfct.c (the kernel datapath's decoder),
+ * bench.c (the separate ovsct._bench module around bench/bench.c).
  */
 #ifndef OVSCT_BINDING_H
 #define OVSCT_BINDING_H 1
@@ -98,5 +98,9 @@ PyObject *ct_dump_text_next(CtObject *, PyObject *args, PyObject *kwargs);
 /* persist.c: Conntrack.save(path), Conntrack.restore(path). */
 PyObject *ct_save(CtObject *, PyObject *path);
 PyObject *ct_restore(CtObject *, PyObject *path);
+
+/* nfct.c: the kernel datapath's ctnetlink decoder (dpio/nfct.c) as module
+ * functions and constants; 0, or -1 with an exception set. */
+int ovsct_nfct_add_to_module(PyObject *module);
 
 #endif /* binding.h */

@@ -1252,6 +1252,11 @@ module_exec(PyObject *module)
         return -1;
     }
 
+    /* Kernel datapath decoder (binding/nfct.c, issue 11). */
+    if (ovsct_nfct_add_to_module(module) < 0) {
+        return -1;
+    }
+
     st->conntrack_type = (PyTypeObject *) PyType_FromModuleAndSpec(
         module, &ct_spec, NULL);
     if (!st->conntrack_type

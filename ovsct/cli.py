@@ -451,6 +451,18 @@ def main(argv: list[str] | None = None, out: TextIO | None = None,
             return run_bench(args)
         if opts.read is not None:
             return run_offline(opts, args, out, err)
+        # --- kernel datapath hook (issue 11): `events`, and dpctl commands
+        # on system@NAME, run here without a daemon, like ovs-dpctl.
+        if args[0] == "events":
+            from ovsct.kernel.events import cli_events
+            return cli_events(args[1:], opts.fmt == "json", opts.pretty,
+                              out, err, PROGRAM)
+        from ovsct.kernel.cli import run_local, wants_local
+        if wants_local(command_name(args[0]), args[1:]):
+            return run_local(command_name(args[0]), args[1:],
+                             opts.fmt == "json", opts.pretty, out, err,
+                             PROGRAM)
+        # --- end of hook.
         return run_client(opts, args, out, err)
     except UsageError as e:
         err.write("%s: %s\n" % (PROGRAM, e))

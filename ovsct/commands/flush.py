@@ -20,8 +20,13 @@ from ovsct.numbers import parse_c_uint, scan_prefixed
 from ovsct.types import ICMP_PROTOS, FlushFilter, TupleMatch
 
 
-class _ParseError(Exception):
+class ParseError(Exception):
     """The grammar failed; the message is in the caller's 'ds'."""
+
+
+# Texts the kernel datapath's handlers (ovsct/kernel/commands.py) share.
+INVALID_ARGS = "invalid arguments"
+FLUSH_FAILED = "failed to flush conntrack"
 
 
 _ADDRESS_KEYS = {"ct_nw_src": (4, "src"), "ct_nw_dst": (4, "dst"),
@@ -51,23 +56,23 @@ def _parse_tuple(tm: TupleMatch, text: str, flt: FlushFilter,
     for key, value in iter_key_values(text):
         if not value:
             ds.append(f"field {key} missing value")
-            raise _ParseError
+            raise ParseError
         if key in _ADDRESS_KEYS:
             l3, attr = _ADDRESS_KEYS[key]
             if shared.l3 and shared.l3 != l3:
                 ds.append(f"the L3 protocol does not match {value}")
-                raise _ParseError
+                raise ParseError
             old = getattr(tm, attr)
             if old is not None and int(old):
                 ds.append(f"{key} is set multiple times")
-                raise _ParseError
+                raise ParseError
             try:
                 if "%" in value:        # inet_pton() takes no scope id.
                     raise ValueError(value)
                 addr = _ADDRESS_TYPES[l3](value)
             except ValueError:
                 ds.append(f"failed to parse field {key}")
-                raise _ParseError from None
+                raise ParseError from None
             shared.l3 = l3
             setattr(tm, attr, addr)
             continue
@@ -80,36 +85,36 @@ def _parse_tuple(tm: TupleMatch, text: str, flt: FlushFilter,
         elif key in ("icmp_type", "icmp_code", "icmp_id"):
             if shared.proto not in ICMP_PROTOS:
                 ds.append("invalid L4 fields")
-                raise _ParseError
+                raise ParseError
             bits, attr = (16, key) if key == "icmp_id" else (8, key)
         else:
             ds.append(f"invalid conntrack tuple field: {key}")
-            raise _ParseError
+            raise ParseError
         try:
             number = parse_c_uint(value, bits)
         except ValueError:
             ds.append(f"failed to parse field {key}")
-            raise _ParseError from None
+            raise ParseError from None
         if attr is None:
             shared.proto = number
         else:
             setattr(tm, attr, number)
     if not shared.proto and (tm.sport or tm.dport):
         ds.append("port is set without protocol")
-        raise _ParseError
+        raise ParseError
 
 
 def parse_flush_args(args: list[str], ds: list[str]) -> FlushFilter:
     """ofp_ct_match_parse(): [zone=N] [mark=V[/M]] [labels=V[/M]]
     [ct-orig-tuple [ct-reply-tuple]], each only in its position.  Raises
-    _ParseError with the message appended to 'ds'."""
+    ParseError with the message appended to 'ds'."""
     flt = FlushFilter(orig=TupleMatch(), reply=TupleMatch())
     i = 0
     if i < len(args) and args[i].startswith("zone="):
         flt.zone = scan_prefixed(args[i], "zone=", 16)
         if flt.zone is None:
             ds.append("failed to parse zone")
-            raise _ParseError
+            raise ParseError
         i += 1
     for prefix, bits in (("mark=", 32), ("labels=", 128)):
         if i < len(args) and args[i].startswith(prefix):
@@ -118,7 +123,7 @@ def parse_flush_args(args: list[str], ds: list[str]) -> FlushFilter:
                                             min(bits, 64))
             except ValueError:
                 ds.append(f"failed to parse {prefix[:-1]}")
-                raise _ParseError from None
+                raise ParseError from None
             # A zero mask makes the field no part of the match (OVS).
             if prefix == "mark=":
                 flt.mark, flt.mark_mask = value & mask, mask
@@ -131,8 +136,8 @@ def parse_flush_args(args: list[str], ds: list[str]) -> FlushFilter:
                 _parse_tuple(tm, args[i], flt, ds)
             i += 1
     if i < len(args):
-        ds.append("invalid arguments")
-        raise _ParseError
+        ds.append(INVALID_ARGS)
+        raise ParseError
     l3, proto = flt.orig.l3, flt.orig.proto or None
     if not (l3 or proto):
         # No tuple field at all: the tuples take no part.
@@ -156,7 +161,7 @@ def flush_conntrack(run: Dpctl, argv: list[str]) -> Result:
     ds: list[str] = []
     try:
         flt = parse_flush_args(args, ds)
-    except _ParseError:
+    except ParseError:
         run.fail("".join(ds))
 
     engine = run.engine
@@ -169,5 +174,5 @@ def flush_conntrack(run: Dpctl, argv: list[str]) -> Result:
         else:
             flushed = engine.flush_filter(flt)
     except ENGINE_ERRORS as exc:
-        run.fail("".join(ds) + "failed to flush conntrack", errno_of(exc))
+        run.fail("".join(ds) + FLUSH_FAILED, errno_of(exc))
     return Result("", {"zone": flt.zone, "flushed": flushed})
