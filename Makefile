@@ -21,6 +21,9 @@ JOBS ?= 2
 EXT_SRCS := $(filter-out ext/module.c ext/test% ext/fuzz%,\
 	$(wildcard ext/*.c))
 EXT_HDRS := $(wildcard ext/*.h)
+# Plain-C I/O around the engine (no Python.h): checked like ext/.
+DPIO_SRCS := $(wildcard dpio/*.c)
+DPIO_HDRS := $(wildcard dpio/*.h)
 C_TESTS := $(wildcard tests/c/*.c)
 SAMPLE := $(firstword $(wildcard data/sample.pcap) tests/data/sample.pcap)
 
@@ -84,25 +87,25 @@ pytest: build
 c-checks: check-ext tsa asan tsan
 
 check-ext: build/c/check-ext.stamp
-build/c/check-ext.stamp: $(EXT_SRCS) $(EXT_HDRS)
+build/c/check-ext.stamp: $(EXT_SRCS) $(EXT_HDRS) $(DPIO_SRCS) $(DPIO_HDRS)
 	@mkdir -p build/c/obj
-	@bad=$$(grep -l 'Python\.h' ext/* | grep -v '^ext/module\.c$$' || true); \
+	@bad=$$(grep -l 'Python\.h' ext/* dpio/* | grep -v '^ext/module\.c$$' || true); \
 	if [ -n "$$bad" ]; then \
 		echo "Python.h outside ext/module.c: $$bad" >&2; exit 1; fi
-	@for f in $(EXT_SRCS); do \
+	@for f in $(EXT_SRCS) $(DPIO_SRCS); do \
 		echo "  CC $$f"; \
-		$(CC) $(CFLAGS_C) -Werror -O2 -c $$f \
+		$(CC) $(CFLAGS_C) -Idpio -Werror -O2 -c $$f \
 			-o build/c/obj/$$(basename $$f .c).o \
 			|| exit 1; \
 	done
 	@touch $@
 
 tsa: build/c/tsa.stamp
-build/c/tsa.stamp: $(EXT_SRCS) $(EXT_HDRS)
+build/c/tsa.stamp: $(EXT_SRCS) $(EXT_HDRS) $(DPIO_SRCS) $(DPIO_HDRS)
 	@mkdir -p build/c
-	@for f in $(EXT_SRCS); do \
+	@for f in $(EXT_SRCS) $(DPIO_SRCS); do \
 		echo "  TSA $$f"; \
-		$(CLANG) -std=gnu11 -D_GNU_SOURCE -Iext -Wthread-safety -Werror \
+		$(CLANG) -std=gnu11 -D_GNU_SOURCE -Iext -Idpio -Wthread-safety -Werror \
 			-fsyntax-only $$f || exit 1; \
 	done
 	@touch $@

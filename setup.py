@@ -19,6 +19,8 @@ def _engine_sources():
         if name.startswith(("test", "fuzz")) or "fuzz" in name:
             continue
         sources.append(os.path.relpath(path, HERE))
+    # The live datapath (issue 10): plain-C I/O and its binding.
+    sources += ["dpio/afpacket.c", "binding/live.c"]
     return sources
 
 
@@ -26,8 +28,9 @@ engine = Extension(
     "ovsct._engine",
     sources=_engine_sources(),
     depends=sorted(os.path.relpath(p, HERE)
-                   for p in glob.glob(os.path.join(HERE, "ext", "*.h"))),
-    include_dirs=["ext"],
+                   for d in ("ext", "dpio", "binding")
+                   for p in glob.glob(os.path.join(HERE, d, "*.h"))),
+    include_dirs=["ext", "dpio", "binding"],
     define_macros=[("_GNU_SOURCE", None)],
     extra_compile_args=["-std=gnu11", "-O2", "-pthread", "-Wall", "-Wextra",
                         "-fvisibility=hidden"],

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "ovsct.h"
+#include "live.h"               /* binding/live.c hooks (issue 10). */
 
 /* Frames fetched per ovsct_dump_next() call. */
 #define DUMP_CHUNK 4096
@@ -2397,6 +2398,36 @@ static PyMethodDef module_methods[] = {
 };
 
 
+/* Hooks for binding/live.c (the live datapath, binding/live.h). */
+
+int
+ovsct_binding_parse_action(PyObject *obj, struct ovsct_action *a)
+{
+    return parse_action(obj, a);
+}
+
+struct ovsct *
+ovsct_binding_hold(PyObject *module, PyObject *obj)
+{
+    module_state *st = get_state(module);
+    if (!PyObject_TypeCheck(obj, st->conntrack_type)) {
+        PyErr_SetString(PyExc_TypeError, "a Conntrack is required");
+        return NULL;
+    }
+    CtObject *self = (CtObject *) obj;
+    struct ovsct *ct = ct_get(self);
+    if (ct) {
+        self->busy++;
+    }
+    return ct;
+}
+
+void
+ovsct_binding_release(PyObject *obj)
+{
+    ((CtObject *) obj)->busy--;
+}
+
 /* Module init (multi-phase). */
 
 /* Adds a tuple of the 'n' strings of 'names'. */
@@ -2473,6 +2504,9 @@ module_exec(PyObject *module)
                                    OVSCT_DEFAULT_SWEEP_MS) < 0
         || PyModule_AddIntConstant(module, "PC_N", OVSCT_PC_N) < 0
         || PyModule_AddIntConstant(module, "TCPS_N", OVSCT_TCPS_N) < 0) {
+        return -1;
+    }
+    if (ovsct_live_add_to_module(module) < 0) {     /* binding/live.c */
         return -1;
     }
     return 0;
