@@ -10,7 +10,9 @@
 #                                      compiler, clang (thread-safety
 #                                      analysis), ovs-appctl (daemon tests),
 #                                      tcpdump, groff/man (man page tests),
-#                                      setarch (TSan).  apt-get, as root.
+#                                      setarch (TSan), ip, ping and ethtool
+#                                      (live datapath tests).  apt-get, as
+#                                      root.
 #
 # .ci/run calls both, then `make test`; on a developer machine the Makefile
 # calls them from `make build` / `make test`.
@@ -30,7 +32,8 @@ python)
     ;;
 system)
     missing=
-    for tool in cc clang ovs-appctl tcpdump groff man setarch make; do
+    for tool in cc clang ovs-appctl tcpdump groff man setarch make ip ping \
+            ethtool; do
         command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
     done
     [ -z "$missing" ] && exit 0
@@ -43,7 +46,7 @@ system)
     apt-get update -q
     apt-get install -y -q --no-install-recommends \
         build-essential make clang openvswitch-common tcpdump groff-base \
-        man-db iproute2 util-linux ca-certificates
+        man-db iproute2 util-linux ca-certificates iputils-ping ethtool
     ;;
 *)
     echo "usage: $0 python PYTHON | system" >&2
