@@ -949,6 +949,10 @@ COMMANDS: list[Command] = [
             deferred=True),
 ]
 
+# Hook: the live datapath's rows (ovsct/live.py, issue 10).
+from ovsct import live as _live  # noqa: E402
+COMMANDS += _live.commands()
+
 _BY_NAME = {c.name: c for c in COMMANDS}
 
 

@@ -217,8 +217,23 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="FILE",
                        help="replay FILE at start (repeatable)")
     group.add_argument("--action", default=DEFAULT_ACTION, metavar="ACTION",
-                       help="ct() action for --pcap (default %s)"
+                       help="ct() action for --pcap, --interface and "
+                       "--bridge (default %s)"
                        % DEFAULT_ACTION)
+    # Hook: the live datapath's options (ovsct/live.py, issue 10).
+    group.add_argument("--interface", action="append", default=[],
+                       metavar="IFACE[,IFACE...]",
+                       help="track every frame IFACE carries, passively "
+                       "(repeatable)")
+    group.add_argument("--bridge", metavar="INSIDE,OUTSIDE",
+                       help="forward frames between two interfaces after "
+                       "tracking them")
+    group.add_argument("--firewall", action="store_true",
+                       help="with --bridge: pass OUTSIDE frames only if "
+                       "+est or +rel")
+    group.add_argument("--workers", type=_positive, default=1, metavar="N",
+                       help="threads per live interface or bridge "
+                       "(default 1)")
     group.add_argument("--no-pidfile", action="store_true",
                        help="do not create <rundir>/ovsctd.pid")
     group.add_argument("-V", "--version", action="version", version=VERSION)
@@ -275,6 +290,13 @@ def main(argv: list[str] | None = None) -> int:
         parse_ct_action(args.action)
     except ValueError as e:
         parser.error("--action: %s" % e)
+    from ovsct import _engine, live
+    try:
+        live_names, live_pair = live.validate_options(
+            args.interface, args.bridge, args.firewall, args.action,
+            args.workers, _engine.LIVE_MAX_WORKERS)
+    except ValueError as e:
+        parser.error(str(e))
 
     # OVS daemons log errors to syslog, not everything.
     ovs.vlog.Vlog.set_levels_from_string("syslog:err")
@@ -310,6 +332,12 @@ def main(argv: list[str] | None = None) -> int:
     register_commands(daemon)
     if args.pcap:
         _replay_at_start(daemon, args.pcap, args.action)
+    try:
+        live.start(engine, live_names, live_pair, args.firewall, args.action,
+                   args.workers)
+    except (OSError, ValueError) as e:
+        ovs.util.ovs_fatal(0, "live datapath: %s"
+                           % (getattr(e, "strerror", None) or e), vlog)
 
     ovs.daemon.daemonize_complete()
     vlog.info("%s: listening on %s" % (VERSION, path))
@@ -341,6 +369,8 @@ def _shutdown(daemon: Daemon, pidfile: str | None) -> None:
             ovs.fatal_signal.unlink_file_now(pidfile)
         sys.stdout.flush()
         os._exit(0)
+    from ovsct import live
+    live.detach(daemon.engine)      # Joins the live workers first.
     daemon.engine.close()
     vlog.info("exiting")
 

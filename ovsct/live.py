@@ -1,0 +1,277 @@
+"""The live datapath's commands and daemon options (issue 10).
+
+ovsctd can read real interfaces (dpio/afpacket.c through _engine.Live):
+
+* monitor mode, ``--interface=IFACE`` or ``ct/add-interface IFACE
+  [ACTION]``: every frame the interface carries runs through ACTION
+  (default ct(commit)), passively;
+* bridge mode, ``--bridge=INSIDE,OUTSIDE [--firewall]``: layer-2
+  forwarding between two interfaces after tracking; with --firewall frames
+  from INSIDE run ACTION and pass unless +inv, frames from OUTSIDE run
+  ct() in the same zone (with nat when ACTION has NAT) and pass only if
+  +est or +rel.  ARP, other non-IP frames and ICMPv6 neighbour discovery
+  always pass.
+
+This module holds the command handlers and their table rows (appended to
+ovsct.commands.COMMANDS), the per-engine datapath registry the handlers and
+the daemon share, and the validation of the daemon's options.  Frames never
+reach Python: the C workers hand them to the engine.
+
+Neighbours: ovsct/commands.py (Command, Result, CommandError), ovsct/
+engine.py (action_to_c), unixctl/main.py (options, start and stop).
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import threading
+from typing import Any
+
+DEFAULT_ACTION = "ct(commit)"
+
+# Error texts, in one place.
+ERR_ACTION = "invalid action {}: {}"
+ERR_NO_INTERFACE = "{}: no such interface"
+ERR_WORKERS = "--workers: must be 1..{}"
+ERR_BRIDGE = "--bridge: expected INSIDE,OUTSIDE (two different interfaces)"
+ERR_FIREWALL = "--firewall needs --bridge"
+ERR_TWICE = "{}: interface given twice"
+ERR_NOT_ATTACHED = "{}: interface not attached"
+
+
+class _Datapath:
+    """One engine's live datapath: the C object and, per interface, the
+    action text it runs (for display)."""
+
+    def __init__(self, engine: Any, workers: int) -> None:
+        from ovsct import _engine
+        self.live = _engine.Live(engine._ct, workers)
+        self.workers = workers
+        self.actions: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def add_monitor(self, name: str, action: str) -> None:
+        from ovsct.engine import action_to_c
+        with self.lock:
+            self.live.add_monitor(name, action_to_c(_parse(action)))
+            self.actions[name] = str(_parse(action))
+
+    def add_bridge(self, inside: str, outside: str, firewall: bool,
+                   action: str) -> None:
+        from ovsct.engine import action_to_c
+        parsed = _parse(action)
+        with self.lock:
+            self.live.add_bridge(inside, outside, firewall,
+                                 action_to_c(parsed))
+            self.actions[inside] = str(parsed)
+            self.actions[outside] = (_reply_action(parsed) if firewall
+                                     else str(parsed))
+
+    def remove(self, name: str) -> None:
+        with self.lock:
+            peers = [row[2] for row in self.live.interfaces()
+                     if row[0] == name]
+            self.live.remove(name)
+            for n in [name] + [p for p in peers if p]:
+                self.actions.pop(n, None)
+
+    def rows(self) -> list[dict]:
+        from ovsct import _engine
+        out = []
+        for (name, role, peer, firewall, workers, received, tracked,
+             ring_drops, forwarded, dropped) in self.live.interfaces():
+            by_reason = dict(zip(_engine.LIVE_DROP_NAMES, dropped))
+            out.append({
+                "name": name, "mode": role, "peer": peer,
+                "firewall": firewall, "action": self.actions.get(name, ""),
+                "workers": workers, "received": received,
+                "tracked": tracked, "ring_drops": ring_drops,
+                "forwarded": forwarded, "dropped": sum(dropped),
+                "dropped_by_reason": by_reason,
+            })
+        return out
+
+    def close(self) -> None:
+        self.live.close()
+
+
+# Engine id -> (engine, datapath).  The engine is kept referenced so that
+# its id is not reused while the datapath lives.
+_DATAPATHS: dict[int, tuple[Any, _Datapath]] = {}
+_DATAPATHS_LOCK = threading.Lock()
+
+
+def attach(engine: Any, workers: int = 1) -> _Datapath:
+    """The live datapath of 'engine', created with 'workers' threads per
+    attachment if it has none yet."""
+    with _DATAPATHS_LOCK:
+        entry = _DATAPATHS.get(id(engine))
+        if entry is None or entry[0] is not engine:
+            entry = (engine, _Datapath(engine, workers))
+            _DATAPATHS[id(engine)] = entry
+        return entry[1]
+
+
+def detach(engine: Any) -> None:
+    """Stops every worker of 'engine''s datapath (before engine.close())."""
+    with _DATAPATHS_LOCK:
+        entry = _DATAPATHS.pop(id(engine), None)
+    if entry is not None:
+        entry[1].close()
+
+
+def _parse(action: str) -> Any:
+    from ovsct.action import parse_ct_action
+    return parse_ct_action(action)
+
+
+def _reply_action(action: Any) -> str:
+    """What a firewall runs on OUTSIDE frames: ct() in ACTION's zone, with
+    nat when ACTION has NAT (dpio/afpacket.c builds the same)."""
+    items = []
+    if getattr(action, "zone", 0):
+        items.append("zone=%d" % action.zone)
+    if getattr(action, "nat", None) is not None:
+        items.append("nat")
+    return "ct(%s)" % ",".join(items)
+
+
+# ---------------------------------------------------------------------------
+# Commands.
+
+def _fail(text: str):
+    from ovsct.commands import CommandError
+    raise CommandError(text)
+
+
+def _os_text(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def _add_interface(ctx: Any, args: list[str]) -> Any:
+    from ovsct.commands import Result
+    name = args[0]
+    action = args[1] if len(args) > 1 else DEFAULT_ACTION
+    try:
+        _parse(action)
+    except ValueError as exc:
+        _fail(ERR_ACTION.format(action, exc))
+    try:
+        attach(ctx.engine).add_monitor(name, action)
+    except (OSError, ValueError) as exc:
+        _fail(_os_text(exc))
+    return Result("", {"interface": name, "mode": "monitor",
+                       "action": str(_parse(action))})
+
+
+def _del_interface(ctx: Any, args: list[str]) -> Any:
+    from ovsct.commands import Result
+    name = args[0]
+    try:
+        attach(ctx.engine).remove(name)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            _fail(ERR_NOT_ATTACHED.format(name))
+        _fail(_os_text(exc))
+    return Result("", {"interface": name, "deleted": True})
+
+
+def format_rows(rows: list[dict]) -> str:
+    """ct/show-interfaces text: one line per interface."""
+    lines = []
+    for r in rows:
+        mode = r["mode"]
+        if r["peer"]:
+            mode += " peer=%s firewall=%s" % (
+                r["peer"], "yes" if r["firewall"] else "no")
+        reasons = ",".join("%s=%d" % kv
+                           for kv in r["dropped_by_reason"].items() if kv[1])
+        lines.append(
+            "%s: mode=%s action=%s received=%d tracked=%d ring_drops=%d "
+            "forwarded=%d dropped=%d%s\n"
+            % (r["name"], mode, r["action"], r["received"], r["tracked"],
+               r["ring_drops"], r["forwarded"], r["dropped"],
+               " (%s)" % reasons if reasons else ""))
+    return "".join(lines)
+
+
+def _show_interfaces(ctx: Any, args: list[str]) -> Any:
+    from ovsct.commands import Result
+    rows = attach(ctx.engine).rows()
+    return Result(format_rows(rows), rows)
+
+
+_GROUP = "Live interfaces"
+
+
+def commands() -> list:
+    """The table rows, appended to ovsct.commands.COMMANDS."""
+    from ovsct.commands import Command
+    return [
+        Command("ct/add-interface", "IFACE [ACTION]", 1, 2, _add_interface,
+                False, _GROUP,
+                "Track every frame IFACE carries with ACTION (default "
+                f"{DEFAULT_ACTION}), passively."),
+        Command("ct/del-interface", "IFACE", 1, 1, _del_interface, False,
+                _GROUP, "Stop reading IFACE (for a bridge port: stop the "
+                "bridge)."),
+        Command("ct/show-interfaces", "", 0, 0, _show_interfaces, True,
+                _GROUP, "Show the live interfaces with their mode, action "
+                "and frame counters."),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Daemon options.
+
+def validate_options(interfaces: list[str], bridge: str | None,
+                     firewall: bool, action: str, workers: int,
+                     max_workers: int) -> tuple[list[str], tuple | None]:
+    """Checks ovsctd's live options before it daemonizes.  Returns the
+    monitored interface names and (inside, outside) or None; raises
+    ValueError with the text to print."""
+    if not 1 <= workers <= max_workers:
+        raise ValueError(ERR_WORKERS.format(max_workers))
+    names: list[str] = []
+    for item in interfaces:
+        for name in item.split(","):
+            name = name.strip()
+            if not name:
+                continue
+            if name in names:
+                raise ValueError(ERR_TWICE.format(name))
+            names.append(name)
+    pair = None
+    if bridge is not None:
+        parts = [p.strip() for p in bridge.split(",")]
+        if len(parts) != 2 or not all(parts) or parts[0] == parts[1]:
+            raise ValueError(ERR_BRIDGE)
+        for name in parts:
+            if name in names:
+                raise ValueError(ERR_TWICE.format(name))
+        pair = (parts[0], parts[1])
+    elif firewall:
+        raise ValueError(ERR_FIREWALL)
+    for name in names + list(pair or ()):
+        try:
+            socket.if_nametoindex(name)
+        except OSError:
+            raise ValueError(ERR_NO_INTERFACE.format(name)) from None
+    try:
+        _parse(action)
+    except ValueError as exc:
+        raise ValueError("--action: %s" % exc) from None
+    return names, pair
+
+
+def start(engine: Any, names: list[str], pair: tuple | None,
+          firewall: bool, action: str, workers: int) -> _Datapath:
+    """Creates the datapath and attaches the daemon's interfaces.  Raises
+    OSError / ValueError with the C message."""
+    dp = attach(engine, workers)
+    for name in names:
+        dp.add_monitor(name, action)
+    if pair:
+        dp.add_bridge(pair[0], pair[1], firewall, action)
+    return dp
