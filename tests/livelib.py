@@ -306,3 +306,70 @@ def wait_line(proc: subprocess.Popen, prefix: str, timeout: float = 10
     raise AssertionError("no %r from %s: %s" % (
         prefix, proc.args, proc.stderr.read() if proc.poll() is not None
         else ""))
+
+
+def vlan_udp(ifname: str, dst_mac: str, src_ip: str, dst_ip: str,
+             sport: int, dport: int, vid: int, reply: bool) -> str:
+    """Raw VLAN-tagged UDP over AF_PACKET on 'ifname' (no 8021q module
+    needed: the receiving kernel strips the tag into the packet auxdata).
+    reply=False: sends one datagram, then waits for the answer and prints
+    'answer VID'.  reply=True: waits for the datagram, prints 'request
+    VID', answers it with the same tag."""
+    return f"""
+import socket, struct, time
+def csum(b):
+    if len(b) % 2:
+        b += b'\\0'
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+def frame(dmac, smac, src, dst, sp, dp, vid, payload):
+    s4, d4 = socket.inet_aton(src), socket.inet_aton(dst)
+    ulen = 8 + len(payload)
+    pseudo = s4 + d4 + struct.pack('!BBH', 0, 17, ulen)
+    u = struct.pack('!HHHH', sp, dp, ulen, 0) + payload
+    u = u[:6] + struct.pack('!H', csum(pseudo + u) or 0xffff) + u[8:]
+    ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + ulen, 7, 0, 64, 17, 0,
+                     s4, d4)
+    ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
+    return dmac + smac + struct.pack('!HH', 0x8100, vid) + b'\\x08\\x00' \\
+        + ip + u
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind(('{ifname}', 0))
+s.setsockopt(263, 8, 1)                      # PACKET_AUXDATA
+mac = s.getsockname()[4]
+dmac = bytes.fromhex('{dst_mac}'.replace(':', ''))
+def wait(sport, dport):
+    end = time.monotonic() + 5
+    while time.monotonic() < end:
+        s.settimeout(max(0.01, end - time.monotonic()))
+        try:
+            data, anc, _, _ = s.recvmsg(65536, socket.CMSG_SPACE(20))
+        except socket.timeout:
+            break
+        if len(data) < 42 or data[12:14] != b'\\x08\\x00' or data[23] != 17:
+            continue
+        sp, dp = struct.unpack('!HH', data[34:38])
+        if (sp, dp) != (sport, dport):
+            continue
+        vid = -1
+        for level, kind, val in anc:
+            if level == 263 and kind == 8:
+                st, _, _, _, _, tci, _ = struct.unpack('=IIIHHHH', val[:20])
+                if st & (1 << 4):            # TP_STATUS_VLAN_VALID
+                    vid = tci & 0xfff
+        return data, vid
+    return None, None
+if {reply}:
+    print('listening', flush=True)
+    data, vid = wait({sport}, {dport})
+    print('request', vid, flush=True)
+    if data:
+        s.send(frame(data[6:12], mac, '{src_ip}', '{dst_ip}', {dport},
+                     {sport}, {vid}, b'pong'))
+else:
+    s.send(frame(dmac, mac, '{src_ip}', '{dst_ip}', {sport}, {dport}, {vid},
+                 b'ping'))
+    data, vid = wait({dport}, {sport})
+    print('answer', vid, flush=True)
+"""
