@@ -41,20 +41,35 @@ ERR_NOT_ATTACHED = "{}: interface not attached"
 
 
 class _Datapath:
-    """One engine's live datapath: the C object and, per interface, the
-    action text it runs (for display)."""
+    """One engine's live datapath: the C object (which holds the engine
+    busy, so it exists only while an interface is attached) and, per
+    interface, the action text it runs (for display)."""
 
     def __init__(self, engine: Any, workers: int) -> None:
-        from ovsct import _engine
-        self.live = _engine.Live(engine._ct, workers)
+        self.engine = engine
+        self.live: Any = None
         self.workers = workers
         self.actions: dict[str, str] = {}
         self.lock = threading.Lock()
 
+    def _open(self) -> Any:
+        if self.live is None:
+            from ovsct import _engine
+            self.live = _engine.Live(self.engine._ct, self.workers)
+        return self.live
+
+    def _close_if_idle(self) -> None:
+        if self.live is not None and not self.live.interfaces():
+            self.live.close()
+            self.live = None
+
     def add_monitor(self, name: str, action: str) -> None:
         from ovsct.engine import action_to_c
         with self.lock:
-            self.live.add_monitor(name, action_to_c(_parse(action)))
+            try:
+                self._open().add_monitor(name, action_to_c(_parse(action)))
+            finally:
+                self._close_if_idle()
             self.actions[name] = str(_parse(action))
 
     def add_bridge(self, inside: str, outside: str, firewall: bool,
@@ -62,25 +77,33 @@ class _Datapath:
         from ovsct.engine import action_to_c
         parsed = _parse(action)
         with self.lock:
-            self.live.add_bridge(inside, outside, firewall,
-                                 action_to_c(parsed))
+            try:
+                self._open().add_bridge(inside, outside, firewall,
+                                        action_to_c(parsed))
+            finally:
+                self._close_if_idle()
             self.actions[inside] = str(parsed)
             self.actions[outside] = (_reply_action(parsed) if firewall
                                      else str(parsed))
 
     def remove(self, name: str) -> None:
         with self.lock:
+            if self.live is None:
+                raise OSError(errno.ENOENT, ERR_NOT_ATTACHED.format(name))
             peers = [row[2] for row in self.live.interfaces()
                      if row[0] == name]
             self.live.remove(name)
             for n in [name] + [p for p in peers if p]:
                 self.actions.pop(n, None)
+            self._close_if_idle()
 
     def rows(self) -> list[dict]:
         from ovsct import _engine
+        with self.lock:
+            rows = self.live.interfaces() if self.live is not None else []
         out = []
         for (name, role, peer, firewall, workers, received, tracked,
-             ring_drops, forwarded, dropped) in self.live.interfaces():
+             ring_drops, forwarded, dropped) in rows:
             by_reason = dict(zip(_engine.LIVE_DROP_NAMES, dropped))
             out.append({
                 "name": name, "mode": role, "peer": peer,
@@ -93,7 +116,10 @@ class _Datapath:
         return out
 
     def close(self) -> None:
-        self.live.close()
+        with self.lock:
+            if self.live is not None:
+                self.live.close()
+                self.live = None
 
 
 # Engine id -> (engine, datapath).  The engine is kept referenced so that
