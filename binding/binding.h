@@ -8,7 +8,7 @@
  * init, the Conntrack type and its table/settings methods), convert.c
  * (arguments in, errors out), dumpobj.c (dump objects and text streams),
  * persist.c (save / restore), nfct.c (the kernel datapath's decoder),
- * bench.c (the separate ovsct._bench module around bench/bench.c).
+ * live.c (the live datapath), bench.c (the separate ovsct._bench module around bench/bench.c).
  */
 #ifndef OVSCT_BINDING_H
 #define OVSCT_BINDING_H 1
@@ -98,6 +98,17 @@ PyObject *ct_dump_text_next(CtObject *, PyObject *args, PyObject *kwargs);
 /* persist.c: Conntrack.save(path), Conntrack.restore(path). */
 PyObject *ct_save(CtObject *, PyObject *path);
 PyObject *ct_restore(CtObject *, PyObject *path);
+
+/* module.c: adds the tuple of the 'n' strings of 'names' as 'attr'; 0, or
+ * -1 with an exception set. */
+int add_names(PyObject *module, const char *attr, const char *const *names,
+              int n);
+
+/* live.c: _engine.Live (the live datapath, dpio/afpacket.c),
+ * LIVE_ROLE_NAMES, LIVE_DROP_NAMES, LIVE_MAX_WORKERS; 0, or -1 with an
+ * exception set.  Live(conntrack) holds the Conntrack busy (as the GIL-free
+ * calls do) until it is closed. */
+int ovsct_live_add_to_module(PyObject *module);
 
 /* nfct.c: the kernel datapath's ctnetlink decoder (dpio/nfct.c) as module
  * functions and constants; 0, or -1 with an exception set. */

@@ -1166,8 +1166,8 @@ static PyMethodDef module_methods[] = {
 
 /* Module init (multi-phase). */
 
-/* Adds a tuple of the 'n' strings of 'names'. */
-static int
+/* Adds a tuple of the 'n' strings of 'names' (binding.h). */
+int
 add_names(PyObject *module, const char *attr, const char *const *names,
           int n)
 {
@@ -1301,6 +1301,11 @@ module_exec(PyObject *module)
                                    OVSCT_DEFAULT_SWEEP_MS) < 0
         || PyModule_AddIntConstant(module, "PC_N", OVSCT_PC_N) < 0
         || PyModule_AddIntConstant(module, "TCPS_N", OVSCT_TCPS_N) < 0) {
+        return -1;
+    }
+    /* Live datapath (binding/live.c, issue 10): after the Conntrack type,
+     * which Live(conntrack) checks. */
+    if (ovsct_live_add_to_module(module) < 0) {
         return -1;
     }
     return 0;

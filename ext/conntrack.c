@@ -540,7 +540,8 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
         const uint8_t *frame = batch->data + batch->offsets[k];
         uint32_t len = batch->offsets[k + 1] - batch->offsets[k];
 
-        if (!ct_parse(frame, len, &pkts[i])) {
+        bool csum_ok = batch->l4_csum_ok && batch->l4_csum_ok[k];
+        if (!ct_parse_csum(frame, len, csum_ok, &pkts[i])) {
             states[i] = OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
             continue;
         }

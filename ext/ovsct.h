@@ -222,6 +222,11 @@ struct ovsct_batch {
     size_t size;
     const uint32_t *offsets;
     size_t n;
+    /* Optional (NULL: check every frame): n flags; a nonzero flag says that
+     * frame i's L4 checksum was already verified or is left to offload
+     * (AF_PACKET's TP_STATUS_CSUM_VALID / TP_STATUS_CSUMNOTREADY, OVS's
+     * "l4 checksum good" offload flag), so it is not checked. */
+    const uint8_t *l4_csum_ok;
 };
 
 /* Runs the ct() 'action' on every frame of 'batch' and writes each frame's

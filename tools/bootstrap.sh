@@ -11,8 +11,9 @@
 #                                      analysis), ovs-appctl (daemon tests),
 #                                      tcpdump, groff/man (man page tests),
 #                                      setarch (TSan), nft and conntrack
-#                                      (kernel datapath tests).  apt-get,
-#                                      as root.
+#                                      (kernel datapath tests), ip, ping
+#                                      and ethtool (live datapath tests).
+#                                      apt-get, as root.
 #
 # .ci/run calls both, then `make test`; on a developer machine the Makefile
 # calls them from `make build` / `make test`.
@@ -33,7 +34,7 @@ python)
 system)
     missing=
     for tool in cc clang ovs-appctl tcpdump groff man setarch make nft \
-            conntrack; do
+            conntrack ip ping ethtool; do
         command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"
     done
     [ -z "$missing" ] && exit 0
@@ -46,7 +47,8 @@ system)
     apt-get update -q
     apt-get install -y -q --no-install-recommends \
         build-essential make clang openvswitch-common tcpdump groff-base \
-        man-db iproute2 util-linux ca-certificates nftables conntrack
+        man-db iproute2 util-linux ca-certificates nftables conntrack \
+        iputils-ping ethtool
     ;;
 *)
     echo "usage: $0 python PYTHON | system" >&2

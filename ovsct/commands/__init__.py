@@ -14,6 +14,7 @@ and the man pages) uses COMMANDS.  The package is split by job:
     limits.py    zone limits
     tp.py        ct/*-zone-tp timeout policies
     persist.py   ct/save, ct/restore
+    live.py      ct/*-interface(s): the live datapath
     replay.py    ct/replay
 
 Each row is declared once, on its handler; each error text is written in
@@ -28,8 +29,8 @@ the table can be imported without the C extension).
 
 from __future__ import annotations
 
-from ovsct.commands import (dpctl, flush, limits, persist, replay, settings,
-                            show, tp)
+from ovsct.commands import (dpctl, flush, limits, live, persist, replay,
+                            settings, show, tp)
 from ovsct.commands.dpctl import DATAPATH, DATAPATH_ALIASES
 from ovsct.commands.table import (UNBOUNDED, Command, CommandError, Context,
                                   Result, build, dispatch, find_command,
@@ -63,5 +64,8 @@ COMMANDS: list[Command] = build([
     persist.save,
     persist.restore,
     replay.replay,
+    live.add_interface,
+    live.del_interface,
+    live.show_interfaces,
 ])
 index(COMMANDS)

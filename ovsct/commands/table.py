@@ -19,7 +19,8 @@ from typing import Any, Callable, Iterable
 
 __all__ = ["Command", "CommandError", "Context", "Handler", "Result",
            "UNBOUNDED", "build", "command", "dispatch", "find_command",
-           "CONN", "LIMITS", "SETTINGS", "TP", "STATE", "TOOLS"]
+           "CONN", "LIMITS", "SETTINGS", "TP", "STATE", "LIVE",
+           "TOOLS"]
 
 UNBOUNDED = sys.maxsize
 
@@ -29,6 +30,7 @@ LIMITS = "Limits"
 SETTINGS = "Settings"
 TP = "Timeout policies"
 STATE = "State"
+LIVE = "Live interfaces"
 TOOLS = "Tools"
 
 
