@@ -145,3 +145,5 @@ bench: build
 
 clean:
 	rm -rf build ovsct/_engine*.so
+
+include mk/fuzz.mk
