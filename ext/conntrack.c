@@ -171,7 +171,11 @@ ovsct_destroy(struct ovsct *ct)
         ct_mutex_destroy(&b->lock);
     }
     for (int z = 0; z < CT_N_ZONES; z++) {
-        free(atomic_load(&ct->zone_tp[z]));
+        struct ct_tp *zone_tp = atomic_load(&ct->zone_tp[z]);
+
+        if (zone_tp) {          /* 65536 free(NULL) cost 0.3 s under ASan. */
+            free(zone_tp);
+        }
     }
     ct_mutex_lock(&ct->cfg_lock);
     for (tp = ct->tp_graveyard; tp; tp = next) {
