@@ -19,6 +19,8 @@ def _engine_sources():
         if name.startswith(("test", "fuzz")) or "fuzz" in name:
             continue
         sources.append(os.path.relpath(path, HERE))
+    # Binding glue kept outside ext/ (the invariant check's method).
+    sources.append("binding/invariant.c")
     return sources
 
 

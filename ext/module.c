@@ -2156,7 +2156,27 @@ ct_sweep_now(CtObject *self, PyObject *Py_UNUSED(ignored))
     return PyLong_FromSize_t(n);
 }
 
+/* binding/invariant.c: check_invariants(), GIL released inside. */
+PyObject *ovsct_py_check_invariants(struct ovsct *, PyObject *error);
+
+static PyObject *
+ct_check_invariants(CtObject *self, PyObject *Py_UNUSED(ignored))
+{
+    struct ovsct *ct = ct_get(self);
+    PyObject *r;
+
+    if (!ct) {
+        return NULL;
+    }
+    self->busy++;
+    r = ovsct_py_check_invariants(ct, ct_state(self)->ovsct_error);
+    self->busy--;
+    return r;
+}
+
 static PyMethodDef ct_methods[] = {
+    {"check_invariants", (PyCFunction) ct_check_invariants, METH_NOARGS,
+     "check_invariants(); raises OvsctError naming a broken invariant"},
     {"close", (PyCFunction) ct_close, METH_NOARGS,
      "close()\n\nStops the sweeper and frees the table (idempotent)."},
     {"set_time", (PyCFunction) ct_set_time, METH_O,
