@@ -80,7 +80,7 @@ fuzz-build: $(addprefix build/fuzz/,$(FUZZ_C))
 # one, so that the repository's seeds only change by hand.
 # Longest input per harness (default: libFuzzer's, 4096 or the largest
 # seed).
-FUZZ_MAXLEN_packet_path := 2048
+FUZZ_MAXLEN_packet_path := 2048 -len_control=0
 FUZZ_RUN = -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 \
 	$(if $(FUZZ_MAXLEN_$*),-max_len=$(FUZZ_MAXLEN_$*)) \
 	-print_final_stats=1 -artifact_prefix=build/fuzz/crash-$*- $(FUZZ_FLAGS) \
