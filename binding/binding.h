@@ -7,8 +7,9 @@
  * (ext/) and the frame I/O (dpio/) never do.  Files: module.c (module
  * init, the Conntrack type and its table/settings methods), convert.c
  * (arguments in, errors out), dumpobj.c (dump objects and text streams),
- * persist.c (save / restore), nfct.c (the kernel datapath's decoder),
- * live.c (the live datapath), bench.c (the separate ovsct._bench module around bench/bench.c).
+ * persist.c (save / restore), invariant.c (the invariant check), nfct.c
+ * (the kernel datapath's decoder), live.c (the live datapath), bench.c
+ * (the separate ovsct._bench module around bench/bench.c).
  */
 #ifndef OVSCT_BINDING_H
 #define OVSCT_BINDING_H 1
@@ -94,6 +95,9 @@ PyObject *ct_dump_entries(CtObject *, PyObject *args);
 PyObject *ct_dump_text(CtObject *, PyObject *args, PyObject *kwargs);
 PyObject *ct_dump_begin(CtObject *, PyObject *args, PyObject *kwargs);
 PyObject *ct_dump_text_next(CtObject *, PyObject *args, PyObject *kwargs);
+
+/* invariant.c: Conntrack.check_invariants() (tests only). */
+PyObject *ct_check_invariants(CtObject *, PyObject *ignored);
 
 /* persist.c: Conntrack.save(path), Conntrack.restore(path). */
 PyObject *ct_save(CtObject *, PyObject *path);

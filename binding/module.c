@@ -930,6 +930,8 @@ ct_sweep_now(CtObject *self, PyObject *Py_UNUSED(ignored))
 }
 
 static PyMethodDef ct_methods[] = {
+    {"check_invariants", (PyCFunction) ct_check_invariants, METH_NOARGS,
+     "check_invariants(); raises OvsctError naming a broken invariant"},
     {"close", (PyCFunction) ct_close, METH_NOARGS,
      "close()\n\nStops the sweeper and frees the table (idempotent)."},
     {"set_time", (PyCFunction) ct_set_time, METH_O,

@@ -235,7 +235,9 @@ read_frame(struct reader *r, uint32_t len)
         r->offsets_cap = cap;
     }
 
-    int error = read_all(r, r->data + r->size, len, "frame");
+    /* A frame of length 0 reads nothing: 'data' may still be NULL, and
+     * NULL + 0 is undefined (clang's UBSan flags it). */
+    int error = len ? read_all(r, r->data + r->size, len, "frame") : 0;
     if (error) {
         return error;
     }

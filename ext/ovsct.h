@@ -366,6 +366,14 @@ size_t ovsct_sweep_now(struct ovsct *);
 /* Returns freed memory to the OS where the allocator allows it. */
 void ovsct_trim(void);
 
+/* Checks the table's invariants by a full walk (invariant.c lists them):
+ * keys reachable in the right buckets, counts equal to a walk, no expired
+ * connection counted after a count query (it runs one), NAT bindings
+ * unique, slots consistent.  Call only while no other thread uses 'ct'.
+ * Returns 0, EINVAL with the first violation described in 'err', or
+ * ENOMEM. */
+int ovsct_check_invariants(struct ovsct *, char *err, size_t errlen);
+
 
 /* Persistence (persist.c).  ovsct_save() writes the whole state (every
  * live connection with its remaining time, TCP windows and states, NAT

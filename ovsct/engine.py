@@ -267,6 +267,12 @@ class Conntrack:
     def nconns(self) -> int:
         return self._ct.nconns()
 
+    def check_invariants(self) -> None:
+        """Checks the table by a full walk (ext/invariant.c); raises
+        OvsctError naming the first broken invariant.  For tests: call
+        it only while no other thread uses the table."""
+        self._ct.check_invariants()
+
     @property
     def maxconns(self) -> int:
         return self._ct.maxconns
