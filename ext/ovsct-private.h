@@ -335,6 +335,10 @@ struct ovsct {
     _Atomic int64_t n_reserved;
     _Atomic int64_t last_full_reap;     /* Engine ms of the last reap
                                          * forced by an exact count. */
+    _Atomic uint64_t stale_batches;     /* Batches that ended with the
+                                         * clock moved since their start. */
+    _Atomic uint64_t last_reap_stale;   /* 'stale_batches' when the last
+                                         * full reap started. */
 
     /* Event counters, per thread slot. */
     struct ct_tstat tstat[CT_MAX_THREADS];
