@@ -224,7 +224,16 @@ def entry_json(e: KernelEntry) -> dict:
         out["helper"] = e.helper
     if e.master is not None:
         out["master"] = _tuple_json(e.master, e.proto)
-    return out
+    return _sorted(out)
+
+
+def _sorted(obj: Any) -> Any:
+    """Keys in sorted order at every level, as ovsct.format.entry_json()
+    makes them (the order ovs-appctl prints, JSSF_SORT): a streamed dump
+    reaches the client as the daemon encoded it."""
+    if isinstance(obj, dict):
+        return {k: _sorted(obj[k]) for k in sorted(obj)}
+    return obj
 
 
 def stats_of(entries: Iterable[KernelEntry]) -> dict:
