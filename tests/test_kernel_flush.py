@@ -71,6 +71,14 @@ CASES = [
     (["", "ct_nw_src=10.0.1.1,ct_nw_dst=10.0.0.2,ct_nw_proto=17,"
       "ct_tp_src=53,ct_tp_dst=1000"], [_udp_key("10.0.0.2", 1000, 5)]),
     (["ct_nw_proto=6"], [TCP_KEY]),
+    # CIDR prefixes (an extension of the flush grammar): every address in
+    # the prefix, never a whole-table or a one-address flush.
+    (["ct_nw_src=10.0.0.2/31"], [_udp_key("10.0.0.2", 1000, 5),
+                                 _udp_key("10.0.0.3", 1000, 0),
+                                 _udp_key("10.0.0.3", 1001, 9)]),
+    (["ct_nw_src=10.0.0.0/30,ct_nw_proto=17,ct_tp_src=1001"],
+     [_udp_key("10.0.0.1", 1001, 5), _udp_key("10.0.0.3", 1001, 9)]),
+    (["ct_nw_src=10.0.1.0/24"], []),
 ]
 
 
