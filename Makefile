@@ -159,3 +159,5 @@ bench: build
 
 clean:
 	rm -rf build ovsct/_engine*.so ovsct/_bench*.so
+
+include mk/fuzz.mk

@@ -1,8 +1,7 @@
 """Build of the C extensions (metadata is in setup.cfg).
 
     ovsct._engine   the engine (ext/*.c), the frame I/O (dpio/*.c) and the
-                    binding (binding/module.c, convert.c, dumpobj.c,
-                    events.c)
+                    binding (binding/*.c but bench.c)
     ovsct._bench    the benchmark driver (bench/*.c) with its own copy of
                     the engine (ext/*.c), binding/bench.c and convert.c
 
@@ -15,6 +14,7 @@ import glob
 import os
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -31,8 +31,7 @@ def _headers(*folders):
 
 ENGINE = _sources("ext")
 DPIO = _sources("dpio")
-BINDING = ["binding/module.c", "binding/convert.c", "binding/dumpobj.c",
-           "binding/events.c"]
+BINDING = [p for p in _sources("binding") if p != "binding/bench.c"]
 BENCH = _sources("bench")
 
 COMMON = dict(
@@ -60,6 +59,26 @@ bench = Extension(
 )
 
 
+class BuildExt(build_ext):
+    """Both modules compile ext/*.c.  With one temporary folder for both,
+    a parallel build (-j N builds the modules side by side) could link one
+    module against the other's half-written object of the same source, so
+    each module gets a folder of its own and they are built one after the
+    other (each is itself compiled file by file)."""
+
+    def build_extensions(self):
+        self.parallel = None
+        super().build_extensions()
+
+    def build_extension(self, ext):
+        base = self.build_temp
+        self.build_temp = os.path.join(base, ext.name.rsplit(".", 1)[-1])
+        try:
+            super().build_extension(ext)
+        finally:
+            self.build_temp = base
+
+
 # Man pages where man(1) finds them under the install prefix (manpath
 # derives <prefix>/share/man from <prefix>/bin in PATH), and the bash
 # completion where bash-completion loads it (completion/ovsct is generated
@@ -69,4 +88,5 @@ DATA_FILES = [
     ("share/bash-completion/completions", ["completion/ovsct"]),
 ]
 
-setup(ext_modules=[engine, bench], data_files=DATA_FILES)
+setup(ext_modules=[engine, bench], data_files=DATA_FILES,
+      cmdclass={"build_ext": BuildExt})

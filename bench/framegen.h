@@ -345,14 +345,12 @@ fg_ip4(struct fg_frame *f, uint16_t tpid, const char *src, const char *dst,
     fg_ip4_raw(f, tpid, s, d, proto);
 }
 
-/* Ethernet and an IPv6 header; the caller may add extension headers,
- * then calls fg_l4_here() with the final protocol. */
+/* Ethernet and an IPv6 header from raw addresses; the caller may add
+ * extension headers, then calls fg_l4_here() with the final protocol. */
 static inline void
-fg_ip6(struct fg_frame *f, uint16_t tpid, const char *src, const char *dst,
-       uint8_t nxt)
+fg_ip6_raw(struct fg_frame *f, uint16_t tpid, const uint8_t src[16],
+           const uint8_t dst[16], uint8_t nxt)
 {
-    uint8_t a[16];
-
     fg_eth(f, tpid, 0x86dd);
     f->l3 = f->len;
     f->v = 6;
@@ -361,11 +359,20 @@ fg_ip6(struct fg_frame *f, uint16_t tpid, const char *src, const char *dst,
     fg_put_u16(f, 0);                   /* Payload length. */
     fg_put_u8(f, nxt);
     fg_put_u8(f, 64);
-    fg_pton(src, a);
-    fg_put(f, a, 16);
-    fg_pton(dst, a);
-    fg_put(f, a, 16);
+    fg_put(f, src, 16);
+    fg_put(f, dst, 16);
     f->l4 = f->len;
+}
+
+static inline void
+fg_ip6(struct fg_frame *f, uint16_t tpid, const char *src, const char *dst,
+       uint8_t nxt)
+{
+    uint8_t s[16], d[16];
+
+    fg_pton(src, s);
+    fg_pton(dst, d);
+    fg_ip6_raw(f, tpid, s, d, nxt);
 }
 
 /* The IP header of either family (by 'src'), untagged or with one

@@ -7,8 +7,10 @@
  * (ext/) and the frame I/O (dpio/) never do.  Files: module.c (module
  * init, the Conntrack type and its table/settings methods), convert.c
  * (arguments in, errors out), dumpobj.c (dump objects and text streams),
- * events.c (connection events),
- * bench.c (the separate ovsct._bench module around bench/bench.c).
+ * events.c (connection events), persist.c (save / restore), invariant.c
+ * (the invariant check), nfct.c (the kernel datapath's decoder), live.c
+ * (the live datapath), bench.c (the separate ovsct._bench module around
+ * bench/bench.c).
  */
 #ifndef OVSCT_BINDING_H
 #define OVSCT_BINDING_H 1
@@ -109,5 +111,27 @@ void entry_builder_free(struct builder *);
 PyObject *ct_events_subscribe(CtObject *, PyObject *ignored);
 PyObject *ct_events_unsubscribe(CtObject *, PyObject *ignored);
 PyObject *ct_events_read(CtObject *, PyObject *args);
+
+/* invariant.c: Conntrack.check_invariants() (tests only). */
+PyObject *ct_check_invariants(CtObject *, PyObject *ignored);
+
+/* persist.c: Conntrack.save(path), Conntrack.restore(path). */
+PyObject *ct_save(CtObject *, PyObject *path);
+PyObject *ct_restore(CtObject *, PyObject *path);
+
+/* module.c: adds the tuple of the 'n' strings of 'names' as 'attr'; 0, or
+ * -1 with an exception set. */
+int add_names(PyObject *module, const char *attr, const char *const *names,
+              int n);
+
+/* live.c: _engine.Live (the live datapath, dpio/afpacket.c),
+ * LIVE_ROLE_NAMES, LIVE_DROP_NAMES, LIVE_MAX_WORKERS; 0, or -1 with an
+ * exception set.  Live(conntrack) holds the Conntrack busy (as the GIL-free
+ * calls do) until it is closed. */
+int ovsct_live_add_to_module(PyObject *module);
+
+/* nfct.c: the kernel datapath's ctnetlink decoder (dpio/nfct.c) as module
+ * functions and constants; 0, or -1 with an exception set. */
+int ovsct_nfct_add_to_module(PyObject *module);
 
 #endif /* binding.h */

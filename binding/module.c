@@ -1102,6 +1102,8 @@ ct_sweep_now(CtObject *self, PyObject *Py_UNUSED(ignored))
 }
 
 static PyMethodDef ct_methods[] = {
+    {"check_invariants", (PyCFunction) ct_check_invariants, METH_NOARGS,
+     "check_invariants(); raises OvsctError naming a broken invariant"},
     {"close", (PyCFunction) ct_close, METH_NOARGS,
      "close()\n\nStops the sweeper and frees the table (idempotent)."},
     {"set_time", (PyCFunction) ct_set_time, METH_O,
@@ -1176,6 +1178,12 @@ static PyMethodDef ct_methods[] = {
      "counters() -> tuple (COUNTER_NAMES order)"},
     {"sweep_now", (PyCFunction) ct_sweep_now, METH_NOARGS,
      "sweep_now() -> int"},
+    {"save", (PyCFunction) ct_save, METH_O,
+     "save(path) -> dict\n\nWrites the whole state to 'path' atomically "
+     "(see ovsct_save())."},
+    {"restore", (PyCFunction) ct_restore, METH_O,
+     "restore(path) -> dict\n\nAdds the state saved in 'path'; a bad "
+     "file raises ValueError and changes nothing."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1348,8 +1356,8 @@ static PyMethodDef module_methods[] = {
 
 /* Module init (multi-phase). */
 
-/* Adds a tuple of the 'n' strings of 'names'. */
-static int
+/* Adds a tuple of the 'n' strings of 'names' (binding.h). */
+int
 add_names(PyObject *module, const char *attr, const char *const *names,
           int n)
 {
@@ -1434,6 +1442,11 @@ module_exec(PyObject *module)
         return -1;
     }
 
+    /* Kernel datapath decoder (binding/nfct.c, issue 11). */
+    if (ovsct_nfct_add_to_module(module) < 0) {
+        return -1;
+    }
+
     st->conntrack_type = (PyTypeObject *) PyType_FromModuleAndSpec(
         module, &ct_spec, NULL);
     if (!st->conntrack_type
@@ -1483,6 +1496,11 @@ module_exec(PyObject *module)
                                    OVSCT_DEFAULT_SWEEP_MS) < 0
         || PyModule_AddIntConstant(module, "PC_N", OVSCT_PC_N) < 0
         || PyModule_AddIntConstant(module, "TCPS_N", OVSCT_TCPS_N) < 0) {
+        return -1;
+    }
+    /* Live datapath (binding/live.c, issue 10): after the Conntrack type,
+     * which Live(conntrack) checks. */
+    if (ovsct_live_add_to_module(module) < 0) {
         return -1;
     }
     return 0;

@@ -180,11 +180,14 @@ put_le16(uint8_t *p, uint16_t x)
     p[1] = (uint8_t) (x >> 8);
 }
 
-/* Grows '*p' (of '*cap' items of 'size' bytes) to at least 'need' items. */
+/* Grows '*p' (of '*cap' items of 'size' bytes) to at least 'need' items
+ * ('min' the first time, even if 'need' is 0): a grown array is never
+ * NULL, so that 'p + 0' is defined (an empty first frame: NULL + 0 is
+ * undefined, and clang's UBSan flags it). */
 static bool
 grow(void *p, size_t *cap, size_t need, size_t size, size_t min)
 {
-    if (need <= *cap) {
+    if (need <= *cap && *cap) {
         return true;
     }
     size_t n = *cap ? *cap : min;

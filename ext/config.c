@@ -145,7 +145,11 @@ ovsct_destroy(struct ovsct *ct)
         ct_mutex_destroy(&b->lock);
     }
     for (int z = 0; z < CT_N_ZONES; z++) {
-        free(atomic_load(&ct->zone_tp[z]));
+        struct ct_tp *zone_tp = atomic_load(&ct->zone_tp[z]);
+
+        if (zone_tp) {          /* 65536 free(NULL) cost 0.3 s under ASan. */
+            free(zone_tp);
+        }
     }
     ct_mutex_lock(&ct->cfg_lock);
     for (tp = ct->tp_graveyard; tp; tp = next) {
@@ -258,18 +262,25 @@ ct_count_add(struct ovsct *ct, uint16_t zone, int delta)
 
 /* Removes every expired connection now, so that the counts are exact.
  * Skipped when the engine clock has not moved since the last such reap
- * (nothing can have expired in between), unless 'force'.  Must be called
- * with no bucket lock held. */
+ * and no batch that ran with an older clock has ended since (nothing can
+ * have expired in between), unless 'force'.  Must be called with no bucket
+ * lock held. */
 void
 ct_reap_all(struct ovsct *ct, bool force)
 {
     int64_t now = ovsct_now(ct);
     int64_t last = atomic_load(&ct->last_full_reap);
+    uint64_t stale = atomic_load(&ct->stale_batches);
 
-    if (!force && last == now) {
+    /* Nothing can have expired since the last full reap if the clock has
+     * not moved and no batch that ran with an older clock has ended since
+     * that reap started (ovsct_execute()). */
+    if (!force && last == now
+        && stale == atomic_load(&ct->last_reap_stale)) {
         return;
     }
     ct_sweep_all(ct, now);
+    atomic_store(&ct->last_reap_stale, stale);
     atomic_store(&ct->last_full_reap, now);
 }
 
@@ -315,14 +326,21 @@ limits_activate(struct ovsct *ct) CT_NO_THREAD_SAFETY_ANALYSIS
                 uint32_t e = b->slots[j].ent;
                 struct ct_conn *c = e ? ct_ent_conn(ct, e) : NULL;
 
-                /* Expired but unclaimed entries are not counted now and
-                 * must not be decremented later: claim them first. */
-                if (c && !(e & 1) && !atomic_load(&c->dead)
-                    && c->gen == gen
-                    && atomic_load(&c->expiration) <= now) {
-                    ct_conn_claim(ct, c);
+                if (!c || (e & 1) || atomic_load(&c->dead)
+                    || c->gen != gen) {
+                    continue;
                 }
-                if (c && !(e & 1) && ct_conn_live(c, now, gen)) {
+                /* Expired but unclaimed entries are not counted now and
+                 * must not be decremented later: claim them.  One reading
+                 * of the expiry decides, claimed or counted: a batch with
+                 * an older clock may still refresh the connection (under
+                 * its own lock, not ours) and move its expiry either way
+                 * between two readings, leaving it neither claimed nor
+                 * counted, to be decremented at its removal (found by the
+                 * invariant check in tests/c/stress.c). */
+                if (atomic_load(&c->expiration) <= now) {
+                    ct_conn_claim(ct, c);
+                } else {
                     atomic_fetch_add(&ct->zone_count[c->key.zone], 1);
                 }
             }

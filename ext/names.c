@@ -27,6 +27,14 @@ const char *const ovsct_tcp_flag_names[8] = {
     "DATA_UNACKNOWLEDGED", "MAXACK_SET", NULL, NULL,
 };
 
+/* OVS's CT_DPIF_STATUS_FLAGS order (lib/ct-dpif.h): bit i is the kernel's
+ * IPS_* bit i. */
+const char *const ovsct_ct_status_names[OVSCT_CT_STATUS_N] = {
+    "EXPECTED", "SEEN_REPLY", "ASSURED", "CONFIRMED", "SRC_NAT", "DST_NAT",
+    "SEQ_ADJUST", "SRC_NAT_DONE", "DST_NAT_DONE", "DYING", "FIXED_TIMEOUT",
+    "TEMPLATE", "UNTRACKED",
+};
+
 /* lib/ct-dpif.c ct_dpif_format_ipproto(). */
 static const char *const proto_names[256] = {
     [1] = "icmp", [2] = "igmp", [6] = "tcp", [17] = "udp", [33] = "dccp",

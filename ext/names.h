@@ -7,7 +7,8 @@
  * Every name is spelled as Open vSwitch prints it (lib/ct-dpif.c:
  * ct_dpif_format_ipproto(), CT_DPIF_TCP_STATES, CT_DPIF_TCP_FLAGS,
  * coalesce_tcp_state(); lib/packets.h CS_STATES for the ct_state bit
- * names ofp-ct prints).  format.c, dump.c, the benchmark driver and the
+ * names ofp-ct prints; CT_DPIF_STATUS_FLAGS for the kernel's conntrack
+ * status bits).  format.c, dump.c, dpio/nfct.c, the benchmark driver and the
  * Python binding (which exports them as ovsct._engine.TCP_STATE_NAMES,
  * PROTO_NAMES, ...) all read them from here; nothing else spells them.
  * Depends on ovsct.h only.
@@ -54,6 +55,12 @@ ovsct_tcp_state_coalesce(uint8_t orig, uint8_t reply)
  * name; the first OVSCT_TCPF_N bits all have one. */
 #define OVSCT_TCPF_N 6
 extern const char *const ovsct_tcp_flag_names[8];
+
+/* Kernel conntrack status bit names (IPS_* bit i, as OVS's
+ * CT_DPIF_STATUS_FLAGS in lib/ct-dpif.h name them), for the kernel
+ * datapath's dump (dpio/nfct.c). */
+#define OVSCT_CT_STATUS_N 13
+extern const char *const ovsct_ct_status_names[OVSCT_CT_STATUS_N];
 
 /* Protocol name by IP protocol number as OVS prints it ("tcp", "icmpv6",
  * ...), or NULL for a protocol OVS prints as a number. */

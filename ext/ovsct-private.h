@@ -257,7 +257,14 @@ struct ct_slot {
     uint32_t sweep_lb;          /* The connection cannot expire before
                                  * sweep_lb << CT_LB_SHIFT ms: the sweeper
                                  * skips it without touching it (sweep.c
-                                 * explains why the bound holds). */
+                                 * explains why the bound holds).
+                                 * Invariant (ovsct_check_invariants()):
+                                 * sweep_lb <= expiration >> CT_LB_SHIFT
+                                 * whenever no batch runs; a batch that
+                                 * ran with a clock more than one unit
+                                 * older than the clock at its end may
+                                 * have broken it, and clears every bound
+                                 * before it ends (ovsct_execute()). */
     uint32_t ent;               /* ct_ent_make(); 0: empty. */
 };
 #define CT_LB_SHIFT 10          /* Lower-bound unit: 1024 ms. */
@@ -419,6 +426,10 @@ struct ovsct {
     _Atomic int64_t n_reserved;
     _Atomic int64_t last_full_reap;     /* Engine ms of the last reap
                                          * forced by an exact count. */
+    _Atomic uint64_t stale_batches;     /* Batches that ended with the
+                                         * clock moved since their start. */
+    _Atomic uint64_t last_reap_stale;   /* 'stale_batches' when the last
+                                         * full reap started. */
 
     /* Event counters, per thread slot. */
     struct ct_tstat tstat[CT_MAX_THREADS];

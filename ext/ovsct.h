@@ -246,6 +246,11 @@ struct ovsct_batch {
     const uint32_t *offsets;
     size_t n;
     uint32_t *lens;
+    /* Optional (NULL: check every frame): n flags; a nonzero flag says that
+     * frame i's L4 checksum was already verified or is left to offload
+     * (AF_PACKET's TP_STATUS_CSUM_VALID / TP_STATUS_CSUMNOTREADY, OVS's
+     * "l4 checksum good" offload flag), so it is not checked. */
+    const uint8_t *l4_csum_ok;
 };
 
 /* Runs the ct() 'action' on every frame of 'batch' and writes each frame's
@@ -525,6 +530,51 @@ int ovsct_events_read(struct ovsct *, struct ovsct_events_cursor *cursor,
 /* Returns freed memory to the OS where the allocator allows it. */
 void ovsct_trim(void);
 
+/* Checks the table's invariants by a full walk (invariant.c lists them):
+ * keys reachable in the right buckets, counts equal to a walk, no expired
+ * connection counted after a count query (it runs one), NAT bindings
+ * unique, slots consistent.  Call only while no other thread uses 'ct'.
+ * Returns 0, EINVAL with the first violation described in 'err', or
+ * ENOMEM. */
+int ovsct_check_invariants(struct ovsct *, char *err, size_t errlen);
+
+
+/* Persistence (persist.c).  ovsct_save() writes the whole state (every
+ * live connection with its remaining time, TCP windows and states, NAT
+ * keys, mark and labels; maxconns, sweep interval, tcp_seq_chk, zone
+ * limits, timeout policies) to 'path' atomically (PATH.tmp, fsync, rename,
+ * fsync of the directory), copying the table one bucket at a time: packet
+ * processing goes on meanwhile.  ovsct_restore() validates the whole file
+ * first and refuses a truncated, corrupt, other-version or other-byte-order
+ * one without changing anything; otherwise it applies the settings and
+ * adds the connections, skipping those whose key is already in use
+ * ('duplicates') or whose time ran out ('expired': remaining times are
+ * reduced by the wall-clock time since the save), and counting those that
+ * maxconns or a zone limit refuse ('refused').  Both return 0 or an errno
+ * (EINVAL: a bad file) with a message in 'err'; a restore that runs out of
+ * memory part way (ENOMEM) keeps the connections restored so far.  One
+ * save runs at a time per process. */
+struct ovsct_save_stats {
+    uint64_t n_conns;
+    uint32_t n_zone_limits;
+    uint32_t n_tps;
+    uint64_t bytes;             /* File size. */
+};
+struct ovsct_restore_stats {
+    uint64_t n_conns;           /* In the file. */
+    uint64_t restored;
+    uint64_t duplicates;
+    uint64_t expired;
+    uint64_t refused;
+    uint32_t n_zone_limits;
+    uint32_t n_tps;
+    uint64_t bytes;             /* File size. */
+    int64_t age_ms;             /* Wall-clock time since the save. */
+};
+int ovsct_save(struct ovsct *, const char *path, char *err, size_t errlen,
+               struct ovsct_save_stats *);
+int ovsct_restore(struct ovsct *, const char *path, char *err,
+                  size_t errlen, struct ovsct_restore_stats *);
 
 #ifdef __cplusplus
 }

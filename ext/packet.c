@@ -69,6 +69,15 @@ static bool l4_csum_ok(const struct ct_key *, const uint8_t *l3,
 static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t n);
 static uint16_t csum_fold(uint64_t sum);
 
+/* The L4 checksum test, passed without reading the data when the caller
+ * said the checksum is verified or left to offload (ct_parse_csum()). */
+static inline bool
+l4_csum_pass(const struct ct_pkt *pkt, const uint8_t *l3, const uint8_t *l4,
+             size_t size)
+{
+    return pkt->l4_csum_ok || l4_csum_ok(&pkt->key, l3, l4, size);
+}
+
 static inline uint16_t
 get_be16(const uint8_t *p)
 {
@@ -137,8 +146,16 @@ icmp_query_key(struct ct_key *key, const uint8_t *icmp)
 bool
 ct_parse(const uint8_t *frame, uint32_t len, struct ct_pkt *pkt)
 {
+    return ct_parse_csum(frame, len, false, pkt);
+}
+
+bool
+ct_parse_csum(const uint8_t *frame, uint32_t len, bool csum_ok,
+              struct ct_pkt *pkt)
+{
     memset(pkt, 0, sizeof *pkt);
     pkt->tcp_wscale = -1;
+    pkt->l4_csum_ok = csum_ok;
 
     /* Ethernet, with at most one 802.1Q or 802.1ad tag.  OVS parses as many
      * tags as 'other_config:vlan-limit' allows, 1 by default; a second tag
@@ -286,7 +303,7 @@ parse_l4(struct ct_pkt *pkt, const uint8_t *frame, size_t l3_ofs,
         }
         size_t doff = (size_t) (l4[12] >> 4) * 4;
         if (doff < TCP_HEADER_LEN || doff > l4_size
-            || !l4_csum_ok(key, l3, l4, l4_size)) {
+            || !l4_csum_pass(pkt, l3, l4, l4_size)) {
             return false;
         }
         memcpy(&key->sport, l4, 2);
@@ -319,7 +336,7 @@ parse_l4(struct ct_pkt *pkt, const uint8_t *frame, size_t l3_ofs,
          * checksum covers the whole L4 size from the IP header, not
          * 'udp_len', as in OVS. */
         bool no_csum = l4[6] == 0 && l4[7] == 0 && key->l3 == 4;
-        if (!no_csum && !l4_csum_ok(key, l3, l4, l4_size)) {
+        if (!no_csum && !l4_csum_pass(pkt, l3, l4, l4_size)) {
             return false;
         }
         memcpy(&key->sport, l4, 2);
@@ -339,7 +356,7 @@ parse_l4(struct ct_pkt *pkt, const uint8_t *frame, size_t l3_ofs,
         /* The checksum covers the whole message (the quoted datagram
          * too); for ICMPv6 with the pseudo-header.  Then the fixed 8-byte
          * header must be there. */
-        if (!l4_csum_ok(key, l3, l4, l4_size)
+        if (!l4_csum_pass(pkt, l3, l4, l4_size)
             || l4_size < ICMP_HEADER_LEN) {
             return false;
         }

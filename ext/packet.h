@@ -52,6 +52,8 @@ struct ct_pkt {
     uint32_t tcp_ack;           /* Host order. */
     uint16_t tcp_win;           /* Host order, unscaled. */
     uint16_t tcp_payload_len;   /* TCP payload bytes (no header). */
+    bool l4_csum_ok;            /* Input of ct_parse_csum(): skip the L4
+                                 * checksum tests. */
 };
 
 /* Parses 'frame' of 'len' bytes into '*pkt'.  Returns pkt->valid.
@@ -67,6 +69,10 @@ struct ct_pkt {
  * packet too big, time exceeded, parameter problem) give the quoted flow's
  * key with 'icmp_related' set; any other ICMP type is invalid. */
 bool ct_parse(const uint8_t *frame, uint32_t len, struct ct_pkt *pkt);
+/* ct_parse() that skips the L4 checksum tests if 'l4_csum_ok' (the frame's
+ * checksum was verified, or is left to offload: struct ovsct_batch). */
+bool ct_parse_csum(const uint8_t *frame, uint32_t len, bool l4_csum_ok,
+                   struct ct_pkt *pkt);
 
 /* Reverse of 'key' (source and destination swapped; for ICMP the type is
  * replaced by its reply type). */

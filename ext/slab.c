@@ -286,7 +286,9 @@ ct_slab_alloc(struct ovsct *ct, int cls)
     if (o) {
         return o;
     }
-    if (c->carve + size > c->carve_end
+    /* Compared as a length: 'carve' is NULL before the first slab, and
+     * NULL + size is undefined (clang's UBSan flags it). */
+    if ((size_t) (c->carve_end - c->carve) < size
         && !(cls < CT_CONN_CLASSES && carve_from_map_block(ct, c))
         && slab_new(ct, c, cls)) {
         return NULL;

@@ -26,7 +26,14 @@
  * shorter than 'min_timeout_ms': so from any moment on, the expiry is at
  * least min(current expiry, now + min_timeout_ms), which is what the
  * sweeper records when it finds the connection alive.  A new policy with
- * a shorter timeout clears every bound.  Counting reaps (exact counts)
+ * a shorter timeout clears every bound.  "now" is a batch's clock reading
+ * (one per batch), and a batch may still run when the clock has moved on:
+ * each bound keeps one unit (CT_LB_SHIFT) of slack for that, and a batch
+ * whose reading ends up older than the clock by more than the slack may
+ * have set an expiry below a bound computed meanwhile (a connection that a
+ * newer batch created, then refreshed by ours), so it clears every bound
+ * before it ends (ovsct_execute()).  Until then the slot is only skipped,
+ * never wrongly removed.  Counting reaps (exact counts)
  * use the same scan, so they cost a pass over the slot arrays, not over
  * the connections.
  *

@@ -508,7 +508,8 @@ hold_class(uint64_t ns)
 /* The sweep lower bound of a connection whose expiry was just set at
  * 'now' (struct ct_slot 'sweep_lb'): its expiry is at least now plus the
  * shortest timeout, minus one unit of slack for batches whose clock
- * reading is a little older. */
+ * reading is a little older (a batch whose reading is older by more
+ * clears every bound when it ends: ovsct_execute()). */
 uint32_t
 ct_sweep_lb(const struct ovsct *ct, int64_t now)
 {

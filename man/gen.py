@@ -76,6 +76,11 @@ The engine keeps the events in a bounded ring that the packet path never
 waits for; a reader that falls behind loses the oldest events, and
 \fBovsct events\fR then writes a counted warning to standard error: losses
 are never silent.  Events cost nothing while no reader exists.
+With \fIdp\fR \fBsystem@\fINAME\fR, \fBovsct events\fR needs no
+daemon: it reads the kernel's conntrack events of its network namespace
+from netlink (the nfnetlink conntrack multicast groups), in the same
+formats; a kernel that drops events (a full socket buffer) also gives a
+counted warning.
 .PP
 \fBovsct events\fR calls \fBct/events\-read\fR in a loop.  unixctl is
 request/response, and \fBovs\-appctl\fR reads one reply per request, so the

@@ -255,6 +255,7 @@ def help_text() -> str:
         "Daemon:",
         "  events [-m] [-s] [dp] [zone=N] [match]",
         "                     stream connection events until interrupted",
+        "                     (system@NAME: the kernel's, without daemon)",
         "  list-commands      list the daemon's commands",
         "  version            print the daemon's version",
         "  exit               make the daemon exit",
@@ -288,6 +289,9 @@ def help_text() -> str:
 
 # Help of the commands that are not in the table: (usage, summary).
 LOCAL_COMMANDS = {
+    "events": ("[-m] [-s] [dp] [zone=N] [match]",
+               "Stream connection events until interrupted: the daemon's, "
+               "or with system@NAME the kernel's (no daemon)."),
     "list-commands": ("", "List the daemon's commands."),
     "version": ("", "Print the daemon's version."),
     "exit": ("[--cleanup]", "Make the daemon exit."),
@@ -613,11 +617,25 @@ def main(argv: list[str] | None = None, out: TextIO | None = None,
             raise UsageError("states needs a capture: %s -r FILE states"
                              % PROGRAM)
         if args[0] == "events":
-            # Connection events of the daemon's table (ovsct/events.py).
+            # system@NAME: the kernel's conntrack events, from netlink
+            # (ovsct/kernel/events.py); any other datapath: the daemon's
+            # table (ovsct/events.py).
+            from ovsct.kernel.events import cli_events, is_kernel_events
+            if is_kernel_events(args[1:]):
+                return cli_events(args[1:], opts.fmt == "json", opts.pretty,
+                                  out, err, PROGRAM)
             from ovsct.events import run_events
             return run_events(opts.target or rundir.DEFAULT_TARGET,
                               args[1:], opts.fmt == "json", out, err,
                               PROGRAM)
+        # --- kernel datapath hook (issue 11): dpctl commands on
+        # system@NAME run here without a daemon, like ovs-dpctl.
+        from ovsct.kernel.cli import run_local, wants_local
+        if wants_local(command_name(args[0]), args[1:]):
+            return run_local(command_name(args[0]), args[1:],
+                             opts.fmt == "json", opts.pretty, out, err,
+                             PROGRAM)
+        # --- end of hook.
         return run_client(opts, args, out, err)
     except UsageError as e:
         err.write("%s: %s\n" % (PROGRAM, e))

@@ -342,6 +342,12 @@ class Conntrack:
     def nconns(self) -> int:
         return self._ct.nconns()
 
+    def check_invariants(self) -> None:
+        """Checks the table by a full walk (ext/invariant.c); raises
+        OvsctError naming the first broken invariant.  For tests: call
+        it only while no other thread uses the table."""
+        self._ct.check_invariants()
+
     @property
     def maxconns(self) -> int:
         return self._ct.maxconns
@@ -531,6 +537,22 @@ class Conntrack:
 
     def sweep_now(self) -> int:
         return self._ct.sweep_now()
+
+    # Persistence (ext/persist.c).
+
+    def save(self, path) -> dict[str, int]:
+        """Writes the whole state to 'path' atomically; returns counts
+        (connections, zone_limits, timeout_policies, bytes)."""
+        return self._ct.save(path)
+
+    def restore(self, path) -> dict[str, int]:
+        """Adds the state saved in 'path' (settings replaced, connections
+        added, duplicates skipped).  A truncated, corrupt, other-version or
+        other-byte-order file raises ValueError naming what is wrong and
+        changes nothing.  Returns counts (connections, restored,
+        duplicates, expired, refused, zone_limits, timeout_policies, bytes,
+        age_ms)."""
+        return self._ct.restore(path)
 
 
 class Event(NamedTuple):

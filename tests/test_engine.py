@@ -137,10 +137,12 @@ def test_zone_limits_count_exactly(ct):
     run(ct, udp4(A, B, 4000, 53), "ct(commit,zone=9)")
     assert ct.get_zone_limit(9) == (0, 0, True)
     assert [e.zone for e in ct.dump(zone=9)] == []
+    ct.check_invariants()                       # Zone counts = a walk.
     ct.advance(60000)                           # Expired: not counted.
     assert ct.get_zone_limit(7) == (3, 0, True)
     ct.del_zone_limit(7)
     assert ct.list_zone_limits() == [9]
+    ct.check_invariants()
 
 
 def test_mark_and_labels_with_masks(ct):
@@ -200,6 +202,7 @@ def test_counts_agree_everywhere(ct):
     assert stats["total"] == ct.nconns() == 120 == sum(ct.bucket_counts())
     assert stats["per_proto"]["udp"] == 100
     assert len(ct.dump_text().splitlines()) == 120
+    ct.check_invariants()
 
 
 def test_sweep_removes_what_expired(ct):
@@ -246,6 +249,7 @@ def test_concurrent_threads(ct):
     assert not errors
     # 1000..1199 and 1100..1299 overlap: 300 + 200 distinct tuples.
     assert ct.nconns() == 500 == len(ct.dump())
+    ct.check_invariants()
 
 
 def _rss_bytes():
@@ -325,8 +329,10 @@ def test_counts_stay_exact_when_a_shorter_policy_arrives(ct):
     assert ct.nconns() == 1
     ct.set_time(ct.now - 50000)                 # Backwards...
     run(ct, udp4(A, B, 7, 53), "ct(commit,zone=4)")     # ...expiry: +60 s
+    ct.check_invariants()                       # Sweep bounds included.
     ct.advance(60000)
     assert ct.nconns() == 0
+    ct.check_invariants()
 
 
 def test_the_sweeper_thread_removes_expired_entries_by_itself():

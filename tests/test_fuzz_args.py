@@ -48,9 +48,10 @@ def test_every_command_survives_random_arguments():
     rng = random.Random(20261126)
     with Conntrack(manual_clock=True, sweeper=False) as engine:
         ctx = Context(engine=engine, program="ovsctd")
-        # Commands that replay files or need the daemon are skipped:
-        # their arguments name files.
-        names = [c.name for c in COMMANDS if c.name != "ct/replay"]
+        # Commands that replay or write files are skipped: their
+        # arguments name files (ct/restore only reads, and stays).
+        names = [c.name for c in COMMANDS
+                 if c.name not in ("ct/replay", "ct/save")]
         for _ in range(4000):
             name = rng.choice(names)
             args = [_arg(rng) for _ in range(rng.randrange(6))]

@@ -649,6 +649,7 @@ def test_concurrent_threads_share_a_range():
         for th in threads:
             th.join()
 
+        ct.check_invariants()       # NAT bindings unique, nodes linked.
         counters = ct.counters()
         rt = reply_tuples(ct)
         assert len(rt) == ct.nconns() == counters["created"]
@@ -909,6 +910,7 @@ def test_checksums_random_traffic():
                 replies.append(G.icmp_echo(d["dst"], d["src"], d["id"],
                                            request=False, reply=True))
         states2, back = run(ct, replies, action.replace("commit,", ""))
+        ct.check_invariants()
         for i, (s1, s2, f_in, f) in enumerate(zip(states, states2, frames,
                                                   back)):
             check_checksums(f, f"{action} reply {i}")

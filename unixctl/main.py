@@ -49,9 +49,11 @@ ovs.util.PROGRAM_NAME = PROGRAM
 
 import ovsct  # noqa: E402
 from ovsct.action import DEFAULT_ACTION  # noqa: E402
+from ovsct import live  # noqa: E402
 from ovsct import rundir as rundirs  # noqa: E402
 from ovsct.numbers import (OptionError, option_int,  # noqa: E402
                            option_power_of_two)
+from unixctl import persist  # noqa: E402
 from unixctl import server as unixctl_server  # noqa: E402
 from unixctl.poller import Poller  # noqa: E402
 
@@ -146,8 +148,8 @@ def _reply(conn: unixctl_server.UnixctlConnection, value: Any,
 
 def _unixctl_exit(conn: unixctl_server.UnixctlConnection, argv: list[str],
                   daemon: Daemon) -> None:
-    # "--cleanup" is accepted for scripts written for ovs-vswitchd; ovsctd
-    # keeps no state that outlives it.
+    # "--cleanup" is accepted for scripts written for ovs-vswitchd and has
+    # no effect (a --state-file is saved at every clean exit).
     daemon.exiting = True
     conn.reply(None)
 
@@ -279,6 +281,8 @@ def check_options(args: argparse.Namespace) -> None:
     if args.max_clients is not None:
         args.max_clients = option_int("--max-clients", args.max_clients, 1,
                                       MAX_CLIENTS)
+    args.workers = option_int("--workers", args.workers, 1,
+                              live.max_workers())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -306,8 +310,24 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="FILE",
                        help="replay FILE at start (repeatable)")
     group.add_argument("--action", default=DEFAULT_ACTION, metavar="ACTION",
-                       help="ct() action for --pcap (default %s)"
+                       help="ct() action for --pcap, --interface and "
+                       "--bridge (default %s)"
                        % DEFAULT_ACTION)
+    persist.add_args(group)     # --state-file, --save-interval
+    # Hook: the live datapath's options (ovsct/live.py, issue 10).
+    group.add_argument("--interface", action="append", default=[],
+                       metavar="IFACE[,IFACE...]",
+                       help="track every frame IFACE carries, passively "
+                       "(repeatable)")
+    group.add_argument("--bridge", metavar="INSIDE,OUTSIDE",
+                       help="forward frames between two interfaces after "
+                       "tracking them")
+    group.add_argument("--firewall", action="store_true",
+                       help="with --bridge: pass OUTSIDE frames only if "
+                       "+est or +rel")
+    group.add_argument("--workers", default="1", metavar="N",
+                       help="threads per live interface or bridge "
+                       "(default 1)")
     group.add_argument("--no-pidfile", action="store_true",
                        help="do not create <rundir>/ovsctd.pid")
     group.add_argument("-V", "--version", action="version", version=VERSION)
@@ -359,6 +379,11 @@ def main(argv: list[str] | None = None) -> int:
         parse_ct_action(args.action)
     except ValueError as e:
         parser.error("--action: %s" % e)
+    try:
+        live_names, live_pair = live.validate_options(
+            args.interface, args.bridge, args.firewall, args.action)
+    except ValueError as e:
+        parser.error(str(e))
 
     # OVS daemons log errors to syslog, not everything.
     ovs.vlog.Vlog.set_levels_from_string("syslog:err")
@@ -383,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         ovs.util.ovs_fatal(0, "cannot create the connection tracker (%s)"
                            % e, vlog)
     context = Context(engine=engine, program=PROGRAM, stream_dump=True)
+    persist.start(args, engine, context)    # restore --state-file
 
     if args.unixctl:
         path = ovs.util.abs_file_name(rundir, args.unixctl)
@@ -405,6 +431,12 @@ def main(argv: list[str] | None = None) -> int:
     register_commands(daemon)
     if args.pcap:
         _replay_at_start(daemon, args.pcap, args.action)
+    try:
+        live.start(engine, live_names, live_pair, args.firewall, args.action,
+                   args.workers)
+    except (OSError, ValueError) as e:
+        ovs.util.ovs_fatal(0, "live datapath: %s"
+                           % (getattr(e, "strerror", None) or e), vlog)
 
     ovs.daemon.daemonize_complete()
     vlog.info("%s: listening on %s (at most %d clients)"
@@ -455,6 +487,7 @@ def _shutdown(daemon: Daemon, pidfile: str | None) -> None:
     free the engine, remove the pidfile (atexit hook of ovs.daemon)."""
     daemon.server.flush(1000)
     daemon.server.close()
+    persist.stop(daemon.context)            # last save to --state-file
     daemon.control.shutdown(wait=False, cancel_futures=True)
     daemon.packets.shutdown(wait=False, cancel_futures=True)
     daemon.waiters.shutdown(wait=False, cancel_futures=True)
@@ -466,6 +499,7 @@ def _shutdown(daemon: Daemon, pidfile: str | None) -> None:
             ovs.fatal_signal.unlink_file_now(pidfile)
         sys.stdout.flush()
         os._exit(0)
+    live.detach(daemon.engine)      # Joins the live workers first.
     daemon.engine.close()
     vlog.info("exiting")
 

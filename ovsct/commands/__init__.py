@@ -14,6 +14,8 @@ and the man pages) uses COMMANDS.  The package is split by job:
     settings.py  maxconns, nconns, TCP sequence checking, sweep interval
     limits.py    zone limits
     tp.py        ct/*-zone-tp timeout policies
+    persist.py   ct/save, ct/restore
+    live.py      ct/*-interface(s): the live datapath
     replay.py    ct/replay
     coverage.py  ct/coverage-show (counters as coverage/show) and the
                  NAT exhaustion warning
@@ -32,7 +34,7 @@ the table can be imported without the C extension).
 from __future__ import annotations
 
 from ovsct.commands import (coverage, dpctl, events, exp, flush, limits,
-                            replay, settings, show, tp)
+                            live, persist, replay, settings, show, tp)
 from ovsct.commands.dpctl import DATAPATH, DATAPATH_ALIASES
 from ovsct.commands.table import (UNBOUNDED, Command, CommandError, Context,
                                   Result, build, dispatch, find_command,
@@ -64,8 +66,13 @@ COMMANDS: list[Command] = build([
     tp.add_zone_tp,
     tp.del_zone_tp,
     tp.list_zone_tp,
+    persist.save,
+    persist.restore,
     replay.replay,
     coverage.coverage_show,
     events.events_read,
+    live.add_interface,
+    live.del_interface,
+    live.show_interfaces,
 ])
 index(COMMANDS)

@@ -13,7 +13,9 @@ dpctl_* handlers of lib/dpctl.c (upstream grammar):
   internal maximum argument count decides, as in opt_dpif_open(): below it
   our single datapath is used, at it "datapath not found";
 * numbers are parsed strictly (ovsct/numbers.py; ovsct(8), "Differences
-  from Open vSwitch", item 5).
+  from Open vSwitch", item 5);
+* a first param naming a kernel datapath ("system@NAME") sends the
+  command to the kernel's conntrack instead (ovsct/kernel/commands.py).
 
 An error reply carries everything dpctl_print() / dpctl_error() wrote
 before the failure; each line is "<program>: <text> (<strerror>)"
@@ -30,7 +32,8 @@ from ovsct.commands.table import (TOOLS, UNBOUNDED, CommandError, Context,
                                   Handler, Result, command)
 from ovsct.errors import NotFound, TableFull
 
-__all__ = ["DATAPATH", "DATAPATH_ALIASES", "ENGINE_ERRORS", "Dpctl",
+__all__ = ["DATAPATH", "DATAPATH_ALIASES", "ENGINE_ERRORS", "KERNEL_DP_PREFIX",
+           "Dpctl",
            "dp_arg_exists", "dpctl", "engine_call", "errno_of", "open_dp",
            "require_dp"]
 
@@ -38,6 +41,8 @@ DATAPATH = "ovsct@ovsct"
 # Names accepted as our datapath in [dp]: ours, and the name of the
 # userspace datapath of a real ovs-vswitchd.
 DATAPATH_ALIASES = frozenset([DATAPATH, "netdev@ovs-netdev"])
+# [dp] of the kernel datapath (ovsct/kernel/): "system@NAME".
+KERNEL_DP_PREFIX = "system@"
 
 ENGINE_ERRORS = (ValueError, MemoryError, OSError, NotFound, TableFull)
 
@@ -139,12 +144,17 @@ def dpctl(name: str, usage: str, min_args: int, max_args: int, *,
           group: str, summary: str, read_only: bool = False
           ) -> Callable[[Callable[[Dpctl, list[str]], Result]], Handler]:
     """@command for "dpctl/<name>": the decorated body sees C-style argv
-    (the command word, then the params left after the option loop)."""
+    (the command word, then the params left after the option loop).  On
+    a kernel datapath (system@NAME) the kernel's handler runs instead."""
     def declare(body: Callable[[Dpctl, list[str]], Result]) -> Handler:
         def handler(ctx: Context, args: list[str]) -> Result:
             run = Dpctl(ctx)
             run.n_params = len(args)
             rest = run.eat_options(list(args))
+            if rest and rest[0].startswith(KERNEL_DP_PREFIX):
+                from ovsct.kernel.commands import dispatch
+                return dispatch(name, rest, run.verbosity,
+                                run.print_statistics, ctx.program)
             return body(run, [name] + rest)
         handler.__name__ = handler.__qualname__ = body.__name__
         handler.__doc__ = body.__doc__

@@ -25,6 +25,11 @@ class ParseError(Exception):
     """The grammar failed; the message is in the caller's 'ds'."""
 
 
+# Texts the kernel datapath's handlers (ovsct/kernel/commands.py) share.
+INVALID_ARGS = "invalid arguments"
+FLUSH_FAILED = "failed to flush conntrack"
+
+
 _ADDRESS_KEYS = {"ct_nw_src": (4, "src"), "ct_nw_dst": (4, "dst"),
                  "ct_ipv6_src": (6, "src"), "ct_ipv6_dst": (6, "dst")}
 _ADDRESS_TYPES = {4: IPv4Address, 6: IPv6Address}
@@ -152,7 +157,7 @@ def parse_flush_args(args: list[str], ds: list[str]) -> FlushFilter:
                 _parse_tuple(tm, args[i], flt, ds)
             i += 1
     if i < len(args):
-        ds.append("invalid arguments")
+        ds.append(INVALID_ARGS)
         raise ParseError
     l3, proto = flt.orig.l3, flt.orig.proto or None
     if not (l3 or proto):
@@ -215,7 +220,7 @@ def parse_dump_filter(args: list[str], ds: list[str]) -> FlushFilter:
         else:
             keyed[prefix] = arg
     if len(tuples) > 2:
-        ds.append("invalid arguments")
+        ds.append(INVALID_ARGS)
         raise ParseError
     state = keyed.pop(STATE_PREFIX, None)
     ordered = [keyed[p] for p in _MATCH_PREFIXES if p in keyed] + tuples
@@ -262,5 +267,5 @@ def flush_conntrack(run: Dpctl, argv: list[str]) -> Result:
         else:
             flushed = engine.flush_filter(flt)
     except ENGINE_ERRORS as exc:
-        run.fail("".join(ds) + "failed to flush conntrack", errno_of(exc))
+        run.fail("".join(ds) + FLUSH_FAILED, errno_of(exc))
     return Result("", {"zone": flt.zone, "flushed": flushed})

@@ -50,6 +50,9 @@ def _parse_limit_zones(arg: str, run: Dpctl) -> list[int]:
     return zones
 
 
+SET_LIMIT_FAILED = "failed to set conntrack limit"
+
+
 @dpctl("ct-set-limits", "[dp] [default=L] [zone=N,limit=L]...", 1,
        UNBOUNDED, group=LIMITS,
        summary="Set the default and per-zone connection limits.")
@@ -70,10 +73,13 @@ def ct_set_limits(run: Dpctl, argv: list[str]) -> Result:
             run.engine.set_zone_limit(None, default)
         for zone, limit in limits:
             run.engine.set_zone_limit(zone, limit)
-    engine_call(run, "failed to set conntrack limit", apply)
+    engine_call(run, SET_LIMIT_FAILED, apply)
     return Result("", {"default": default,
                        "zones": [{"zone": z, "limit": lim}
                                  for z, lim in limits]})
+
+
+DEL_LIMIT_FAILED = "failed to delete conntrack limit"
 
 
 @dpctl("ct-del-limits", "[dp] [default] [zone=N1[,N2]...]", 1, 3,
@@ -95,8 +101,11 @@ def ct_del_limits(run: Dpctl, argv: list[str]) -> Result:
                 run.engine.del_zone_limit(zone)
             except NotFound:
                 pass        # OVS: deleting a missing limit is a success.
-    engine_call(run, "failed to delete conntrack limit", apply)
+    engine_call(run, DEL_LIMIT_FAILED, apply)
     return Result("", {"default": default, "zones": zones})
+
+
+GET_LIMIT_FAILED = "failed to get conntrack limit {}"    # strerror
 
 
 @dpctl("ct-get-limits", "[dp] [zone=N1[,N2]...]", 0, 2, group=LIMITS,
@@ -119,6 +128,6 @@ def ct_get_limits(run: Dpctl, argv: list[str]) -> Result:
         default, rows = get()
     except ENGINE_ERRORS as exc:
         err = errno_of(exc)
-        run.fail(f"failed to get conntrack limit {os.strerror(err)}", err)
+        run.fail(GET_LIMIT_FAILED.format(os.strerror(err)), err)
     return Result(fmt.limits_text(default, rows),
                   fmt.limits_json(default, rows))

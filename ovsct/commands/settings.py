@@ -1,6 +1,8 @@
 """dpctl/ct-set-maxconns, ct-get-maxconns, ct-get-nconns, the TCP sequence
 checking switch and the sweep interval (lib/dpctl.c dpctl_ct_set_maxconns()
-and the handlers after it).  Success texts are ovsct.format's."""
+and the handlers after it).  Success texts are ovsct.format's; each error
+text is named beside its handler, for the kernel datapath's handlers
+(ovsct/kernel/commands.py) to print the same."""
 
 from __future__ import annotations
 
@@ -12,36 +14,49 @@ from ovsct.commands.table import LIMITS, SETTINGS, Result
 from ovsct.numbers import scan_decimal
 
 
+MAXCONNS_MALFORMED = "maxconns missing or malformed"
+MAXCONNS_SET_FAILED = "ct set maxconns failed"
+
+
 @dpctl("ct-set-maxconns", "[dp] maxconns", 1, 2, group=LIMITS,
        summary="Set the maximum number of connections.")
 def ct_set_maxconns(run: Dpctl, argv: list[str]) -> Result:
     require_dp(run, argv, 3)
     value = scan_decimal(argv[-1], 32)
     if value is None:
-        run.fail("maxconns missing or malformed")
+        run.fail(MAXCONNS_MALFORMED)
 
     def apply() -> None:
         run.engine.maxconns = value
-    engine_call(run, "ct set maxconns failed", apply)
+    engine_call(run, MAXCONNS_SET_FAILED, apply)
     return Result(fmt.MAXCONNS_SET, {"maxconns": value})
+
+
+MAXCONNS_GET_FAILED = "maxconns could not be retrieved"
 
 
 @dpctl("ct-get-maxconns", "[dp]", 0, 1, group=LIMITS, read_only=True,
        summary="Print the maximum number of connections.")
 def ct_get_maxconns(run: Dpctl, argv: list[str]) -> Result:
     require_dp(run, argv, 2)
-    value = engine_call(run, "maxconns could not be retrieved",
+    value = engine_call(run, MAXCONNS_GET_FAILED,
                         lambda: run.engine.maxconns)
     return Result(f"{value}\n", {"maxconns": value})
+
+
+NCONNS_GET_FAILED = "nconns could not be retrieved"
 
 
 @dpctl("ct-get-nconns", "[dp]", 0, 1, group=LIMITS, read_only=True,
        summary="Print the number of connections.")
 def ct_get_nconns(run: Dpctl, argv: list[str]) -> Result:
     require_dp(run, argv, 2)
-    value = engine_call(run, "nconns could not be retrieved",
+    value = engine_call(run, NCONNS_GET_FAILED,
                         run.engine.nconns)
     return Result(f"{value}\n", {"nconns": value})
+
+
+TCP_SEQ_CHK_SET_FAILED = "{} TCP sequence checking failed"   # verb
 
 
 def _set_tcp_seq_chk(enabled: bool
@@ -54,7 +69,7 @@ def _set_tcp_seq_chk(enabled: bool
 
         def apply() -> None:
             run.engine.tcp_seq_chk = enabled
-        engine_call(run, f"{verb} TCP sequence checking failed", apply)
+        engine_call(run, TCP_SEQ_CHK_SET_FAILED.format(verb), apply)
         return Result(fmt.TCP_SEQ_CHK_SET.format(verb),
                       {"tcp_seq_chk": enabled})
     body.__name__ = f"ct_{verb[:-3]}e_tcp_seq_chk"
@@ -69,23 +84,32 @@ ct_disable_tcp_seq_chk = dpctl(
     summary="Disable TCP sequence number checking.")(_set_tcp_seq_chk(False))
 
 
+TCP_SEQ_CHK_GET_FAILED = "TCP sequence checking query failed"
+
+
 @dpctl("ct-get-tcp-seq-chk", "[dp]", 0, 1, group=SETTINGS, read_only=True,
        summary="Tell whether TCP sequence checking is enabled.")
 def ct_get_tcp_seq_chk(run: Dpctl, argv: list[str]) -> Result:
     require_dp(run, argv, 2)
-    on = engine_call(run, "TCP sequence checking query failed",
+    on = engine_call(run, TCP_SEQ_CHK_GET_FAILED,
                      lambda: run.engine.tcp_seq_chk)
     return Result(fmt.TCP_SEQ_CHK_STATUS.format(
         "enabled" if on else "disabled"), {"tcp_seq_chk": bool(on)})
+
+
+SWEEP_GET_FAILED = "failed to get the sweep interval"
 
 
 @dpctl("ct-get-sweep-interval", "[dp]", 0, 1, group=SETTINGS,
        read_only=True, summary="Print the sweeper's interval in ms.")
 def ct_get_sweep_interval(run: Dpctl, argv: list[str]) -> Result:
     require_dp(run, argv, 2)
-    ms = engine_call(run, "failed to get the sweep interval",
+    ms = engine_call(run, SWEEP_GET_FAILED,
                      lambda: run.engine.sweep_interval)
     return Result(f"{ms}", {"sweep_interval_ms": ms})
+
+
+SWEEP_SET_FAILED = "failed to set the sweep interval"
 
 
 @dpctl("ct-set-sweep-interval", "[dp] ms", 1, 2, group=SETTINGS,
@@ -98,5 +122,5 @@ def ct_set_sweep_interval(run: Dpctl, argv: list[str]) -> Result:
 
     def apply() -> None:
         run.engine.sweep_interval = ms
-    engine_call(run, "failed to set the sweep interval", apply)
+    engine_call(run, SWEEP_SET_FAILED, apply)
     return Result(fmt.SWEEP_SET, {"sweep_interval_ms": ms})

@@ -19,7 +19,8 @@ from typing import Any, Callable, Iterable
 
 __all__ = ["Command", "CommandError", "Context", "Handler", "Result",
            "UNBOUNDED", "build", "command", "dispatch", "find_command",
-           "CONN", "LIMITS", "SETTINGS", "TP", "TOOLS"]
+           "CONN", "LIMITS", "SETTINGS", "TP", "STATE", "LIVE",
+           "TOOLS"]
 
 UNBOUNDED = sys.maxsize
 
@@ -28,6 +29,8 @@ CONN = "Connections"
 LIMITS = "Limits"
 SETTINGS = "Settings"
 TP = "Timeout policies"
+STATE = "State"
+LIVE = "Live interfaces"
 TOOLS = "Tools"
 
 
@@ -38,11 +41,13 @@ class Context:
     come in pieces, in hash order as OVS prints it (the daemon sends each
     piece as the client drains the previous one); otherwise they are one
     sorted string and one sorted list (the offline CLI, whose output then
-    does not depend on the bucket layout)."""
+    does not depend on the bucket layout).
+    'state_file': the daemon's --state-file, ct/save's default FILE."""
 
     engine: Any
     program: str = "ovsctd"
     stream_dump: bool = False
+    state_file: str | None = None
 
 
 class Result:

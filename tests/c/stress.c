@@ -40,6 +40,7 @@
 #define RACE_ROUNDS 200
 #define LIMIT_FLOWS 512
 #define START_MS 1000000
+#define MIXED_ROUNDS 4          /* Invariant checks during phase 1. */
 
 static atomic_int n_passed;
 static atomic_int n_failed;
@@ -230,6 +231,11 @@ check_quiescent(struct ovsct *ct, const char *phase)
     uint32_t nconns = ovsct_nconns(ct);
     size_t n = dump_all(ct, NULL, &e);
     int64_t now = ovsct_now(ct);
+    char why[512];
+
+    /* The engine's own full check (ext/invariant.c). */
+    CHECK(!ovsct_check_invariants(ct, why, sizeof why), "%s: invariants: %s",
+          phase, why);
 
     CHECK(nconns == n, "%s: nconns %u != dumped %zu", phase, nconns, n);
 
@@ -447,18 +453,28 @@ phase_mixed(int scale)
         return;
     }
     CHECK(!ovsct_set_sweep_interval(m.ct, 1), "sweep interval");
-    atomic_init(&m.stop, false);
-    for (int i = 0; i < N_PKT_THREADS; i++) {
-        pthread_create(&pkt[i], NULL, packet_thread, &m);
+    /* In rounds, with the invariants checked whenever the threads have
+     * stopped (the sweeper keeps running). */
+    m.iters /= MIXED_ROUNDS;
+    for (int round = 0; round < MIXED_ROUNDS; round++) {
+        char why[512];
+
+        atomic_init(&m.stop, false);
+        for (int i = 0; i < N_PKT_THREADS; i++) {
+            pthread_create(&pkt[i], NULL, packet_thread, &m);
+        }
+        pthread_create(&admin, NULL, admin_thread, &m);
+        pthread_create(&events, NULL, events_thread, &reader);
+        for (int i = 0; i < N_PKT_THREADS; i++) {
+            pthread_join(pkt[i], NULL);
+        }
+        atomic_store(&m.stop, true);
+        pthread_join(admin, NULL);
+        pthread_join(events, NULL);
+        CHECK(!ovsct_check_invariants(m.ct, why, sizeof why),
+              "mixed round %d: invariants: %s", round, why);
     }
-    pthread_create(&admin, NULL, admin_thread, &m);
-    pthread_create(&events, NULL, events_thread, &reader);
-    for (int i = 0; i < N_PKT_THREADS; i++) {
-        pthread_join(pkt[i], NULL);
-    }
-    atomic_store(&m.stop, true);
-    pthread_join(admin, NULL);
-    pthread_join(events, NULL);
+    m.iters *= MIXED_ROUNDS;
     printf("mixed: events reader: %llu events in %llu reads, %llu lost\n",
            (unsigned long long) reader.events,
            (unsigned long long) reader.reads,

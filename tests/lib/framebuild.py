@@ -258,11 +258,12 @@ def udp6(src, dst, sport: int, dport: int, payload: bytes = b"x") -> bytes:
 
 
 def tcp4(src, dst, sport: int, dport: int, flags: str, seq: int = 1000,
-         ack: int = 0, payload: bytes = b"") -> bytes:
-    """'flags' as letters: "S", "SA", "FA", "R"..."""
+         ack: int = 0, payload: bytes = b"", opts: bytes = b"") -> bytes:
+    """'flags' as letters: "S", "SA", "FA", "R"...; 'opts' the TCP options
+    (a multiple of 4 bytes)."""
     bits = sum(TCP_FLAG_LETTERS[c] for c in flags)
     return _quick4(src, dst, 6, tcp(src, dst, sport, dport, seq, ack, bits,
-                                    data=payload))
+                                    opts=opts, data=payload))
 
 
 def icmp4_query(src, dst, icmp_type: int, ident: int,
