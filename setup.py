@@ -1,7 +1,7 @@
 """Build of the C extensions (metadata is in setup.cfg).
 
     ovsct._engine   the engine (ext/*.c), the frame I/O (dpio/*.c) and the
-                    binding (binding/module.c, convert.c, dumpobj.c)
+                    binding (binding/module.c, convert.c, dumpobj.c, ipfobj.c)
     ovsct._bench    the benchmark driver (bench/*.c) with its own copy of
                     the engine (ext/*.c), binding/bench.c and convert.c
 
@@ -30,7 +30,8 @@ def _headers(*folders):
 
 ENGINE = _sources("ext")
 DPIO = _sources("dpio")
-BINDING = ["binding/module.c", "binding/convert.c", "binding/dumpobj.c"]
+BINDING = ["binding/module.c", "binding/convert.c", "binding/dumpobj.c",
+           "binding/ipfobj.c"]
 BENCH = _sources("bench")
 
 COMMON = dict(

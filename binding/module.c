@@ -257,6 +257,27 @@ out:
     return result;
 }
 
+/* Where execute_pcap() puts fragments that leave reassembly after their
+ * own batch: their tag is their index in the capture. */
+struct replay_out {
+    uint8_t *data;
+    const uint32_t *offsets;
+    uint8_t *states;
+    size_t n;
+};
+
+static void
+replay_out(void *aux, uint64_t tag, uint8_t state, const uint8_t *frame,
+           uint32_t len)
+{
+    struct replay_out *ro = aux;
+
+    if (tag < ro->n && len <= ro->offsets[tag + 1] - ro->offsets[tag]) {
+        ro->states[tag] = state;
+        memcpy(ro->data + ro->offsets[tag], frame, len);
+    }
+}
+
 /* execute_pcap(path, action, batch=32, frames=False)
  *   -> states, or (states, frames, offsets) if 'frames' is true ('offsets'
  *      as bytes of native uint32, ready for pcap_write()). */
@@ -303,12 +324,20 @@ ct_execute_pcap(CtObject *self, PyObject *args, PyObject *kwargs)
             err = ENOMEM;
         }
     }
+    struct replay_out ro = { data, offsets, states, n };
     for (size_t i = 0; !err && i < n; i += batch) {
         struct ovsct_batch b = {
             .data = data, .size = size, .offsets = offsets + i,
-            .n = n - i < batch ? n - i : batch,
+            .n = n - i < batch ? n - i : batch, .tag_base = i,
         };
         err = ovsct_execute(ct, &b, &action, states + i);
+        ovsct_ipf_drain(ct, replay_out, &ro);
+    }
+    if (!err) {
+        /* The end of the capture: fragments of datagrams never completed
+         * leave now, as inv (their lists expire). */
+        ovsct_ipf_expire_all(ct);
+        ovsct_ipf_drain(ct, replay_out, &ro);
     }
     CT_END(self);
 
@@ -946,6 +975,20 @@ static PyMethodDef ct_methods[] = {
      "execute_pcap(path, action, batch=32, frames=False)\n\n"
      "-> states, or (states, frames, offsets) with the rewritten frames."},
     {"nconns", (PyCFunction) ct_nconns, METH_NOARGS, "nconns() -> int"},
+    {"ipf_set_enabled", (PyCFunction) ct_ipf_set_enabled, METH_VARARGS,
+     "ipf_set_enabled(v6, enabled)"},
+    {"ipf_set_min_frag", (PyCFunction) ct_ipf_set_min_frag, METH_VARARGS,
+     "ipf_set_min_frag(v6, size); ValueError below 400"},
+    {"ipf_set_max_nfrags", (PyCFunction) ct_ipf_set_max_nfrags, METH_O,
+     "ipf_set_max_nfrags(n); ValueError above 5000"},
+    {"ipf_status", (PyCFunction) ct_ipf_status, METH_NOARGS,
+     "ipf_status() -> dict"},
+    {"ipf_lists", (PyCFunction) ct_ipf_lists, METH_NOARGS,
+     "ipf_lists() -> list of OVS fragment list lines"},
+    {"ipf_drain", (PyCFunction) (void (*)(void)) ct_ipf_drain,
+     METH_VARARGS | METH_KEYWORDS,
+     "ipf_drain(expire_all=False) -> [(tag, state, frame)]\n\n"
+     "Fragments that left reassembly since the last drain."},
     {"set_zone_limit", (PyCFunction) ct_set_zone_limit, METH_VARARGS,
      "set_zone_limit(zone, limit); zone -1: default"},
     {"del_zone_limit", (PyCFunction) ct_del_zone_limit, METH_O,

@@ -100,7 +100,7 @@ ovsct_create(const struct ovsct_config *cfg, struct ovsct **ctp)
     ct_mutex_init(&ct->reclaim_lock);
     ct_mutex_init(&ct->slab_lock);
     ct_wake_init(&ct->wake);
-    if (ct_slab_init(ct)) {
+    if (ct_slab_init(ct) || ct_ipf_create(ct)) {
         ovsct_destroy(ct);
         return ENOMEM;
     }
@@ -127,6 +127,7 @@ ovsct_destroy(struct ovsct *ct)
         return;
     }
     ct_sweeper_stop(ct);
+    ct_ipf_destroy(ct);
     ovsct_flush(ct, NULL, NULL);
     ct_reclaim_all(ct);
     for (uint32_t i = 0; i < ct->n_buckets; i++) {

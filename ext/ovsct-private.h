@@ -36,7 +36,12 @@
  *   2. 'reclaim_lock' (a bulk flush takes it under every bucket lock);
  *   3. leaves, with or without the locks above, nothing taken under them:
  *      a connection's 'lock' (struct ct_spin), a thread's retire slot
- *      lock, 'slab_lock', 'cfg_lock'.
+ *      lock, 'slab_lock', 'cfg_lock';
+ *   4. the reassembly lock ('ipf->lock', ipf.c): a leaf taken with NO other
+ *      lock held, and nothing is taken under it.  A datagram completed by
+ *      reassembly is tracked (bucket locks) after that lock was released,
+ *      by the one call that completed it; the sweeper takes it between
+ *      bucket sweeps, never inside one.
  *
  * Removal
  * =======
@@ -65,6 +70,7 @@
 
 #include "ovsct.h"
 #include "ovsct-thread.h"
+#include "ipf.h"
 #include "packet.h"
 
 #define OVSCT_UNUSED__ __attribute__((unused))
@@ -358,6 +364,8 @@ struct ovsct {
     bool has_sweeper;
     atomic_bool stop;
     struct ct_wake wake;        /* The sweeper sleeps on it (sweep.c). */
+    /* IP fragment reassembly (ipf.c); created with the table. */
+    struct ct_ipf *ipf;
     _Atomic uint32_t sweep_cursor;      /* Next bucket to scan. */
     _Atomic uint64_t sweeps;
     _Atomic uint64_t sweep_scanned;
@@ -460,6 +468,10 @@ bool ct_table_empty(struct ovsct *);
 
 /* dump.c */
 void ct_tuple_from_key(const struct ct_key *, struct ovsct_tuple *);
+
+/* format.c: writes address 'a' (4 bytes for l3 4, else 16) as OVS prints
+ * it, NUL-terminated, into 'buf' (at least 46 bytes). */
+void ct_format_addr(char *buf, const uint8_t *a, uint8_t l3);
 
 /* slab.c */
 size_t ct_slab_obj_size(int cls);

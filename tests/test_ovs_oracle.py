@@ -104,7 +104,7 @@ def test_captures_present(s):
 def test_states_match_ovs(s, tid, capture, gold, batch):
     cset = SETS[s]
     want = golden_states(cset.gold / (gold + ".ovs-states"))
-    got, _ = run_capture(capture, batch)
+    got, _ = run_capture(capture, batch, cset.ipf)
     assert len(got) == len(want), "packet count"
     desc = _descriptions(cset)
     unknown, known = [], []
@@ -125,7 +125,7 @@ def test_states_match_ovs(s, tid, capture, gold, batch):
 def test_connections_match_ovs(s, tid, capture, gold, batch):
     want = sorted((SETS[s].gold / (gold + ".ovs-conns")).read_text()
                   .splitlines())
-    _, dump = run_capture(capture, batch)
+    _, dump = run_capture(capture, batch, SETS[s].ipf)
     got = sorted(dump.splitlines())
     if got == want:
         return

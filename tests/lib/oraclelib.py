@@ -40,6 +40,12 @@ class CaptureSet:
     # (file of tests/data, golden name): a capture holding the same frames
     # as another one, tested against its goldens.
     twins: tuple = ()
+    # Whether the engine reassembles fragments, as the oracle options say
+    # (--no-ipf: no).
+    ipf: bool = True
+    # Goldens per batch size: NAME.ovs-* hold batch 1, NAME.b32.ovs-*
+    # batch 32 (fragment reassembly depends on the batch boundaries).
+    per_batch: bool = False
 
     def own(self) -> list:
         """Stems of the set's own captures."""
@@ -80,7 +86,7 @@ SETS = {
     # vlan-limit 1, as ovs-vswitchd by default (ovs-ct-oracle.c).
     "other": CaptureSet(
         "other", DATA / "other", GEN / "other_pcaps.py",
-        ("--vlan-limit=1", "--no-ipf"), 8,
+        ("--vlan-limit=1", "--no-ipf"), 8, ipf=False,
         data_captures=("udp.pcap", "icmp.pcap", "other.pcap", "bad.pcap",
                        "sample.pcap", "tcp.pcap", "mixed.pcapng"),
         twins=(("mixed-be.pcapng", "mixed"),)),
@@ -109,14 +115,17 @@ def golden_states(path: Path) -> list:
             for line in path.read_text().splitlines()]
 
 
-def run_capture(path: Path, batch: int):
+def run_capture(path: Path, batch: int, ipf: bool = True):
     """(per-packet flag names, dump text) of 'path' through ovsct, the way
-    the oracle ran it through OVS (ct(commit), zone 0, manual clock)."""
+    the oracle ran it through OVS (ct(commit), zone 0, manual clock;
+    fragment reassembly on unless 'ipf' is false)."""
     from ovsct.action import parse_ct_action
     from ovsct.engine import Conntrack
     from ovsct.format import ct_state_name
 
     with Conntrack(manual_clock=True, sweeper=False) as ct:
+        for v6 in (False, True):
+            ct.ipf_set_enabled(v6, ipf)
         states = ct.execute_pcap(str(path), parse_ct_action("ct(commit)"),
                                  batch=batch)
         return [ct_state_name(s) for s in states], ct.dump_text()
