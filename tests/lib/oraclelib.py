@@ -4,7 +4,9 @@ the test that holds ovsct to them (tests/test_ovs_oracle.py).
 
 A capture set is a folder of tests/data holding its own captures (written
 by a generator of tests/gen, described packet by packet in captures.txt),
-maybe captures of tests/data it also covers, and for every capture NAME:
+maybe captures of tests/data it also covers, and for every capture NAME
+(a set with per-batch goldens also has NAME.ovs-raw-b32, -states-b32 and
+-conns-b32 for batches of 32):
 
   NAME.ovs-raw     the per-packet lines of the oracle, unchanged
                    ("<n>: <flags>", OVS's format_flags() order)
@@ -43,9 +45,18 @@ class CaptureSet:
     # Whether the engine reassembles fragments, as the oracle options say
     # (--no-ipf: no).
     ipf: bool = True
-    # Goldens per batch size: NAME.ovs-* hold batch 1, NAME.b32.ovs-*
-    # batch 32 (fragment reassembly depends on the batch boundaries).
+    # Goldens per batch size: NAME.ovs-* hold batch 1, NAME.ovs-*-b32
+    # batch 32 (with reassembly, states depend on the batch boundaries).
     per_batch: bool = False
+
+    def golden(self, gold: str, kind: str, batch: int = 1) -> Path:
+        """The golden file of 'kind' (raw, states, conns) for 'batch'."""
+        suffix = "-b32" if self.per_batch and batch != 1 else ""
+        return self.gold / ("%s.ovs-%s%s" % (gold, kind, suffix))
+
+    def batches(self) -> tuple:
+        """The batch sizes with goldens of their own."""
+        return (1, 32) if self.per_batch else (1,)
 
     def own(self) -> list:
         """Stems of the set's own captures."""
@@ -90,6 +101,11 @@ SETS = {
         data_captures=("udp.pcap", "icmp.pcap", "other.pcap", "bad.pcap",
                        "sample.pcap", "tcp.pcap", "mixed.pcapng"),
         twins=(("mixed-be.pcapng", "mixed"),)),
+    # IP fragments through OVS's reassembly as configured by default
+    # (lib/ipf.c), each packet's final state by capture index
+    # (--by-index); goldens for batches of 1 and of 32.
+    "frag": CaptureSet("frag", DATA / "frag", GEN / "frag_pcaps.py",
+                       ("--vlan-limit=1", "--by-index"), 4, per_batch=True),
 }
 
 
