@@ -1,9 +1,9 @@
 """The tracker against real OVS, one capture set at a time (tcp: the TCP
 tracker; other: UDP, ICMP, other protocols, fragments without reassembly,
 VLANs and IPv6 extension headers; frag: IP fragments through reassembly,
-with goldens per batch size; tests/lib/oraclelib.py defines them).  Every capture
-with golden files goes through the engine with ct(commit) in zone 0, at
-batches of 1 and 32: each packet's ct_state must be what OVS 3.1's
+with goldens per batch size; tests/lib/oraclelib.py defines them).  Every
+capture with golden files goes through the engine with ct(commit) in zone
+0, at batches of 1 and 32: each packet's ct_state must be what OVS 3.1's
 conntrack gave it (NAME.ovs-states) and the connections left must print as
 OVS's dpctl/dump-conntrack printed them (NAME.ovs-conns).  The goldens come
 from tests/ovs_oracle/run_oracle.py; see the README of each set's folder

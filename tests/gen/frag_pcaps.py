@@ -57,9 +57,15 @@ def u6(sport, dport, n, src=A6, dst=B6):
     return udp(src, dst, sport, dport, bytes(i & 0xff for i in range(n)))
 
 
+def _adder(out):
+    def add(desc, frame):
+        out.append((desc, frame))
+    return add
+
+
 def frag_v4_udp():
     out = []
-    add = lambda d, f: out.append((d, f))
+    add = _adder(out)
     d1 = u4(50000, 9000, 2000)
     add("UDP A:50000 > B:9000 first fragment (1480 bytes)",
         frag4(A, B, 17, d1, 1, 0, 1480))
@@ -115,7 +121,7 @@ def frag_v4_udp():
 
 def frag_v4_icmp():
     out = []
-    add = lambda d, f: out.append((d, f))
+    add = _adder(out)
     req = icmp4(8, 0, echo(0x900, 1), bytes(2000))
     add("echo request A > B id 0x900 first fragment",
         frag4(A, B, 1, req, 20, 0, 1480))
@@ -146,7 +152,7 @@ def frag_v4_icmp():
 
 def frag_v6():
     out = []
-    add = lambda d, f: out.append((d, f))
+    add = _adder(out)
     d1 = u6(51000, 9000, 2000)
     add("UDP [A6]:51000 > [B6]:9000 first fragment (1448 bytes)",
         frag6(A6, B6, 17, d1, 0x100, 0, 1448))
@@ -189,7 +195,7 @@ def frag_batches():
     """Ordering: a datagram completed inside a batch of 32 is tracked after
     the batch's other packets, and fragments held across batches."""
     out = []
-    add = lambda d, f: out.append((d, f))
+    add = _adder(out)
     d1 = u4(52000, 9000, 2000)
     add("UDP A:52000 > B:9000 first fragment", frag4(A, B, 17, d1, 40, 0,
                                                      1480))

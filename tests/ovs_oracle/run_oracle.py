@@ -14,12 +14,12 @@ temporary file first (and each twin capture must hold the same frames).
 
 It refuses to write anything if a batch of 32 gives other states or
 connections than a batch of 1 (unless the set keeps goldens per batch:
-fragment reassembly makes the batch boundaries matter), or if OVS's unmodified harness (``ovstest
-test-conntrack pcap FILE 1``) disagrees on a packet for any reason other
-than the two ovs-ct-oracle.c documents: it crashes on captures holding IP
-fragments (so it is not run on the --by-index set), and with its
-vlan-limit of 2 it may differ from the first frame
-with two VLAN tags on.  (test-conntrack is only run with batches of 1: with
+fragment reassembly makes the batch boundaries matter), or if OVS's
+unmodified harness (``ovstest test-conntrack pcap FILE 1``) disagrees on
+a packet for any reason other than the two ovs-ct-oracle.c documents: it
+crashes on captures holding IP fragments (so it is not run on the
+--by-index set), and with its vlan-limit of 2 it may differ from the first
+frame with two VLAN tags on.  (test-conntrack is only run with batches of 1: with
 more it mislabels packets after an IPv4/IPv6 switch.)
 """
 
