@@ -19,8 +19,8 @@ unmodified harness (``ovstest test-conntrack pcap FILE 1``) disagrees on
 a packet for any reason other than the two ovs-ct-oracle.c documents: it
 crashes on captures holding IP fragments (so it is not run on the
 --by-index set), and with its vlan-limit of 2 it may differ from the first
-frame with two VLAN tags on.  (test-conntrack is only run with batches of 1: with
-more it mislabels packets after an IPv4/IPv6 switch.)
+frame with two VLAN tags on.  (test-conntrack is only run with batches of
+1: with more it mislabels packets after an IPv4/IPv6 switch.)
 """
 
 import os
