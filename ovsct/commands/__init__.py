@@ -11,6 +11,7 @@ and the man pages) uses COMMANDS.  The package is split by job:
     show.py      dump-conntrack, ct-stats-show, ct-bkts
     flush.py     flush-conntrack and its grammar (-> one FlushFilter)
     settings.py  maxconns, nconns, TCP sequence checking, sweep interval
+    ipf.py       IP fragment reassembly settings and status
     limits.py    zone limits
     tp.py        ct/*-zone-tp timeout policies
     replay.py    ct/replay
@@ -29,7 +30,7 @@ the table can be imported without the C extension).
 
 from __future__ import annotations
 
-from ovsct.commands import (coverage, dpctl, flush, limits, replay,
+from ovsct.commands import (coverage, dpctl, flush, ipf, limits, replay,
                             settings, show, tp)
 from ovsct.commands.dpctl import DATAPATH, DATAPATH_ALIASES
 from ovsct.commands.table import (UNBOUNDED, Command, CommandError, Context,
@@ -57,6 +58,11 @@ COMMANDS: list[Command] = build([
     limits.ct_get_limits,
     settings.ct_get_sweep_interval,
     settings.ct_set_sweep_interval,
+    ipf.ipf_set_enabled,
+    ipf.ipf_set_disabled,
+    ipf.ipf_set_min_frag,
+    ipf.ipf_set_max_nfrags,
+    ipf.ipf_get_status,
     dpctl.list_commands,
     tp.add_zone_tp,
     tp.del_zone_tp,
