@@ -27,8 +27,8 @@
  *    which prints from its own copy of the batch, reads freed packets and
  *    crashes on any capture holding a fragment.  With it disabled
  *    conntrack sees each fragment and marks it invalid (extract_l3_ipv4()
- *    and extract_l3_ipv6() in lib/conntrack.c refuse fragments): the
- *    behaviour ovsct copies, as it has no reassembly.
+ *    and extract_l3_ipv6() in lib/conntrack.c refuse fragments), as
+ *    ovsct does with reassembly disabled (the "other" set's runs).
  *
  *  - --by-index runs the capture with fragment reassembly as OVS
  *    configures it (lib/ipf.c, on for v4 and v6 by default) and prints
