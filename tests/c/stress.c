@@ -721,7 +721,10 @@ phase_frags(int scale)
 {
     struct ovsct_config cfg = { .n_buckets = 16, .manual_clock = true,
                                 .start_ms = START_MS };
-    struct frag_run r = { .n = FRAG_DATAGRAMS * scale };
+    /* At most 2 * 2400 fragments held at once: within the largest
+     * max-nfrags (set below), so that none is refused. */
+    struct frag_run r = { .n = FRAG_DATAGRAMS * scale < 2400
+                               ? FRAG_DATAGRAMS * scale : 2400 };
     struct frag_sender s[2] = { { &r, false }, { &r, true } };
     struct ovsct_ipf_status st;
     pthread_t t[3];
@@ -729,6 +732,8 @@ phase_frags(int scale)
 
     EXPECT(!ovsct_create(&cfg, &r.ct), "create");
     ovsct_set_sweep_interval(r.ct, 1);
+    EXPECT(!ovsct_ipf_set_max_nfrags(r.ct, OVSCT_IPF_MAX_NFRAGS_UBOUND),
+           "max-nfrags");
     r.final = calloc((size_t) 2 * r.n, sizeof *r.final);
     pthread_create(&t[2], NULL, frag_drain_thread, &r);
     for (int i = 0; i < 2; i++) {
