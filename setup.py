@@ -2,7 +2,7 @@
 
     ovsct._engine   the engine (ext/*.c), the frame I/O (dpio/*.c) and the
                     binding (binding/module.c, convert.c, dumpobj.c,
-                    events.c)
+                    events.c, ipfobj.c)
     ovsct._bench    the benchmark driver (bench/*.c) with its own copy of
                     the engine (ext/*.c), binding/bench.c and convert.c
 
@@ -32,7 +32,7 @@ def _headers(*folders):
 ENGINE = _sources("ext")
 DPIO = _sources("dpio")
 BINDING = ["binding/module.c", "binding/convert.c", "binding/dumpobj.c",
-           "binding/events.c"]
+           "binding/events.c", "binding/ipfobj.c"]
 BENCH = _sources("bench")
 
 COMMON = dict(

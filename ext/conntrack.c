@@ -27,6 +27,8 @@ struct exec_ctx {
     int64_t now;
     int64_t reserved;           /* Unused admission reservation. */
     int64_t reserved_total;     /* Reservation taken for the batch. */
+    struct ct_ipf_call *ipf;    /* Reassembly of this call, or NULL when
+                                 * reassembly is idle (ipf.c). */
 };
 
 /* Connections. */
@@ -725,7 +727,11 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
                                    : batch->offsets[k + 1] - batch->offsets[k];
 
         if (!ct_parse(frame, len, &pkts[i])) {
-            states[i] = OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
+            /* Hook: a fragment may be held by reassembly (state 0,
+             * OVSCT_STATE_HELD, not processed below: its 'valid' is
+             * false). */
+            states[i] = x->ipf ? ct_ipf_offer(ct, x->ipf, k, frame, len)
+                               : OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
             continue;
         }
         states[i] = 0;
@@ -734,7 +740,7 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
         __builtin_prefetch(&ct->buckets[ct_bucket_of(ct, hashes[i])], 1);
     }
     for (size_t i = 0; i < m; i++) {
-        if (!states[i]) {
+        if (pkts[i].valid) {
             const struct ct_slot *s;
 
             s = slot_hint(&ct->buckets[ct_bucket_of(ct, hashes[i])],
@@ -745,7 +751,7 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
         }
     }
     for (size_t i = 0; i < m; i++) {
-        if (!states[i]) {
+        if (pkts[i].valid) {
             size_t k = base + i;
             uint32_t cap = batch->offsets[k + 1] - batch->offsets[k];
             uint32_t len = batch->lens ? batch->lens[k] : cap;
@@ -761,10 +767,50 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
     return invalid;
 }
 
+/* Hook: tracks the datagrams reassembly completed during this call, after
+ * the call's other frames (OVS appends them to the batch), and gives their
+ * fragments their state (ipf.c). */
+static size_t
+execute_reassembled(struct ovsct *ct, struct exec_ctx *x,
+                    const struct ovsct_batch *batch, uint8_t *states)
+{
+    size_t invalid = 0;
+
+    while (x->ipf->done) {
+        struct ct_ipf_done *d = x->ipf->done;
+        uint8_t state = OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
+        struct ct_pkt pkt;
+
+        x->ipf->done = d->next;
+        if (ct_parse(d->frame, d->len, &pkt)) {
+            /* The datagram goes through process_one() as any frame, the
+             * ALG hooks included; it has no room to grow (cap = len), so
+             * an FTP address in a NATed payload is not rewritten (as a
+             * frame without 'lens'): ct_ipf_finish() copies the rewritten
+             * bytes back to the fragments at their own offsets, so the
+             * datagram's length must not change. */
+            uint32_t len = d->len;
+
+            pkt.key.zone = x->action->zone;
+            state = process_one(ct, x, d->frame, &len, d->len, &pkt,
+                                ct_key_hash(ct, &pkt.key));
+        }
+        ct_ipf_finish(ct, x->ipf, d, state, batch->data, batch->offsets,
+                      states);
+    }
+    x->ipf->done_tail = &x->ipf->done;
+    ct_ipf_call_end(ct, x->ipf);
+    for (size_t i = 0; i < batch->n; i++) {
+        invalid += (states[i] & OVSCT_CS_INVALID) != 0;
+    }
+    return invalid;
+}
+
 int
 ovsct_execute(struct ovsct *ct, const struct ovsct_batch *batch,
               const struct ovsct_action *action, uint8_t *states)
 {
+    struct ct_ipf_call ipf;
     struct exec_ctx x;
     struct ct_tstat *st;
     struct ct_tp *tp;
@@ -794,6 +840,11 @@ ovsct_execute(struct ovsct *ct, const struct ovsct_batch *batch,
     tp = atomic_load_explicit(&ct->zone_tp[action->zone],
                               memory_order_acquire);
     x.tp = tp ? tp->v : ovsct_tp_defaults;
+    x.ipf = NULL;
+    if (ct_ipf_active(ct)) {
+        ct_ipf_call_init(ct, &ipf, action->zone, batch->tag_base, x.now);
+        x.ipf = &ipf;
+    }
 
     if (action->commit) {
         ct_slab_prepare(ct);    /* Memory faults now, before any lock. */
@@ -816,6 +867,9 @@ ovsct_execute(struct ovsct *ct, const struct ovsct_batch *batch,
         size_t m = batch->n - base < CT_CHUNK ? batch->n - base : CT_CHUNK;
 
         invalid += execute_chunk(ct, &x, batch, base, m, states + base);
+    }
+    if (x.ipf) {
+        invalid = execute_reassembled(ct, &x, batch, states);
     }
     if (x.reserved_total) {
         atomic_fetch_sub(&ct->n_conns, x.reserved);

@@ -55,6 +55,13 @@ ovsct_tcp_state_coalesce(uint8_t orig, uint8_t reply)
 #define OVSCT_TCPF_N 6
 extern const char *const ovsct_tcp_flag_names[8];
 
+/* Fragment list states as OVS's ipf-get-status -m prints them (lib/ipf.c
+ * ipf_state_name[], enum ipf_list_state order: "unused", "reassemble
+ * fail", "other frag", "first frag", "last frag", "first/last frag",
+ * "complete"). */
+#define OVSCT_IPF_N_STATES 7
+extern const char *const ovsct_ipf_state_names[OVSCT_IPF_N_STATES];
+
 /* Protocol name by IP protocol number as OVS prints it ("tcp", "icmpv6",
  * ...), or NULL for a protocol OVS prints as a number. */
 const char *ovsct_proto_name(uint8_t proto);

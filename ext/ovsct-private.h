@@ -40,7 +40,7 @@
  *   4. leaves, with or without the locks above, nothing taken under them:
  *      a connection's 'lock' (struct ct_spin), a thread's retire slot
  *      lock, 'slab_lock', 'cfg_lock';
- *   4. the event ring's writer lock (events.c), a leaf too: taken with
+ *   5. the event ring's writer lock (events.c), a leaf too: taken with
  *      bucket locks held (NEW at link time, DESTROY at claim time) or
  *      with none (UPDATE), never with a connection's 'lock' held (the
  *      entry is copied first), and nothing is taken under it.  It cannot
@@ -51,6 +51,11 @@
  *      check each slot's sequence stamp before and after (a seqlock), so
  *      a writer never waits for a reader.  'ev_sub_lock' (subscribe and
  *      unsubscribe only) is taken with no other lock held.
+ *   6. the reassembly lock ('ipf->lock', ipf.c): a leaf taken with NO other
+ *      lock held, and nothing is taken under it.  A datagram completed by
+ *      reassembly is tracked (bucket locks) after that lock was released,
+ *      by the one call that completed it; the sweeper takes it between
+ *      bucket sweeps, never inside one.
  *
  * Removal
  * =======
@@ -109,6 +114,7 @@
 
 #include "ovsct.h"
 #include "ovsct-thread.h"
+#include "ipf.h"
 #include "packet.h"
 
 #define OVSCT_UNUSED__ __attribute__((unused))
@@ -465,6 +471,8 @@ struct ovsct {
     bool has_sweeper;
     atomic_bool stop;
     struct ct_wake wake;        /* The sweeper sleeps on it (sweep.c). */
+    /* IP fragment reassembly (ipf.c); created with the table. */
+    struct ct_ipf *ipf;
     _Atomic uint32_t sweep_cursor;      /* Next bucket to scan. */
     _Atomic uint64_t sweeps;
     _Atomic uint64_t sweep_scanned;
@@ -581,6 +589,10 @@ ct_events_on(const struct ovsct *ct)
 void ct_event_conn(struct ovsct *, struct ct_conn *, int type);
 void ct_events_init(struct ovsct *, uint32_t ring_size);
 void ct_events_destroy(struct ovsct *);
+
+/* format.c: writes address 'a' (4 bytes for l3 4, else 16) as OVS prints
+ * it, NUL-terminated, into 'buf' (at least 46 bytes). */
+void ct_format_addr(char *buf, const uint8_t *a, uint8_t l3);
 
 /* slab.c */
 size_t ct_slab_obj_size(int cls);
