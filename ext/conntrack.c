@@ -52,7 +52,11 @@ conn_alloc(struct ovsct *ct, const struct ct_key *key,
     if (!c) {
         return NULL;
     }
-    memset(c, 0, ct_slab_obj_size(ext));
+    if (ext) {
+        memset(c, 0, ct_slab_obj_size(ext));
+    } else {
+        memset(c, 0, sizeof *c);        /* Constant size: inline stores. */
+    }
     c->key = *key;
     c->ext = ext;
     ct_spin_init(&c->lock);
@@ -399,24 +403,23 @@ nat_packet(struct ct_conn *c, int dir, uint8_t *frame, uint32_t len,
  * ct(). */
 static uint8_t
 process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
-            uint32_t len, const struct ct_pkt *pkt_, uint32_t hash)
+            uint32_t len, const struct ct_pkt *pkt, uint32_t hash)
 {
     const struct ovsct_action *a = x->action;
-    const struct ct_pkt pkt = *pkt_;
     struct ct_bucket *b = &ct->buckets[ct_bucket_of(ct, hash)];
     struct ct_conn *c = NULL;
     uint8_t state = OVSCT_CS_TRACKED;
     int dir = 0;
 
     ct_bucket_lock(ct, b);
-    c = ct_map_find(ct, b, hash, &pkt.key, x->now, &dir);
-    if (!c && a->commit && !pkt.icmp_related
+    c = ct_map_find(ct, b, hash, &pkt->key, x->now, &dir);
+    if (!c && a->commit && !pkt->icmp_related
         && a->nat.kind != OVSCT_CS_SRC_NAT && a->nat.kind != OVSCT_CS_DST_NAT
-        && valid_new(&pkt)) {
+        && valid_new(pkt)) {
         /* The common new connection: look up and insert under one hold.
          * If this fails (limits, memory), the general path below tries
          * again, reaping expired entries first. */
-        c = conn_create_locked(ct, x, &pkt, hash, b);
+        c = conn_create_locked(ct, x, pkt, hash, b);
         if (c) {
             ct_mutex_unlock(&b->lock);
             apply_mark_labels(c, a);
@@ -425,14 +428,14 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
     }
     ct_mutex_unlock(&b->lock);
 
-    if (pkt.icmp_related) {
+    if (pkt->icmp_related) {
         /* ICMP errors never create or update a connection. */
         if (!c) {
             return OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
         }
         state |= OVSCT_CS_RELATED | (dir ? OVSCT_CS_REPLY_DIR : 0);
         if (c->nat && a->nat.kind) {
-            state |= nat_packet(c, dir, frame, len, &pkt);
+            state |= nat_packet(c, dir, frame, len, pkt);
         }
         apply_mark_labels(c, a);
         return state;
@@ -445,7 +448,7 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
         c = NULL;
     }
     if (c) {
-        switch (conn_update(ct, c, dir, &pkt, x)) {
+        switch (conn_update(ct, c, dir, pkt, x)) {
         case CT_UPDATE_VALID:
             state |= OVSCT_CS_ESTABLISHED | (dir ? OVSCT_CS_REPLY_DIR : 0);
             break;
@@ -464,19 +467,19 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
         bool created;
         enum admit_res refused;
 
-        if (!valid_new(&pkt)) {
+        if (!valid_new(pkt)) {
             return OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
         }
         state = OVSCT_CS_TRACKED | OVSCT_CS_NEW;
         if (!a->commit) {
             return state;
         }
-        c = conn_create(ct, x, &pkt, hash, &dir, &created, &refused);
+        c = conn_create(ct, x, pkt, hash, &dir, &created, &refused);
         if (!c && refused != ADMIT_OK) {
             /* Counts are exact: expired entries must not hold the table
              * full.  Reap them (at most once per engine ms) and retry. */
             ct_reap_all(ct, false);
-            c = conn_create(ct, x, &pkt, hash, &dir, &created, &refused);
+            c = conn_create(ct, x, pkt, hash, &dir, &created, &refused);
             if (!c) {
                 struct ct_tstat *st = ct_my_stat(ct);
 
@@ -488,7 +491,7 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
             /* Another thread created it first: this packet is one more
              * packet of that connection. */
             state = OVSCT_CS_TRACKED;
-            switch (conn_update(ct, c, dir, &pkt, x)) {
+            switch (conn_update(ct, c, dir, pkt, x)) {
             case CT_UPDATE_VALID:
                 state |= OVSCT_CS_ESTABLISHED
                          | (dir ? OVSCT_CS_REPLY_DIR : 0);
@@ -503,7 +506,7 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
     }
     if (c) {
         if (c->nat && a->nat.kind) {
-            state |= nat_packet(c, dir, frame, len, &pkt);
+            state |= nat_packet(c, dir, frame, len, pkt);
         }
         apply_mark_labels(c, a);
     }

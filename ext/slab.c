@@ -72,8 +72,8 @@ struct ct_magazine {
     void *objs[MAG_SIZE];
 };
 
-size_t
-ct_slab_obj_size(int cls)
+static inline size_t
+obj_size(int cls)
 {
     size_t size = sizeof(struct ct_conn);
 
@@ -88,6 +88,12 @@ ct_slab_obj_size(int cls)
         size += sizeof(struct ct_key);
     }
     return (size + 15) & ~(size_t) 15;     /* ct_ent_make() needs 16. */
+}
+
+size_t
+ct_slab_obj_size(int cls)
+{
+    return obj_size(cls);
 }
 
 /* Forgets 'c''s contents after a slab generation change: its pointers
@@ -273,11 +279,29 @@ ct_slab_alloc(struct ovsct *ct, int cls)
 {
     struct ct_slab_cache *c = &ct->slab_cache[ct_thread_slot()][cls];
     uint32_t gen = atomic_load_explicit(&ct->slab_gen, memory_order_acquire);
-    size_t size = ct_slab_obj_size(cls);
+    size_t size = obj_size(cls);
+    struct ct_magazine *m = c->loaded;
     void *o;
 
-    if (c->gen != gen) {
+    if (__builtin_expect(c->gen != gen, 0)) {
         cache_reset(c, gen);
+        m = NULL;
+    }
+    /* The two common cases inline: a loaded magazine with objects (a
+     * table in steady state), and carving with no magazine of this
+     * thread nor the depot holding any (a table filling up). */
+    if (m && m->n) {
+        o = m->objs[--m->n];
+        if (m->n) {
+            __builtin_prefetch(m->objs[m->n - 1], 1);
+        }
+        return o;
+    }
+    if (!(c->prev && c->prev->n) && c->carve + size <= c->carve_end
+        && !depot_hint(ct, cls)) {
+        o = c->carve;
+        c->carve += size;
+        return o;
     }
     o = cache_pop(ct, c, cls);
     if (o) {
