@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 
 #include "ovsct-private.h"
 
@@ -70,11 +73,56 @@ ct_key_hash(const struct ovsct *ct, const struct ct_key *key)
 
 /* Locks. */
 
+#if CT_BUCKET_LOCK_KIND == 3
+/* Spins before sleeping: a bucket lock is held for a few hundred ns, far
+ * less than a sleep and a wake-up cost. */
+#define CT_FUTEX_SPINS 100
+
+static long
+futex(_Atomic uint32_t *word, int op, uint32_t val)
+{
+    return syscall(SYS_futex, (uint32_t *) word, op | FUTEX_PRIVATE_FLAG,
+                   val, NULL, NULL, 0);
+}
+
+/* The contended lock of CT_BUCKET_LOCK_KIND 3 (ovsct-thread.h). */
+void
+ct_futex_lock_slow__(_Atomic uint32_t *word)
+{
+    for (int i = 0; i < CT_FUTEX_SPINS; i++) {
+        uint32_t expected = 0;
+
+        if (atomic_load_explicit(word, memory_order_relaxed) == 0
+            && atomic_compare_exchange_weak_explicit(word, &expected, 1,
+                                                     memory_order_acquire,
+                                                     memory_order_relaxed)) {
+            return;
+        }
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    /* From here on the word says 2 while we may sleep, so that the
+     * holder's unlock wakes someone. */
+    while (atomic_exchange_explicit(word, 2, memory_order_acquire) != 0) {
+        futex(word, FUTEX_WAIT, 2);
+    }
+}
+
+void
+ct_futex_wake__(_Atomic uint32_t *word)
+{
+    futex(word, FUTEX_WAKE, 1);
+}
+#endif
+
 void
 ct_mutex_init(struct ct_mutex *m)
 {
 #if CT_BUCKET_LOCK_KIND == 2
     atomic_init(&m->held, 0);
+#elif CT_BUCKET_LOCK_KIND == 3
+    atomic_init(&m->word, 0);
 #else
     pthread_mutexattr_t attr;
 
@@ -90,7 +138,7 @@ ct_mutex_init(struct ct_mutex *m)
 void
 ct_mutex_destroy(struct ct_mutex *m)
 {
-#if CT_BUCKET_LOCK_KIND != 2
+#if CT_BUCKET_LOCK_KIND < 2
     pthread_mutex_destroy(&m->m);
 #else
     (void) m;
