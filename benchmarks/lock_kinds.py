@@ -3,7 +3,7 @@
 
 The lock kind is a compile-time choice (-DCT_BUCKET_LOCK_KIND=0/1/2/3,
 ext/ovsct-thread.h).  This script builds benchmarks/bench_main.c (the C
-benchmark driver without Python) with every ext/*.c and bench/*.c three
+benchmark driver without Python) with every ext/*.c and bench/*.c four
 times, at -O2 like setup.py, into build/bench/, then runs phases with each
 build, the kinds interleaved within each repetition, and prints the best
 and the median of each figure.
