@@ -219,10 +219,10 @@ conn_insert__(struct ovsct *ct, struct exec_ctx *x, struct ct_conn *c,
         *refused = ar;
         return LINK_REFUSED;
     }
-    c->node[0].hash = hash;
-    c->node[0].bucket = (uint32_t) (b - ct->buckets);
-    c->node[1].hash = rhash;
-    c->node[1].bucket = (uint32_t) (rb - ct->buckets);
+    c->hash = hash;
+    if (ct_conn_two_slots(c)) {
+        ct_conn_nat_ext(c)->rhash = rhash;
+    }
     c->gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
     atomic_store_explicit(&c->n_linked, ct_conn_two_slots(c) ? 2 : 1,
                           memory_order_relaxed);

@@ -48,7 +48,7 @@ entry_fill(struct ovsct *ct, struct ct_conn *c, struct ovsct_entry *e)
     ct_conn_key(c, 1, &rkey);
     ct_tuple_from_key(&rkey, &e->reply);
     e->zone = c->key.zone;
-    e->bucket = c->node[0].bucket;
+    e->bucket = ct_bucket_of(ct, c->hash);
     e->nat = c->nat;
     e->expiration = atomic_load_explicit(&c->expiration,
                                          memory_order_relaxed);

@@ -85,7 +85,7 @@ obj_size(int cls)
         size += 2 * sizeof(struct ct_tcp_peer);
     }
     if (cls & CT_EXT_NAT) {
-        size += sizeof(struct ct_key);
+        size += sizeof(struct ct_nat_ext);
     }
     return (size + 15) & ~(size_t) 15;     /* ct_ent_make() needs 16. */
 }

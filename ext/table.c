@@ -265,7 +265,7 @@ ct_conn_claim(struct ovsct *ct, struct ct_conn *c)
         return false;
     }
     ct_count_add(ct, c->key.zone, -1);
-    atomic_fetch_sub_explicit(&ct->buckets[c->node[0].bucket].n_live, 1,
+    atomic_fetch_sub_explicit(&ct_conn_bucket(ct, c, 0)->n_live, 1,
                               memory_order_relaxed);
     st = ct_my_stat(ct);
     ct_stat_inc(&st->removed);
@@ -452,7 +452,7 @@ ct_map_unlink(struct ovsct *ct, struct ct_bucket *b, struct ct_conn *c,
               int dir)
 {
     uint32_t want = ent_make(ct, c, dir);
-    uint32_t hash = c->node[dir].hash;
+    uint32_t hash = ct_conn_hash(c, dir);
 
     if (!b->slots) {
         return;
@@ -476,7 +476,7 @@ void
 ct_remove_locked(struct ovsct *ct, struct ct_bucket *b, struct ct_conn *c,
                  int dir)
 {
-    struct ct_bucket *ob = &ct->buckets[c->node[!dir].bucket];
+    struct ct_bucket *ob = ct_conn_bucket(ct, c, !dir);
 
     if (ct_conn_claim(ct, c)
         && atomic_load_explicit(&c->expiration, memory_order_relaxed)
@@ -506,8 +506,8 @@ ct_remove_locked(struct ovsct *ct, struct ct_bucket *b, struct ct_conn *c,
 bool
 ct_conn_kill(struct ovsct *ct, struct ct_conn *c)
 {
-    struct ct_bucket *b0 = &ct->buckets[c->node[0].bucket];
-    struct ct_bucket *b1 = &ct->buckets[c->node[1].bucket];
+    struct ct_bucket *b0 = ct_conn_bucket(ct, c, 0);
+    struct ct_bucket *b1 = ct_conn_bucket(ct, c, 1);
     bool claimed;
 
     ct_double_lock(ct, b0, b1);
