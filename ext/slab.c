@@ -301,6 +301,10 @@ ct_slab_alloc(struct ovsct *ct, int cls)
         && !depot_hint(ct, cls)) {
         o = c->carve;
         c->carve += size;
+        /* The objects after it come next, in order: fetch their lines
+         * now, so that their first writes (under a bucket lock) do not
+         * wait for memory. */
+        __builtin_prefetch(c->carve + 2 * size, 1);
         return o;
     }
     o = cache_pop(ct, c, cls);
