@@ -11,8 +11,8 @@
  *     (fg_endpoint() in bench/framegen.h: 10.x.y.z:sport -> 192.168.0.1:
  *     5000, UDP), so no frame is built or parsed;
  *   - hash: the engine's own key hash (ct_key_hash(), ext/table.c);
- *   - memory: 96-byte objects (the size of a plain struct ct_conn) carved
- *     in order from 2 MiB slabs, each faulted in with one
+ *   - memory: objects of the size of a plain struct ct_conn (80 bytes)
+ *     carved in order from 2 MiB slabs, each faulted in with one
  *     MADV_POPULATE_WRITE as the engine's slab.c does; the key is copied
  *     into the object;
  *   - table: one open-addressing array (linear probing) of 12-byte slots
@@ -42,7 +42,7 @@
 #include "probes.h"
 
 #define BATCH 32
-#define OBJ_SIZE 96
+#define OBJ_SIZE sizeof(struct ct_conn)
 #define SLAB_SIZE (2 * 1024 * 1024)
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
