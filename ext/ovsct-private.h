@@ -272,6 +272,9 @@ struct ct_slab_cache {
     char *carve;                /* Uncarved rest of the current slab. */
     char *carve_end;
 };
+/* Faulted-in slabs the sweeper keeps ready for spares (slab.c
+ * ct_slab_refill()). */
+#define CT_SLAB_POOL 3
 /* A thread slot's spare slab (slab.c ct_slab_prepare()). */
 struct ct_slab_spare {
     void *mem;                  /* 2 MiB, faulted in, or NULL. */
@@ -374,6 +377,8 @@ struct ovsct {
     /* Connection memory (slab.c). */
     struct ct_slab_cache slab_cache[CT_MAX_THREADS][CT_SLAB_CLASSES];
     struct ct_slab_spare slab_spare[CT_MAX_THREADS];
+    _Atomic uint32_t slab_pool_taken;   /* Spares wanted since the
+                                         * sweeper last filled the pool. */
     struct ct_mutex slab_lock;  /* Guards 'arenas', 'region_used' and the
                                  * depot. */
     char *region;               /* CT_REGION_SIZE bytes reserved. */
@@ -381,6 +386,12 @@ struct ovsct {
     struct arena *arenas CT_GUARDED;
     struct ct_magazine *depot_full[CT_SLAB_CLASSES] CT_GUARDED;
     struct ct_magazine *depot_empty CT_GUARDED;
+    void *slab_pool[CT_SLAB_POOL] CT_GUARDED;    /* 'slab_lock': faulted-in
+                                                 * slabs of generation
+                                                 * 'slab_pool_gen', for
+                                                 * spares (slab.c). */
+    uint32_t slab_pool_n CT_GUARDED;
+    uint32_t slab_pool_gen CT_GUARDED;
     _Atomic uint32_t slab_gen;
 
     /* Sweeper (sweep.c). */
@@ -498,6 +509,7 @@ void ct_slab_free(struct ovsct *, void *, int cls);
 size_t ct_slab_release(struct ovsct *);
 int ct_slab_init(struct ovsct *);
 void ct_slab_prepare(struct ovsct *);
+void ct_slab_refill(struct ovsct *);
 void *ct_block_alloc(struct ovsct *, size_t size);
 void ct_block_free(struct ovsct *, void *, size_t size);
 void ct_slab_destroy(struct ovsct *);

@@ -156,19 +156,66 @@ out:
  * a faulted-in spare slab, so that a slab needed under a bucket lock
  * costs no page faults there (populating 2 MiB takes a few hundred
  * microseconds, which another thread waiting for that bucket would sleep
- * through). */
+ * through).  The spare comes from the pool the sweeper fills, so that
+ * the packet thread does not spend its time in the kernel clearing
+ * pages, or is faulted in here when the pool is empty (no sweeper, or
+ * it fell behind). */
 void
 ct_slab_prepare(struct ovsct *ct)
 {
     struct ct_slab_spare *sp = &ct->slab_spare[ct_thread_slot()];
     uint32_t gen = atomic_load_explicit(&ct->slab_gen, memory_order_acquire);
+    void *mem = NULL;
 
     if (sp->mem && sp->gen == gen) {
         return;
     }
     /* A spare of an old generation was unmapped with its arena. */
-    sp->mem = slab_memory(ct, SLAB_MIN_SIZE, gen);
+    ct_mutex_lock(&ct->slab_lock);
+    if (ct->slab_pool_n && ct->slab_pool_gen == gen) {
+        mem = ct->slab_pool[--ct->slab_pool_n];
+    }
+    ct_mutex_unlock(&ct->slab_lock);
+    atomic_fetch_add_explicit(&ct->slab_pool_taken, 1, memory_order_relaxed);
+    sp->mem = mem ? mem : slab_memory(ct, SLAB_MIN_SIZE, gen);
     sp->gen = gen;
+}
+
+/* Called by the sweeper on each wake-up: if spares were wanted since the
+ * last call, fills the pool again (faulting the slabs in on the
+ * sweeper's time).  Nothing is kept ready for a table nobody inserts
+ * into, and a flush's release empties the pool. */
+void
+ct_slab_refill(struct ovsct *ct)
+{
+    uint32_t gen = atomic_load_explicit(&ct->slab_gen, memory_order_acquire);
+
+    if (!atomic_exchange_explicit(&ct->slab_pool_taken, 0,
+                                  memory_order_relaxed)) {
+        return;
+    }
+    for (int i = 0; i < CT_SLAB_POOL; i++) {
+        bool full;
+        void *p;
+
+        ct_mutex_lock(&ct->slab_lock);
+        if (ct->slab_pool_gen != gen) {
+            ct->slab_pool_n = 0;        /* Old slabs go with their arenas. */
+            ct->slab_pool_gen = gen;
+        }
+        full = ct->slab_pool_n >= CT_SLAB_POOL;
+        ct_mutex_unlock(&ct->slab_lock);
+        if (full || !(p = slab_memory(ct, SLAB_MIN_SIZE, gen))) {
+            return;
+        }
+        ct_mutex_lock(&ct->slab_lock);
+        if (ct->slab_pool_gen == gen && ct->slab_pool_n < CT_SLAB_POOL) {
+            ct->slab_pool[ct->slab_pool_n++] = p;
+        }
+        /* Else a release or another filler came between: 'p' stays
+         * unused in its arena until the arena goes. */
+        ct_mutex_unlock(&ct->slab_lock);
+    }
 }
 
 /* Gives 'c' a new slab for class 'cls' to carve. */
@@ -403,6 +450,7 @@ ct_slab_release(struct ovsct *ct)
     }
     free_magazines(ct->depot_empty);
     ct->depot_empty = NULL;
+    ct->slab_pool_n = 0;        /* Old generation: released below. */
     for (a = ct->arenas; a; a = next) {
         next = a->next;
         if ((int32_t) (a->gen - old) <= 0) {
