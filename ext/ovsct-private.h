@@ -274,7 +274,7 @@ struct ct_slab_cache {
 };
 /* Faulted-in slabs the sweeper keeps ready for spares (slab.c
  * ct_slab_refill()). */
-#define CT_SLAB_POOL 3
+#define CT_SLAB_POOL 2
 /* A thread slot's spare slab (slab.c ct_slab_prepare()). */
 struct ct_slab_spare {
     void *mem;                  /* 2 MiB, faulted in, or NULL. */

@@ -115,14 +115,20 @@ slab_size(size_t obj_size)
 }
 
 /* Returns 'size' bytes (a multiple of 2 MiB) of generation 'gen' memory
- * for a slab, from the current arena or a new one. */
+ * for a slab, from the current arena or a new one.  With 'current_only',
+ * returns NULL if 'gen' is no longer the current generation (a release
+ * came between), so that no arena of an old generation is made for it. */
 static void *
-slab_memory(struct ovsct *ct, size_t size, uint32_t gen)
+slab_memory(struct ovsct *ct, size_t size, uint32_t gen, bool current_only)
 {
     struct arena *a;
     void *p = NULL;
 
     ct_mutex_lock(&ct->slab_lock);
+    if (current_only
+        && gen != atomic_load_explicit(&ct->slab_gen, memory_order_relaxed)) {
+        goto out;
+    }
     a = ct->arenas;
     if (!a || a->gen != gen || a->size - a->used < size) {
         size_t asize = size > ARENA_SIZE ? size : ARENA_SIZE;
@@ -177,7 +183,7 @@ ct_slab_prepare(struct ovsct *ct)
     }
     ct_mutex_unlock(&ct->slab_lock);
     atomic_fetch_add_explicit(&ct->slab_pool_taken, 1, memory_order_relaxed);
-    sp->mem = mem ? mem : slab_memory(ct, SLAB_MIN_SIZE, gen);
+    sp->mem = mem ? mem : slab_memory(ct, SLAB_MIN_SIZE, gen, false);
     sp->gen = gen;
 }
 
@@ -205,7 +211,7 @@ ct_slab_refill(struct ovsct *ct)
         }
         full = ct->slab_pool_n >= CT_SLAB_POOL;
         ct_mutex_unlock(&ct->slab_lock);
-        if (full || !(p = slab_memory(ct, SLAB_MIN_SIZE, gen))) {
+        if (full || !(p = slab_memory(ct, SLAB_MIN_SIZE, gen, true))) {
             return;
         }
         ct_mutex_lock(&ct->slab_lock);
@@ -230,7 +236,7 @@ slab_new(struct ovsct *ct, struct ct_slab_cache *c, int cls)
         base = sp->mem;         /* Faulted in already, outside any lock. */
         sp->mem = NULL;
     } else {
-        base = slab_memory(ct, size, c->gen);
+        base = slab_memory(ct, size, c->gen, false);
     }
     if (!base) {
         return ENOMEM;
@@ -451,6 +457,9 @@ ct_slab_release(struct ovsct *ct)
     free_magazines(ct->depot_empty);
     ct->depot_empty = NULL;
     ct->slab_pool_n = 0;        /* Old generation: released below. */
+    /* Spares taken before the flush are no reason to fill the pool of an
+     * empty table again. */
+    atomic_store_explicit(&ct->slab_pool_taken, 0, memory_order_relaxed);
     for (a = ct->arenas; a; a = next) {
         next = a->next;
         if ((int32_t) (a->gen - old) <= 0) {
