@@ -63,7 +63,11 @@ conn_alloc(struct ovsct *ct, const struct ct_key *key,
     if (!c) {
         return NULL;
     }
-    memset(c, 0, ct_slab_obj_size(ext));
+    if (ext) {
+        memset(c, 0, ct_slab_obj_size(ext));
+    } else {
+        memset(c, 0, sizeof *c);        /* Constant size: inline stores. */
+    }
     c->key = *key;
     c->ext = ext;
     ct_spin_init(&c->lock);
@@ -288,10 +292,10 @@ conn_insert__(struct ovsct *ct, struct exec_ctx *x, struct ct_conn *c,
         *refused = ar;
         return LINK_REFUSED;
     }
-    c->node[0].hash = hash;
-    c->node[0].bucket = (uint32_t) (b - ct->buckets);
-    c->node[1].hash = rhash;
-    c->node[1].bucket = (uint32_t) (rb - ct->buckets);
+    c->hash = hash;
+    if (ct_conn_two_slots(c)) {
+        ct_conn_nat_ext(c)->rhash = rhash;
+    }
     c->gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
     if (x->action->set_mark || x->action->set_labels) {
         /* Not yet visible: set now, so that NEW carries them.  The
@@ -531,35 +535,35 @@ conn_related(struct ct_conn *c)
 }
 
 /* The packet path: one parsed frame ('pkt', key hash 'hash') through
- * ct().  The frame's length is '*len', its room 'cap' (ALG rewrites). */
+ * ct().  The frame's length is '*len', its room 'cap' (ALG rewrites).
+ * 'pkt' is the caller's and not copied: the FTP helper's edits update it
+ * (tcp_seq, tcp_ack, lengths), so it is not reused after the call. */
 static uint8_t
 process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
-            uint32_t *len, uint32_t cap, const struct ct_pkt *pkt_,
-            uint32_t hash)
+            uint32_t *len, uint32_t cap, struct ct_pkt *pkt, uint32_t hash)
 {
     const struct ovsct_action *a = x->action;
-    struct ct_pkt pkt = *pkt_;
     struct ct_bucket *b = &ct->buckets[ct_bucket_of(ct, hash)];
     struct ct_conn *c = NULL;
     uint8_t state = OVSCT_CS_TRACKED;
-    uint8_t ctl = alg_ctl_type(&pkt);
+    uint8_t ctl = alg_ctl_type(pkt);
     struct ct_alg_pkt ap = { .frame = frame, .len = len, .cap = cap,
-                             .pkt = &pkt, .nat = a->nat.kind != 0 };
+                             .pkt = pkt, .nat = a->nat.kind != 0 };
     bool invalid = false;
     int dir = 0;
 
     ct_bucket_lock(ct, b);
-    c = ct_map_find(ct, b, hash, &pkt.key, x->now, &dir);
-    if (!c && a->commit && !pkt.icmp_related
+    c = ct_map_find(ct, b, hash, &pkt->key, x->now, &dir);
+    if (!c && a->commit && !pkt->icmp_related
         && a->nat.kind != OVSCT_CS_SRC_NAT && a->nat.kind != OVSCT_CS_DST_NAT
         && !a->alg
         && !atomic_load_explicit(&ct->n_exp, memory_order_relaxed)
-        && valid_new(&pkt)) {
+        && valid_new(pkt)) {
         /* The common new connection: look up and insert under one hold.
          * If this fails (limits, memory), the general path below tries
          * again, reaping expired entries first.  Helpers and expected
          * connections take the general path. */
-        c = conn_create_locked(ct, x, &pkt, hash, b);
+        c = conn_create_locked(ct, x, pkt, hash, b);
         if (c) {
             ct_mutex_unlock(&b->lock);
             apply_mark_labels(ct, c, a);
@@ -568,14 +572,14 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
     }
     ct_mutex_unlock(&b->lock);
 
-    if (pkt.icmp_related) {
+    if (pkt->icmp_related) {
         /* ICMP errors never create or update a connection. */
         if (!c) {
             return OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
         }
         state |= OVSCT_CS_RELATED | (dir ? OVSCT_CS_REPLY_DIR : 0);
         if (c->nat && a->nat.kind) {
-            state |= nat_packet(c, dir, frame, *len, &pkt);
+            state |= nat_packet(c, dir, frame, *len, pkt);
         }
         apply_mark_labels(ct, c, a);
         return state;
@@ -600,7 +604,7 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
         if (conn_related(c)) {
             state |= OVSCT_CS_RELATED;
         }
-        switch (conn_update(ct, c, dir, &pkt, x)) {
+        switch (conn_update(ct, c, dir, pkt, x)) {
         case CT_UPDATE_VALID:
             state |= OVSCT_CS_ESTABLISHED | (dir ? OVSCT_CS_REPLY_DIR : 0);
             break;
@@ -627,24 +631,24 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
         bool expected;
         uint8_t helper;
 
-        if (!valid_new(&pkt)) {
+        if (!valid_new(pkt)) {
             return OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
         }
         /* A connection a control connection announced is related. */
-        expected = ct_exp_lookup(ct, &pkt.key, x->now, &exp);
+        expected = ct_exp_lookup(ct, &pkt->key, x->now, &exp);
         state = OVSCT_CS_TRACKED | OVSCT_CS_NEW
                 | (expected ? OVSCT_CS_RELATED : 0);
         if (!a->commit) {
             return state;
         }
         helper = verify_helper(a->alg, ctl);
-        c = conn_create(ct, x, &pkt, hash, &dir, &created, &refused, helper,
+        c = conn_create(ct, x, pkt, hash, &dir, &created, &refused, helper,
                         expected ? &exp : NULL);
         if (!c && refused != ADMIT_OK) {
             /* Counts are exact: expired entries must not hold the table
              * full.  Reap them (at most once per engine ms) and retry. */
             ct_reap_all(ct, false);
-            c = conn_create(ct, x, &pkt, hash, &dir, &created, &refused,
+            c = conn_create(ct, x, pkt, hash, &dir, &created, &refused,
                             helper, expected ? &exp : NULL);
             if (!c) {
                 struct ct_tstat *st = ct_my_stat(ct);
@@ -658,7 +662,7 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
              * packet of that connection. */
             state = OVSCT_CS_TRACKED
                     | (conn_related(c) ? OVSCT_CS_RELATED : 0);
-            switch (conn_update(ct, c, dir, &pkt, x)) {
+            switch (conn_update(ct, c, dir, pkt, x)) {
             case CT_UPDATE_VALID:
                 state |= OVSCT_CS_ESTABLISHED
                          | (dir ? OVSCT_CS_REPLY_DIR : 0);
@@ -678,7 +682,7 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
     }
     if (!invalid) {
         if (c->nat && a->nat.kind) {
-            state |= nat_packet(c, dir, frame, *len, &pkt);
+            state |= nat_packet(c, dir, frame, *len, pkt);
         }
         apply_mark_labels(ct, c, a);
     }

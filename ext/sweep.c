@@ -121,6 +121,7 @@ sweeper_main(void *ct_)
         struct timespec ts;
 
         ct_reclaim(ct);
+        ct_slab_refill(ct);
         if (busy) {
             continue;
         }

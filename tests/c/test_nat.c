@@ -246,7 +246,8 @@ run(struct ovsct *ct, const struct ovsct_action *a, struct fg_frame *f)
 {
     uint8_t *copy = malloc(f->len);
     uint32_t offsets[2] = { 0, (uint32_t) f->len };
-    struct ovsct_batch batch = { copy, f->len, offsets, 1 };
+    struct ovsct_batch batch = { .data = copy, .size = f->len,
+                                 .offsets = offsets, .n = 1 };
     uint8_t state = 0;
 
     memcpy(copy, f->b, f->len);
@@ -870,8 +871,9 @@ conc_thread(void *arg_)
         }
         offsets[m] = (uint32_t) (m * CONC_FRAME);
 
-        struct ovsct_batch batch = { data, (size_t) m * CONC_FRAME, offsets,
-                                     (size_t) m };
+        struct ovsct_batch batch = { .data = data,
+                                     .size = (size_t) m * CONC_FRAME,
+                                     .offsets = offsets, .n = (size_t) m };
         if (ovsct_execute(arg->ct, &batch, &a, states)) {
             arg->bad += m;
             continue;
