@@ -90,7 +90,8 @@ pytest: build
 c-checks: check-ext tsa asan tsan
 
 check-ext: build/c/check-ext.stamp
-build/c/check-ext.stamp: $(EXT_SRCS) $(DPIO_SRCS) $(BENCH_SRCS) $(EXT_HDRS)
+build/c/check-ext.stamp: $(EXT_SRCS) $(DPIO_SRCS) $(BENCH_SRCS) $(EXT_HDRS) \
+		benchmarks/floor.c
 	@mkdir -p build/c/obj
 	@bad=$$(grep -rl --include='*.[ch]' 'Python\.h' ext dpio bench tests/c \
 		benchmarks || true); \
@@ -106,6 +107,10 @@ build/c/check-ext.stamp: $(EXT_SRCS) $(DPIO_SRCS) $(BENCH_SRCS) $(EXT_HDRS)
 	@$(CC) $(CFLAGS_C) -Werror -O2 benchmarks/bench_main.c \
 		$(patsubst %.c,build/c/obj/%.o,$(notdir $(EXT_SRCS) $(BENCH_SRCS))) \
 		-o build/c/bench_main -lm
+	@echo "  LD floor (the bare hash+insert+lookup floor)"
+	@$(CC) $(CFLAGS_C) -Werror -O2 benchmarks/floor.c \
+		$(patsubst %.c,build/c/obj/%.o,$(notdir $(EXT_SRCS))) \
+		-o build/c/floor -lm
 	@touch $@
 
 tsa: build/c/tsa.stamp

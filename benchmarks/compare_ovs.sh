@@ -3,6 +3,7 @@
 # userspace conntrack, in the same run on the same machine, with ratios.
 #
 #   benchmarks/compare_ovs.sh [-n CONNS] [-b BATCH] [-t "1 2"] [-r REPEAT]
+#                             [-p "standard tcp"]
 #
 # Optional and slow the first time; never run in CI (it refuses when CI is
 # set).  First use, as root: installs Debian's openvswitch-source package
@@ -12,9 +13,10 @@
 # then links benchmarks/ovs_driver.c against it.  Later runs reuse the
 # cache.  Debian 12 ships OVS 3.1.
 #
-# Each repetition runs, for each thread count, the OVS driver and then
-# `ovsct bench standard --json` (this tree's build) with the same
-# connections, threads and batch size; the summary gives the best and the
+# Each repetition runs, for each phase (-p: "standard", the default,
+# and/or "tcp", the handshake/data/close mix in ns per packet) and thread
+# count, the OVS driver and then `ovsct bench PHASE --json` (this tree's
+# build) with the same connections, threads and batch size; the summary gives the best and the
 # median of the repetitions and the OVS/ovsct ratios of each.  Raw JSON
 # lines go to $OVSCT_OVS_CACHE/last-run.jsonl.
 set -eu
@@ -23,12 +25,14 @@ CONNS=1000000
 BATCH=32
 THREADS="1 2"
 REPEAT=1
-while getopts n:b:t:r:h opt; do
+PHASES=standard
+while getopts n:b:t:r:p:h opt; do
     case $opt in
     n) CONNS=$OPTARG ;;
     b) BATCH=$OPTARG ;;
     t) THREADS=$OPTARG ;;
     r) REPEAT=$OPTARG ;;
+    p) PHASES=$OPTARG ;;
     *) sed -n '2,20s/^# \{0,1\}//p' "$0"; exit 2 ;;
     esac
 done
@@ -104,11 +108,18 @@ OUT=$CACHE/last-run.jsonl
 : >"$OUT"
 i=0
 while [ "$i" -lt "$REPEAT" ]; do
-    for t in $THREADS; do
-        log "run $((i + 1))/$REPEAT: $CONNS conns, $t thread(s), batch $BATCH"
-        "$DRIVER" "$CONNS" "$t" "$BATCH" >>"$OUT"
-        ovsct_bench standard --conns "$CONNS" --threads "$t" \
-            --batch "$BATCH" --json >>"$OUT"
+    for p in $PHASES; do
+        for t in $THREADS; do
+            log "run $((i + 1))/$REPEAT: $p, $CONNS conns, $t thread(s)," \
+                "batch $BATCH"
+            if [ "$p" = tcp ]; then
+                "$DRIVER" "$CONNS" "$t" "$BATCH" tcp >>"$OUT"
+            else
+                "$DRIVER" "$CONNS" "$t" "$BATCH" >>"$OUT"
+            fi
+            ovsct_bench "$p" --conns "$CONNS" --threads "$t" \
+                --batch "$BATCH" --json >>"$OUT"
+        done
     done
     i=$((i + 1))
 done
@@ -123,7 +134,8 @@ import sys
 runs = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 groups = {}
 for r in runs:
-    groups.setdefault((r.get("engine", "ovsct"), r["threads"]), []).append(r)
+    groups.setdefault((r.get("engine", "ovsct"), r["threads"],
+                       r.get("phase", "standard")), []).append(r)
 
 
 def pick(key, k, how):
@@ -133,37 +145,44 @@ def pick(key, k, how):
     return vals[-1] if k.endswith("mpps") else vals[0]
 
 
+METRICS = {"standard": (("insert_ms", "ms"), ("lookup_ms", "ms"),
+                        ("flush_ms", "ms"), ("bytes_per_conn_rss", "B/conn")),
+           "tcp": (("ns_per_packet", "ns/pkt"),)}
+
+
 reps = max(len(v) for v in groups.values())
 print(f"OVS {sys.argv[2]} vs ovsct, {runs[0]['conns']:,} connections, "
       f"batch {runs[0]['batch']}, best and median of {reps}")
 rows = [("metric", "threads", "OVS best", "ovsct best", "ratio best",
          "OVS median", "ovsct median", "ratio median")]
 threads = sorted({k[1] for k in groups})
-for t in threads:
-    o, c = ("ovs", t), ("ovsct", t)
+for ph, t in sorted({(k[2], k[1]) for k in groups},
+                    key=lambda p: (p[0] != "standard", p)):
+    o, c = ("ovs", t, ph), ("ovsct", t, ph)
     if o not in groups or c not in groups:
         continue
-    for k, unit in (("insert_ms", "ms"), ("lookup_ms", "ms"),
-                    ("flush_ms", "ms"), ("bytes_per_conn_rss", "B/conn")):
-        row = [k, str(t)]
+    for k, unit in METRICS.get(ph, ()):
+        row = [k if ph == "standard" else ph + " " + k, str(t)]
         for how in ("best", "median"):
             ov, cv = pick(o, k, how), pick(c, k, how)
             ratio = ov / cv if cv > 0 else float("inf")
             row += [f"{ov:.1f} {unit}", f"{cv:.1f} {unit}", f"{ratio:.2f}x"]
         rows.append(tuple(row))
+one_key = ("ovsct", 1, "standard")
 for t in threads:
-    if t != 1 and ("ovsct", 1) in groups and ("ovsct", t) in groups:
+    if t != 1 and one_key in groups and ("ovsct", t, "standard") in groups:
         row = ["insert scaling", str(t)]
         for how in ("best", "median"):
-            one = pick(("ovsct", 1), "insert_ms", how)
-            row += ["", "", f"{one / pick(('ovsct', t), 'insert_ms', how):.2f}x"]
+            one = pick(one_key, "insert_ms", how)
+            tk = ("ovsct", t, "standard")
+            row += ["", "", f"{one / pick(tk, 'insert_ms', how):.2f}x"]
         rows.append(tuple(row))
 # Memory is compared by resident set: OVS mallocs its connections, ovsct
 # maps its own slabs, which malloc statistics do not see.
 widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
 for r in rows:
     print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-bad = sorted({f"{e} t={t}" for (e, t), rs in groups.items()
+bad = sorted({f"{e} {ph} t={t}" for (e, t, ph), rs in groups.items()
               for r in rs if not r.get("ok", True)})
 if bad:
     print("checks FAILED: " + ", ".join(bad))

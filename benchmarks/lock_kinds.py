@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Bucket lock kinds side by side: mutex, adaptive mutex, spinlock.
+"""Bucket lock kinds side by side: mutex, adaptive mutex, spinlock, futex.
 
-The lock kind is a compile-time choice (-DCT_BUCKET_LOCK_KIND=0/1/2,
+The lock kind is a compile-time choice (-DCT_BUCKET_LOCK_KIND=0/1/2/3,
 ext/ovsct-thread.h).  This script builds benchmarks/bench_main.c (the C
-benchmark driver without Python) with every ext/*.c and bench/*.c three
+benchmark driver without Python) with every ext/*.c and bench/*.c four
 times, at -O2 like setup.py, into build/bench/, then runs phases with each
 build, the kinds interleaved within each repetition, and prints the best
 and the median of each figure.
@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from benchlib import ROOT, aggregate, load, machine, write_json  # noqa: E402
 
-KINDS = {0: "mutex", 1: "adaptive", 2: "spinlock"}
+KINDS = {0: "mutex", 1: "adaptive", 2: "spinlock", 3: "futex"}
 
 
 def build(kind: int, outdir: str) -> str:

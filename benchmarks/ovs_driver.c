@@ -5,7 +5,7 @@
  * Built and run by benchmarks/compare_ovs.sh against an OVS source tree
  * ('config.h' and lib/.libs/libopenvswitch.a); not part of the package.
  *
- *     ovs_driver CONNS THREADS BATCH   -> one JSON object on stdout
+ *     ovs_driver CONNS THREADS BATCH [tcp]   -> one JSON object on stdout
  *
  * Same workload and same accounting as ovsct's driver: N distinct UDP/IPv4
  * connections (identical frames: connection i is 10.x.y.z:sport ->
@@ -19,6 +19,11 @@
  * OVS removes expired connections only from its own clean thread on the
  * real clock.  Memory: RSS and malloc in-use deltas over the insert
  * (bench/probes.h, as ovsct's driver measures them).
+ *
+ * With "tcp": the "tcp" phase of ovsct's driver instead, the full
+ * handshake/data/close mix of framegen.h (fg_tcp(), FG_TCP_STAGES frames
+ * per connection, each stage a batch through ct(commit)); reports ns per
+ * packet and counts invalid packets.
  */
 #include <config.h>
 
@@ -44,6 +49,7 @@ static struct conntrack *ct;
 static uint32_t n_conns, n_threads, batch_size;
 static struct ovs_barrier barrier;
 static long long ct_now;
+static bool tcp_mix;
 
 struct worker {
     uint32_t lo, hi;
@@ -70,13 +76,36 @@ worker_main(void *w_)
     struct dp_packet *pkts[NETDEV_MAX_BURST];
 
     for (uint32_t k = 0; k < batch_size; k++) {
-        pkts[k] = dp_packet_new(128);
+        pkts[k] = dp_packet_new(256);
         dp_packet_put_zeros(pkts[k], FG_FRAME_LEN);
     }
 
     ovs_barrier_block(&barrier);
     w->t_start = probe_now_ns();
-    for (uint32_t i = w->lo; i < w->hi;) {
+    for (uint32_t i = w->lo; tcp_mix && i < w->hi;) {
+        uint32_t n = MIN(batch_size, w->hi - i);
+
+        for (int s = 0; s < FG_TCP_STAGES; s++) {
+            dp_packet_batch_init(&batch);
+            for (uint32_t k = 0; k < n; k++) {
+                struct dp_packet *p = pkts[k];
+
+                dp_packet_set_size(p, fg_tcp(dp_packet_data(p), i + k, s));
+                pkt_metadata_init(&p->md, u32_to_odp(0));
+                dp_packet_reset_offsets(p);
+                p->l3_ofs = FG_IP_OFS;
+                p->l4_ofs = FG_L4_OFS;
+                dp_packet_batch_add(&batch, p);
+            }
+            conntrack_execute(ct, &batch, htons(ETH_TYPE_IP), false, true,
+                              0, NULL, NULL, 0, 0, NULL, NULL, ct_now, 0);
+            for (uint32_t k = 0; k < n; k++) {
+                w->n_unexpected += (pkts[k]->md.ct_state & CS_INVALID) != 0;
+            }
+        }
+        i += n;
+    }
+    for (uint32_t i = w->lo; !tcp_mix && i < w->hi;) {
         uint32_t n = MIN(batch_size, w->hi - i);
 
         dp_packet_batch_init(&batch);
@@ -133,10 +162,11 @@ main(int argc, char *argv[])
     uint64_t bad_insert = 0, bad_lookup = 0;
     uint32_t n_after_insert = 0, n_after_flush = 0;
 
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s CONNS THREADS BATCH\n", argv[0]);
+    if (argc != 4 && !(argc == 5 && !strcmp(argv[4], "tcp"))) {
+        fprintf(stderr, "usage: %s CONNS THREADS BATCH [tcp]\n", argv[0]);
         return 2;
     }
+    tcp_mix = argc == 5;
     n_conns = strtoul(argv[1], NULL, 0);
     n_threads = strtoul(argv[2], NULL, 0);
     batch_size = strtoul(argv[3], NULL, 0);
@@ -158,6 +188,22 @@ main(int argc, char *argv[])
         conntrack_set_maxconns(ct, n_conns);
     }
     ct_now = time_msec();
+
+    if (tcp_mix) {
+        uint64_t invalid = 0;
+        uint64_t ns = run_phase(ws, true, &invalid);
+        uint64_t packets = (uint64_t) n_conns * FG_TCP_STAGES;
+
+        printf("{\"phase\": \"tcp\", \"engine\": \"ovs\", "
+               "\"conns\": %"PRIu32", \"threads\": %"PRIu32", "
+               "\"batch\": %"PRIu32", \"packets\": %"PRIu64", "
+               "\"ms\": %.3f, \"ns_per_packet\": %.2f, "
+               "\"invalid\": %"PRIu64", \"ok\": %s}\n",
+               n_conns, n_threads, batch_size, packets, ns / 1e6,
+               (double) ns / packets, invalid, invalid ? "false" : "true");
+        fflush(stdout);
+        _exit(invalid ? 1 : 0);
+    }
 
     struct probe_mem m0 = probe_mem_now();
     uint64_t insert_ns = run_phase(ws, true, &bad_insert);

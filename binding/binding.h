@@ -78,6 +78,14 @@ int conv_uint(PyObject *, unsigned long max, unsigned long *out);
 int conv_u8(PyObject *, void *out);
 int conv_u16(PyObject *, void *out);
 int conv_u32(PyObject *, void *out);
+
+/* ipfobj.c: Conntrack methods of IP fragment reassembly. */
+PyObject *ct_ipf_set_enabled(CtObject *, PyObject *args);
+PyObject *ct_ipf_set_min_frag(CtObject *, PyObject *args);
+PyObject *ct_ipf_set_max_nfrags(CtObject *, PyObject *arg);
+PyObject *ct_ipf_status(CtObject *, PyObject *);
+PyObject *ct_ipf_lists(CtObject *, PyObject *);
+PyObject *ct_ipf_drain(CtObject *, PyObject *args, PyObject *kwargs);
 int parse_opt_zone(PyObject *, uint16_t *zone, bool *has);
 int parse_zone(PyObject *, bool allow_default, int32_t *zone);
 int parse_addr(PyObject *, uint8_t addr[16], bool *has);

@@ -337,6 +337,21 @@ ct_dump_exp_text(CtObject *self, PyObject *args, PyObject *kwargs)
     return list;
 }
 
+/* A fragment that left reassembly after the group of frames it came in
+ * (replay.late): its state replaces OVSCT_STATE_HELD in 'aux', the
+ * bytearray of every state so far (owned by execute_pcap(), which holds
+ * no lock on it: nobody else sees it yet). */
+static void
+late_state(void *aux, uint64_t tag, uint8_t state,
+           const uint8_t *Py_UNUSED(frame), uint32_t Py_UNUSED(len))
+{
+    PyObject *all = aux;
+
+    if (tag < (uint64_t) PyByteArray_GET_SIZE(all)) {
+        PyByteArray_AS_STRING(all)[tag] = (char) state;
+    }
+}
+
 /* execute_pcap(path, action, batch=32, capture_clock=False, write=None,
  *              on_batch=None)
  *   -> bytes of the ct_states of every frame, or with 'on_batch' the number
@@ -351,7 +366,15 @@ ct_dump_exp_text(CtObject *self, PyObject *args, PyObject *kwargs)
  * for 'on_batch'.  With 'on_batch', input is read as a stream: a group
  * ends as soon as no more frames are ready without waiting ("-" is
  * standard input).  On a read error the frames before it have been run
- * (and given to 'on_batch'); the error is raised after them. */
+ * (and given to 'on_batch'); the error is raised after them.
+ *
+ * Each frame's reassembly tag is its index in the capture.  A fragment held
+ * by reassembly (OVSCT_STATE_HELD) that leaves within its group gets its
+ * final state and frame (as NAT rewrote its datagram) there; without
+ * 'on_batch' one that leaves later, or at the end of the capture (lists
+ * never completed expire then, their fragments as inv), gets its state in
+ * the result, but 'write' has written its frame as it came in.  With
+ * 'on_batch', it stays OVSCT_STATE_HELD in the states given. */
 static PyObject *
 ct_execute_pcap(CtObject *self, PyObject *args, PyObject *kwargs)
 {
@@ -428,6 +451,7 @@ ct_execute_pcap(CtObject *self, PyObject *args, PyObject *kwargs)
     struct ovsct_replay replay = {
         .ct = ct, .action = &action, .batch = batch,
         .capture_clock = capture_clock,
+        .late = stream ? NULL : late_state, .late_aux = all,
     };
     for (;;) {
         int read_err, write_err = 0;
@@ -475,6 +499,7 @@ ct_execute_pcap(CtObject *self, PyObject *args, PyObject *kwargs)
     }
 
     CT_BEGIN(self);
+    ovsct_replay_finish(&replay);
     err = ovsct_pcap_writer_close(writer);
     CT_END(self);
     writer = NULL;
@@ -1124,6 +1149,20 @@ static PyMethodDef ct_methods[] = {
     {"dump_exp_text", (PyCFunction) (void (*)(void)) ct_dump_exp_text,
      METH_VARARGS | METH_KEYWORDS,
      "dump_exp_text(zone=None) -> list[str]: ALG expectations"},
+    {"ipf_set_enabled", (PyCFunction) ct_ipf_set_enabled, METH_VARARGS,
+     "ipf_set_enabled(v6, enabled)"},
+    {"ipf_set_min_frag", (PyCFunction) ct_ipf_set_min_frag, METH_VARARGS,
+     "ipf_set_min_frag(v6, size); ValueError below 400"},
+    {"ipf_set_max_nfrags", (PyCFunction) ct_ipf_set_max_nfrags, METH_O,
+     "ipf_set_max_nfrags(n); ValueError above 5000"},
+    {"ipf_status", (PyCFunction) ct_ipf_status, METH_NOARGS,
+     "ipf_status() -> dict"},
+    {"ipf_lists", (PyCFunction) ct_ipf_lists, METH_NOARGS,
+     "ipf_lists() -> list of OVS fragment list lines"},
+    {"ipf_drain", (PyCFunction) (void (*)(void)) ct_ipf_drain,
+     METH_VARARGS | METH_KEYWORDS,
+     "ipf_drain(expire_all=False) -> [(tag, state, frame)]\n\n"
+     "Fragments that left reassembly since the last drain."},
     {"set_zone_limit", (PyCFunction) ct_set_zone_limit, METH_VARARGS,
      "set_zone_limit(zone, limit); zone -1: default"},
     {"del_zone_limit", (PyCFunction) ct_del_zone_limit, METH_O,

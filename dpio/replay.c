@@ -10,6 +10,8 @@
  */
 #include "replay.h"
 
+#include <string.h>
+
 int64_t
 ovsct_replay_ms(int64_t ts_ns)
 {
@@ -26,6 +28,27 @@ frame_ms(const struct ovsct_replay *r, const struct ovsct_pcap_frames *f,
     }
     int64_t ms = ovsct_replay_ms(f->ts_ns[i]);
     return r->started && ms < r->clock_ms ? r->clock_ms : ms;
+}
+
+/* A fragment that left reassembly: into the running call's frames if it is
+ * one of them, else to r->late. */
+static void
+replay_out(void *aux, uint64_t tag, uint8_t state, const uint8_t *frame,
+           uint32_t len)
+{
+    struct ovsct_replay *r = aux;
+    struct ovsct_pcap_frames *f = r->cur;
+
+    if (f && tag >= r->n_done && tag - r->n_done < f->n) {
+        size_t i = (size_t) (tag - r->n_done);
+
+        r->cur_states[i] = state;
+        if (len <= f->offsets[i + 1] - f->offsets[i]) {
+            memcpy(f->data + f->offsets[i], frame, len);
+        }
+    } else if (r->late) {
+        r->late(r->late_aux, tag, state, frame, len);
+    }
 }
 
 int
@@ -67,13 +90,25 @@ ovsct_replay_frames(struct ovsct_replay *r, struct ovsct_pcap_frames *f,
 
         struct ovsct_batch b = {
             .data = f->data, .size = f->size, .offsets = f->offsets + i,
-            .n = j - i,
+            .n = j - i, .tag_base = r->n_done + i,
         };
         int error = ovsct_execute(r->ct, &b, r->action, states + i);
         if (error) {
             return error;
         }
+        r->cur = f;
+        r->cur_states = states;
+        ovsct_ipf_drain(r->ct, replay_out, r);
+        r->cur = NULL;
         i = j;
     }
+    r->n_done += f->n;
     return 0;
+}
+
+void
+ovsct_replay_finish(struct ovsct_replay *r)
+{
+    ovsct_ipf_expire_all(r->ct);
+    ovsct_ipf_drain(r->ct, replay_out, r);
 }

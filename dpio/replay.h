@@ -16,7 +16,8 @@
 extern "C" {
 #endif
 
-/* One replay: set the first four fields, zero the rest. */
+/* One replay: set the first four fields (and 'late', 'late_aux' if
+ * wanted), zero the rest. */
 struct ovsct_replay {
     struct ovsct *ct;
     const struct ovsct_action *action;
@@ -24,11 +25,19 @@ struct ovsct_replay {
     bool capture_clock;         /* Drive the engine's manual clock with the
                                  * frames' time stamps; else leave the
                                  * clock alone. */
+    /* Gets the fragments that leave reassembly after the call of
+     * ovsct_replay_frames() that ran them (their tag: their index in the
+     * whole replay, counted from 0); NULL to drop them. */
+    ovsct_ipf_out_fn *late;
+    void *late_aux;
 
     /* State. */
     bool started;               /* The clock has been set once. */
     int64_t clock_ms;           /* Engine time set last. */
     int64_t swept_ms;           /* Engine time of the last sweep. */
+    uint64_t n_done;            /* Frames run by earlier calls. */
+    struct ovsct_pcap_frames *cur;  /* The frames of the running call. */
+    uint8_t *cur_states;
 };
 
 /* Runs the frames of 'f' through r->ct, writing one ct_state per frame to
@@ -39,9 +48,19 @@ struct ovsct_replay {
  * clock never goes back.  Each time the clock passes a sweep interval
  * (ovsct_get_sweep_interval()) since the last sweep, expired connections
  * are swept (ovsct_sweep_now()), as the sweeper thread would have on a
- * live clock.  Returns 0 or the errno of ovsct_execute(). */
+ * live clock.  Frame i's reassembly tag is its index in the whole
+ * replay: a fragment that reassembly holds (OVSCT_STATE_HELD) and that
+ * leaves during this call gets its final state in 'states' and its frame
+ * rewritten in 'f' as NAT rewrote its datagram; one that leaves during a
+ * later call, or at ovsct_replay_finish(), goes to r->late.  Returns 0 or
+ * the errno of ovsct_execute(). */
 int ovsct_replay_frames(struct ovsct_replay *, struct ovsct_pcap_frames *f,
                         uint8_t *states);
+
+/* The end of the replay: the lists of fragments never completed expire
+ * (ovsct_ipf_expire_all()), their fragments leave as inv through
+ * r->late. */
+void ovsct_replay_finish(struct ovsct_replay *);
 
 /* The engine time of capture time 'ts_ns' (ns since the epoch). */
 int64_t ovsct_replay_ms(int64_t ts_ns);

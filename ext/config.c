@@ -102,7 +102,7 @@ ovsct_create(const struct ovsct_config *cfg, struct ovsct **ctp)
     ct_mutex_init(&ct->slab_lock);
     ct_exp_init(ct);
     ct_wake_init(&ct->wake);
-    if (ct_slab_init(ct)) {
+    if (ct_slab_init(ct) || ct_ipf_create(ct)) {
         ovsct_destroy(ct);
         return ENOMEM;
     }
@@ -130,6 +130,7 @@ ovsct_destroy(struct ovsct *ct)
     }
     ct_sweeper_stop(ct);
     ct_events_destroy(ct);      /* No DESTROY events for the teardown. */
+    ct_ipf_destroy(ct);
     ovsct_flush(ct, NULL, NULL);
     ct_reclaim_all(ct);
     for (uint32_t i = 0; i < ct->n_buckets; i++) {

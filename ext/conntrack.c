@@ -27,6 +27,8 @@ struct exec_ctx {
     int64_t now;
     int64_t reserved;           /* Unused admission reservation. */
     int64_t reserved_total;     /* Reservation taken for the batch. */
+    struct ct_ipf_call *ipf;    /* Reassembly of this call, or NULL when
+                                 * reassembly is idle (ipf.c). */
 };
 
 /* Connections. */
@@ -61,7 +63,11 @@ conn_alloc(struct ovsct *ct, const struct ct_key *key,
     if (!c) {
         return NULL;
     }
-    memset(c, 0, ct_slab_obj_size(ext));
+    if (ext) {
+        memset(c, 0, ct_slab_obj_size(ext));
+    } else {
+        memset(c, 0, sizeof *c);        /* Constant size: inline stores. */
+    }
     c->key = *key;
     c->ext = ext;
     ct_spin_init(&c->lock);
@@ -286,10 +292,10 @@ conn_insert__(struct ovsct *ct, struct exec_ctx *x, struct ct_conn *c,
         *refused = ar;
         return LINK_REFUSED;
     }
-    c->node[0].hash = hash;
-    c->node[0].bucket = (uint32_t) (b - ct->buckets);
-    c->node[1].hash = rhash;
-    c->node[1].bucket = (uint32_t) (rb - ct->buckets);
+    c->hash = hash;
+    if (ct_conn_two_slots(c)) {
+        ct_conn_nat_ext(c)->rhash = rhash;
+    }
     c->gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
     if (x->action->set_mark || x->action->set_labels) {
         /* Not yet visible: set now, so that NEW carries them.  The
@@ -529,35 +535,35 @@ conn_related(struct ct_conn *c)
 }
 
 /* The packet path: one parsed frame ('pkt', key hash 'hash') through
- * ct().  The frame's length is '*len', its room 'cap' (ALG rewrites). */
+ * ct().  The frame's length is '*len', its room 'cap' (ALG rewrites).
+ * 'pkt' is the caller's and not copied: the FTP helper's edits update it
+ * (tcp_seq, tcp_ack, lengths), so it is not reused after the call. */
 static uint8_t
 process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
-            uint32_t *len, uint32_t cap, const struct ct_pkt *pkt_,
-            uint32_t hash)
+            uint32_t *len, uint32_t cap, struct ct_pkt *pkt, uint32_t hash)
 {
     const struct ovsct_action *a = x->action;
-    struct ct_pkt pkt = *pkt_;
     struct ct_bucket *b = &ct->buckets[ct_bucket_of(ct, hash)];
     struct ct_conn *c = NULL;
     uint8_t state = OVSCT_CS_TRACKED;
-    uint8_t ctl = alg_ctl_type(&pkt);
+    uint8_t ctl = alg_ctl_type(pkt);
     struct ct_alg_pkt ap = { .frame = frame, .len = len, .cap = cap,
-                             .pkt = &pkt, .nat = a->nat.kind != 0 };
+                             .pkt = pkt, .nat = a->nat.kind != 0 };
     bool invalid = false;
     int dir = 0;
 
     ct_bucket_lock(ct, b);
-    c = ct_map_find(ct, b, hash, &pkt.key, x->now, &dir);
-    if (!c && a->commit && !pkt.icmp_related
+    c = ct_map_find(ct, b, hash, &pkt->key, x->now, &dir);
+    if (!c && a->commit && !pkt->icmp_related
         && a->nat.kind != OVSCT_CS_SRC_NAT && a->nat.kind != OVSCT_CS_DST_NAT
         && !a->alg
         && !atomic_load_explicit(&ct->n_exp, memory_order_relaxed)
-        && valid_new(&pkt)) {
+        && valid_new(pkt)) {
         /* The common new connection: look up and insert under one hold.
          * If this fails (limits, memory), the general path below tries
          * again, reaping expired entries first.  Helpers and expected
          * connections take the general path. */
-        c = conn_create_locked(ct, x, &pkt, hash, b);
+        c = conn_create_locked(ct, x, pkt, hash, b);
         if (c) {
             ct_mutex_unlock(&b->lock);
             apply_mark_labels(ct, c, a);
@@ -566,14 +572,14 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
     }
     ct_mutex_unlock(&b->lock);
 
-    if (pkt.icmp_related) {
+    if (pkt->icmp_related) {
         /* ICMP errors never create or update a connection. */
         if (!c) {
             return OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
         }
         state |= OVSCT_CS_RELATED | (dir ? OVSCT_CS_REPLY_DIR : 0);
         if (c->nat && a->nat.kind) {
-            state |= nat_packet(c, dir, frame, *len, &pkt);
+            state |= nat_packet(c, dir, frame, *len, pkt);
         }
         apply_mark_labels(ct, c, a);
         return state;
@@ -598,7 +604,7 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
         if (conn_related(c)) {
             state |= OVSCT_CS_RELATED;
         }
-        switch (conn_update(ct, c, dir, &pkt, x)) {
+        switch (conn_update(ct, c, dir, pkt, x)) {
         case CT_UPDATE_VALID:
             state |= OVSCT_CS_ESTABLISHED | (dir ? OVSCT_CS_REPLY_DIR : 0);
             break;
@@ -625,24 +631,24 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
         bool expected;
         uint8_t helper;
 
-        if (!valid_new(&pkt)) {
+        if (!valid_new(pkt)) {
             return OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
         }
         /* A connection a control connection announced is related. */
-        expected = ct_exp_lookup(ct, &pkt.key, x->now, &exp);
+        expected = ct_exp_lookup(ct, &pkt->key, x->now, &exp);
         state = OVSCT_CS_TRACKED | OVSCT_CS_NEW
                 | (expected ? OVSCT_CS_RELATED : 0);
         if (!a->commit) {
             return state;
         }
         helper = verify_helper(a->alg, ctl);
-        c = conn_create(ct, x, &pkt, hash, &dir, &created, &refused, helper,
+        c = conn_create(ct, x, pkt, hash, &dir, &created, &refused, helper,
                         expected ? &exp : NULL);
         if (!c && refused != ADMIT_OK) {
             /* Counts are exact: expired entries must not hold the table
              * full.  Reap them (at most once per engine ms) and retry. */
             ct_reap_all(ct, false);
-            c = conn_create(ct, x, &pkt, hash, &dir, &created, &refused,
+            c = conn_create(ct, x, pkt, hash, &dir, &created, &refused,
                             helper, expected ? &exp : NULL);
             if (!c) {
                 struct ct_tstat *st = ct_my_stat(ct);
@@ -656,7 +662,7 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
              * packet of that connection. */
             state = OVSCT_CS_TRACKED
                     | (conn_related(c) ? OVSCT_CS_RELATED : 0);
-            switch (conn_update(ct, c, dir, &pkt, x)) {
+            switch (conn_update(ct, c, dir, pkt, x)) {
             case CT_UPDATE_VALID:
                 state |= OVSCT_CS_ESTABLISHED
                          | (dir ? OVSCT_CS_REPLY_DIR : 0);
@@ -676,7 +682,7 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
     }
     if (!invalid) {
         if (c->nat && a->nat.kind) {
-            state |= nat_packet(c, dir, frame, *len, &pkt);
+            state |= nat_packet(c, dir, frame, *len, pkt);
         }
         apply_mark_labels(ct, c, a);
     }
@@ -726,7 +732,11 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
 
         bool csum_ok = batch->l4_csum_ok && batch->l4_csum_ok[k];
         if (!ct_parse_csum(frame, len, csum_ok, &pkts[i])) {
-            states[i] = OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
+            /* Hook: a fragment may be held by reassembly (state 0,
+             * OVSCT_STATE_HELD, not processed below: its 'valid' is
+             * false). */
+            states[i] = x->ipf ? ct_ipf_offer(ct, x->ipf, k, frame, len)
+                               : OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
             continue;
         }
         states[i] = 0;
@@ -735,7 +745,7 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
         __builtin_prefetch(&ct->buckets[ct_bucket_of(ct, hashes[i])], 1);
     }
     for (size_t i = 0; i < m; i++) {
-        if (!states[i]) {
+        if (pkts[i].valid) {
             const struct ct_slot *s;
 
             s = slot_hint(&ct->buckets[ct_bucket_of(ct, hashes[i])],
@@ -746,7 +756,7 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
         }
     }
     for (size_t i = 0; i < m; i++) {
-        if (!states[i]) {
+        if (pkts[i].valid) {
             size_t k = base + i;
             uint32_t cap = batch->offsets[k + 1] - batch->offsets[k];
             uint32_t len = batch->lens ? batch->lens[k] : cap;
@@ -762,10 +772,50 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
     return invalid;
 }
 
+/* Hook: tracks the datagrams reassembly completed during this call, after
+ * the call's other frames (OVS appends them to the batch), and gives their
+ * fragments their state (ipf.c). */
+static size_t
+execute_reassembled(struct ovsct *ct, struct exec_ctx *x,
+                    const struct ovsct_batch *batch, uint8_t *states)
+{
+    size_t invalid = 0;
+
+    while (x->ipf->done) {
+        struct ct_ipf_done *d = x->ipf->done;
+        uint8_t state = OVSCT_CS_INVALID | OVSCT_CS_TRACKED;
+        struct ct_pkt pkt;
+
+        x->ipf->done = d->next;
+        if (ct_parse(d->frame, d->len, &pkt)) {
+            /* The datagram goes through process_one() as any frame, the
+             * ALG hooks included; it has no room to grow (cap = len), so
+             * an FTP address in a NATed payload is not rewritten (as a
+             * frame without 'lens'): ct_ipf_finish() copies the rewritten
+             * bytes back to the fragments at their own offsets, so the
+             * datagram's length must not change. */
+            uint32_t len = d->len;
+
+            pkt.key.zone = x->action->zone;
+            state = process_one(ct, x, d->frame, &len, d->len, &pkt,
+                                ct_key_hash(ct, &pkt.key));
+        }
+        ct_ipf_finish(ct, x->ipf, d, state, batch->data, batch->offsets,
+                      states);
+    }
+    x->ipf->done_tail = &x->ipf->done;
+    ct_ipf_call_end(ct, x->ipf);
+    for (size_t i = 0; i < batch->n; i++) {
+        invalid += (states[i] & OVSCT_CS_INVALID) != 0;
+    }
+    return invalid;
+}
+
 int
 ovsct_execute(struct ovsct *ct, const struct ovsct_batch *batch,
               const struct ovsct_action *action, uint8_t *states)
 {
+    struct ct_ipf_call ipf;
     struct exec_ctx x;
     struct ct_tstat *st;
     struct ct_tp *tp;
@@ -795,6 +845,11 @@ ovsct_execute(struct ovsct *ct, const struct ovsct_batch *batch,
     tp = atomic_load_explicit(&ct->zone_tp[action->zone],
                               memory_order_acquire);
     x.tp = tp ? tp->v : ovsct_tp_defaults;
+    x.ipf = NULL;
+    if (ct_ipf_active(ct)) {
+        ct_ipf_call_init(ct, &ipf, action->zone, batch->tag_base, x.now);
+        x.ipf = &ipf;
+    }
 
     if (action->commit) {
         ct_slab_prepare(ct);    /* Memory faults now, before any lock. */
@@ -817,6 +872,9 @@ ovsct_execute(struct ovsct *ct, const struct ovsct_batch *batch,
         size_t m = batch->n - base < CT_CHUNK ? batch->n - base : CT_CHUNK;
 
         invalid += execute_chunk(ct, &x, batch, base, m, states + base);
+    }
+    if (x.ipf) {
+        invalid = execute_reassembled(ct, &x, batch, states);
     }
     if (x.reserved_total) {
         atomic_fetch_sub(&ct->n_conns, x.reserved);

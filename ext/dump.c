@@ -41,7 +41,7 @@ ct_tuple_from_key(const struct ct_key *k, struct ovsct_tuple *t)
 /* Copies 'c' into '*e'.  Call with a bucket lock of 'c' held, or inside
  * an epoch (events.c). */
 void
-ct_entry_fill(struct ct_conn *c, struct ovsct_entry *e)
+ct_entry_fill(struct ovsct *ct, struct ct_conn *c, struct ovsct_entry *e)
 {
     struct ct_tcp_peer *tcp = ct_conn_tcp(c);
     struct ct_key rkey;
@@ -51,7 +51,7 @@ ct_entry_fill(struct ct_conn *c, struct ovsct_entry *e)
     ct_conn_key(c, 1, &rkey);
     ct_tuple_from_key(&rkey, &e->reply);
     e->zone = c->key.zone;
-    e->bucket = c->node[0].bucket;
+    e->bucket = ct_bucket_of(ct, c->hash);
     e->nat = c->nat;
     if (c->ext & CT_EXT_ALG) {
         struct ct_alg *alg = ct_conn_alg(c);
@@ -146,7 +146,7 @@ dump_refill(struct ovsct_dump *d)
         if (c && ct_conn_live(c, d->now, gen)
             && (!d->has_filter || !d->filter.has_zone
                 || c->key.zone == d->filter.zone)) {
-            ct_entry_fill(c, &d->buf[d->n]);
+            ct_entry_fill(ct, c, &d->buf[d->n]);
             d->n += !d->has_filter
                     || ovsct_filter_match(&d->filter, &d->buf[d->n]);
         }
@@ -221,7 +221,7 @@ ovsct_stats(struct ovsct *ct, const struct ovsct_filter *filter,
             if (filter) {
                 struct ovsct_entry e;
 
-                ct_entry_fill(c, &e);
+                ct_entry_fill(ct, c, &e);
                 if (!ovsct_filter_match(filter, &e)) {
                     continue;
                 }

@@ -211,7 +211,7 @@ ct_event_conn(struct ovsct *ct, struct ct_conn *c, int type)
     }
     memset(&e, 0, sizeof e);
     e.type = (uint8_t) type;
-    ct_entry_fill(c, &e.entry);
+    ct_entry_fill(ct, c, &e.entry);
     event_post(ev, &e);
 }
 

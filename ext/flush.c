@@ -210,26 +210,33 @@ ovsct_flush_tuple(struct ovsct *ct, uint16_t zone,
     return err;
 }
 
+struct filter_aux {
+    struct ovsct *ct;
+    const struct ovsct_filter *f;
+};
+
 /* Matches through the one filter matcher (filter.c), on the connection
  * as a dump would copy it.  Called with the bucket lock held. */
 static bool
-match_filter(const struct ct_conn *c, const void *aux)
+match_filter(const struct ct_conn *c, const void *aux_)
 {
+    const struct filter_aux *aux = aux_;
     struct ovsct_entry e;
 
-    ct_entry_fill((struct ct_conn *) c, &e);
-    return ovsct_filter_match(aux, &e);
+    ct_entry_fill(aux->ct, (struct ct_conn *) c, &e);
+    return ovsct_filter_match(aux->f, &e);
 }
 
 int
 ovsct_flush_filter(struct ovsct *ct, const struct ovsct_filter *f,
                    size_t *n_flushed)
 {
+    const struct filter_aux aux = { ct, f };
     int64_t now = ovsct_now(ct);
     size_t n = 0;
 
     for (uint32_t i = 0; i < ct->n_buckets; i++) {
-        n += flush_bucket(ct, &ct->buckets[i], now, match_filter, f);
+        n += flush_bucket(ct, &ct->buckets[i], now, match_filter, &aux);
     }
     ct_reclaim(ct);
     if (n_flushed) {

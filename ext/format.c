@@ -322,6 +322,14 @@ put_ipv4(char *p, const uint8_t *a)
     return put_u8(p, a[3]);
 }
 
+void
+ct_format_addr(char *buf, const uint8_t *a, uint8_t l3)
+{
+    char *p = l3 == 6 ? put_ipv6(buf, a) : put_ipv4(buf, a);
+
+    *p = '\0';
+}
+
 /* Writes the IPv6 address at 'a' exactly as glibc's inet_ntop() does
  * (which is what OVS's ipv6_format_addr() calls): groups in lower-case hex
  * without leading zeros; the longest run of two or more zero groups (the

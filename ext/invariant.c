@@ -117,14 +117,14 @@ node_linked(struct inv *v, const struct ct_conn *c, int dir)
 {
     struct ovsct *ct = v->ct;
     int sdir = ct_conn_two_slots(c) ? dir : 0;
-    const struct ct_node *n = &c->node[sdir];
-    const struct ct_bucket *b = &ct->buckets[n->bucket];
+    uint32_t hash = ct_conn_hash(c, sdir);
+    const struct ct_bucket *b = ct_conn_bucket(ct, c, sdir);
     uint32_t want = ct_ent_make(ct, c, sdir);
 
     if (!b->slots) {
         return false;
     }
-    for (uint32_t i = n->hash & b->mask; b->slots[i].ent;
+    for (uint32_t i = hash & b->mask; b->slots[i].ent;
          i = (i + 1) & b->mask) {
         if (b->slots[i].ent == want) {
             return true;
@@ -165,11 +165,12 @@ check_slot(struct inv *v, uint32_t bi, uint32_t i)
                         "connection (%s)", bi, i,
                         key_text(&key, kb, sizeof kb));
     }
-    if (c->node[dir].bucket != bi || c->node[dir].hash != s->hash) {
+    if (ct_conn_bucket(ct, c, dir) != b || ct_conn_hash(c, dir) != s->hash) {
         return inv_fail(v, "bucket %u slot %u: slot hash %#x, node %d "
                         "caches bucket %u hash %#x (%s)", bi, i, s->hash,
-                        dir, c->node[dir].bucket, c->node[dir].hash,
-                        key_text(&key, kb, sizeof kb));
+                        dir, (unsigned) (ct_conn_bucket(ct, c, dir)
+                                         - ct->buckets),
+                        ct_conn_hash(c, dir), key_text(&key, kb, sizeof kb));
     }
     h = ct_key_hash(ct, &key);
     if (h != s->hash || ct_bucket_of(ct, h) != bi) {

@@ -139,3 +139,7 @@ const char *const ovsct_tp_names[OVSCT_TP_N] = {
     [OVSCT_TP_ICMP_FIRST] = "icmp_first",
     [OVSCT_TP_ICMP_REPLY] = "icmp_reply",
 };
+const char *const ovsct_ipf_state_names[OVSCT_IPF_N_STATES] = {
+    "unused", "reassemble fail", "other frag", "first frag", "last frag",
+    "first/last frag", "complete",
+};

@@ -62,6 +62,13 @@ extern const char *const ovsct_tcp_flag_names[8];
 #define OVSCT_CT_STATUS_N 13
 extern const char *const ovsct_ct_status_names[OVSCT_CT_STATUS_N];
 
+/* Fragment list states as OVS's ipf-get-status -m prints them (lib/ipf.c
+ * ipf_state_name[], enum ipf_list_state order: "unused", "reassemble
+ * fail", "other frag", "first frag", "last frag", "first/last frag",
+ * "complete"). */
+#define OVSCT_IPF_N_STATES 7
+extern const char *const ovsct_ipf_state_names[OVSCT_IPF_N_STATES];
+
 /* Protocol name by IP protocol number as OVS prints it ("tcp", "icmpv6",
  * ...), or NULL for a protocol OVS prints as a number. */
 const char *ovsct_proto_name(uint8_t proto);

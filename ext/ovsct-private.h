@@ -19,7 +19,8 @@
  *
  * A connection has two nodes: [0] under its forward key and [1] under its
  * reverse key (the plain reverse of the forward key, or the NAT reverse
- * key).  Each node caches its hash and bucket index, so unlinking never
+ * key).  The connection caches the hash of each (ct_conn_hash()), which
+ * also names the bucket (ct_conn_bucket()), so unlinking never
  * rehashes.  The key hash is symmetric, so a plain connection's two keys
  * share a hash, a bucket and a home slot: one slot then stands for both
  * nodes (ct_conn_two_slots()), and creating the connection takes one
@@ -40,7 +41,7 @@
  *   4. leaves, with or without the locks above, nothing taken under them:
  *      a connection's 'lock' (struct ct_spin), a thread's retire slot
  *      lock, 'slab_lock', 'cfg_lock';
- *   4. the event ring's writer lock (events.c), a leaf too: taken with
+ *   5. the event ring's writer lock (events.c), a leaf too: taken with
  *      bucket locks held (NEW at link time, DESTROY at claim time) or
  *      with none (UPDATE), never with a connection's 'lock' held (the
  *      entry is copied first), and nothing is taken under it.  It cannot
@@ -51,6 +52,11 @@
  *      check each slot's sequence stamp before and after (a seqlock), so
  *      a writer never waits for a reader.  'ev_sub_lock' (subscribe and
  *      unsubscribe only) is taken with no other lock held.
+ *   6. the reassembly lock ('ipf->lock', ipf.c): a leaf taken with NO other
+ *      lock held, and nothing is taken under it.  A datagram completed by
+ *      reassembly is tracked (bucket locks) after that lock was released,
+ *      by the one call that completed it; the sweeper takes it between
+ *      bucket sweeps, never inside one.
  *
  * Removal
  * =======
@@ -109,18 +115,13 @@
 
 #include "ovsct.h"
 #include "ovsct-thread.h"
+#include "ipf.h"
 #include "packet.h"
 
 #define OVSCT_UNUSED__ __attribute__((unused))
 
 #define CT_MAX_THREADS 256      /* Threads that may use the engine at once. */
 #define CT_N_ZONES 65536
-
-/* Node: one of a connection's two ways into the table. */
-struct ct_node {
-    uint32_t hash;              /* Hash of the node's key. */
-    uint32_t bucket;            /* Index of the bucket that links it. */
-};
 
 /* Per-direction TCP peer record (pf's tcp_peer); allocated only for TCP
  * connections, guarded by the connection's 'lock'. */
@@ -146,8 +147,15 @@ enum ct_update_res {
 /* Connection extensions, in this order after the base struct. */
 enum {
     CT_EXT_TCP = 1 << 0,        /* struct ct_tcp_peer[2] follows. */
-    CT_EXT_NAT = 1 << 1,        /* struct ct_key (NAT reverse key). */
+    CT_EXT_NAT = 1 << 1,        /* struct ct_nat_ext. */
     CT_EXT_ALG = 1 << 2,        /* struct ct_alg. */
+};
+
+/* The NAT extension: the reverse key, which is not the plain reverse of
+ * the forward key, and its hash (node 1's). */
+struct ct_nat_ext {
+    struct ct_key rkey;
+    uint32_t rhash;
 };
 
 /* ALG state of a connection that has a helper or a parent (CT_EXT_ALG).
@@ -164,18 +172,26 @@ struct ct_alg {
 };
 
 /* A tracked connection.  Variable size: see 'ext'.  Members are ordered
- * for packing: 96 bytes on LP64 for a plain connection (slab.c). */
+ * for packing: 80 bytes on LP64 for a plain connection (slab.c; a
+ * multiple of 16 for ct_ent_make()).  A connection has two nodes, [0]
+ * under its forward key and [1] under its reverse key; ct_conn_hash()
+ * and ct_conn_bucket() give a node's hash and bucket. */
 struct ct_conn {
     /* Immutable once linked. */
     struct ct_key key;          /* Forward key (orig direction). */
-    struct ct_node node[2];     /* [0] forward, [1] reverse. */
+    uint32_t hash;              /* Hash of 'key': node 0's, and node 1's
+                                 * too unless NAT (the symmetric hash);
+                                 * a NAT node 1's is in struct
+                                 * ct_nat_ext. */
+
+    /* Guarded by 'lock'. */
+    uint32_t mark CT_GUARDED;
 
     /* Atomic. */
     _Atomic int64_t expiration; /* Engine ms; expired when <= now. */
 
     /* Guarded by 'lock'. */
     ovsct_u128 labels CT_GUARDED;
-    uint32_t mark CT_GUARDED;
 
     /* Immutable once linked. */
     uint8_t ext;                /* CT_EXT_*. */
@@ -230,13 +246,13 @@ ct_conn_alg(struct ct_conn *c)
         p += 2 * sizeof(struct ct_tcp_peer);
     }
     if (c->ext & CT_EXT_NAT) {
-        p += sizeof(struct ct_key);
+        p += sizeof(struct ct_nat_ext);
     }
     return (struct ct_alg *) p;
 }
 
-static inline const struct ct_key *
-ct_conn_nat_rkey(const struct ct_conn *c)
+static inline struct ct_nat_ext *
+ct_conn_nat_ext(const struct ct_conn *c)
 {
     const char *p = (const char *) (c + 1);
 
@@ -246,7 +262,23 @@ ct_conn_nat_rkey(const struct ct_conn *c)
     if (c->ext & CT_EXT_TCP) {
         p += 2 * sizeof(struct ct_tcp_peer);
     }
-    return (const struct ct_key *) p;
+    return (struct ct_nat_ext *) p;
+}
+
+static inline const struct ct_key *
+ct_conn_nat_rkey(const struct ct_conn *c)
+{
+    const struct ct_nat_ext *nx = ct_conn_nat_ext(c);
+
+    return nx ? &nx->rkey : NULL;
+}
+
+/* The hash of node 'dir' of 'c' (0: forward, 1: reverse). */
+static inline uint32_t
+ct_conn_hash(const struct ct_conn *c, int dir)
+{
+    return dir && (c->ext & CT_EXT_NAT) ? ct_conn_nat_ext(c)->rhash
+                                        : c->hash;
 }
 
 /* A map slot: the node's hash beside a 32-bit handle of the connection
@@ -288,6 +320,10 @@ struct ct_bucket {
                                  * nodes too. */
 } __attribute__((aligned(64)));
 
+/* The bucket that links node 'dir' of 'c'. */
+#define ct_conn_bucket(ct, c, dir) \
+    (&(ct)->buckets[ct_bucket_of(ct, ct_conn_hash(c, dir))])
+
 /* Sets 'b''s map with relaxed atomic stores: the packet path reads both
  * without the lock as a prefetch hint (conntrack.c slot_hint()). */
 static inline void
@@ -324,6 +360,9 @@ struct ct_slab_cache {
     char *carve;                /* Uncarved rest of the current slab. */
     char *carve_end;
 };
+/* Faulted-in slabs the sweeper keeps ready for spares (slab.c
+ * ct_slab_refill()). */
+#define CT_SLAB_POOL 2
 /* A thread slot's spare slab (slab.c ct_slab_prepare()). */
 struct ct_slab_spare {
     void *mem;                  /* 2 MiB, faulted in, or NULL. */
@@ -458,6 +497,8 @@ struct ovsct {
     /* Connection memory (slab.c). */
     struct ct_slab_cache slab_cache[CT_MAX_THREADS][CT_SLAB_CLASSES];
     struct ct_slab_spare slab_spare[CT_MAX_THREADS];
+    _Atomic uint32_t slab_pool_taken;   /* Spares wanted since the
+                                         * sweeper last filled the pool. */
     struct ct_mutex slab_lock;  /* Guards 'arenas', 'region_used' and the
                                  * depot. */
     char *region;               /* CT_REGION_SIZE bytes reserved. */
@@ -465,6 +506,12 @@ struct ovsct {
     struct arena *arenas CT_GUARDED;
     struct ct_magazine *depot_full[CT_SLAB_CLASSES] CT_GUARDED;
     struct ct_magazine *depot_empty CT_GUARDED;
+    void *slab_pool[CT_SLAB_POOL] CT_GUARDED;    /* 'slab_lock': faulted-in
+                                                 * slabs of generation
+                                                 * 'slab_pool_gen', for
+                                                 * spares (slab.c). */
+    uint32_t slab_pool_n CT_GUARDED;
+    uint32_t slab_pool_gen CT_GUARDED;
     _Atomic uint32_t slab_gen;
 
     /* ALG expectations (expect.c). */
@@ -476,6 +523,8 @@ struct ovsct {
     bool has_sweeper;
     atomic_bool stop;
     struct ct_wake wake;        /* The sweeper sleeps on it (sweep.c). */
+    /* IP fragment reassembly (ipf.c); created with the table. */
+    struct ct_ipf *ipf;
     _Atomic uint32_t sweep_cursor;      /* Next bucket to scan. */
     _Atomic uint64_t sweeps;
     _Atomic uint64_t sweep_scanned;
@@ -580,7 +629,8 @@ bool ct_table_empty(struct ovsct *);
 void ct_tuple_from_key(const struct ct_key *, struct ovsct_tuple *);
 /* Copies 'c' into '*e' as a dump does.  Call with a bucket lock of 'c'
  * held, or inside an epoch (events.c). */
-void ct_entry_fill(struct ct_conn *, struct ovsct_entry *);
+void ct_entry_fill(struct ovsct *, struct ct_conn *,
+                   struct ovsct_entry *);
 
 /* events.c: the hooks call ct_event_conn() only when ct_events_on(). */
 static inline bool
@@ -593,6 +643,10 @@ void ct_event_conn(struct ovsct *, struct ct_conn *, int type);
 void ct_events_init(struct ovsct *, uint32_t ring_size);
 void ct_events_destroy(struct ovsct *);
 
+/* format.c: writes address 'a' (4 bytes for l3 4, else 16) as OVS prints
+ * it, NUL-terminated, into 'buf' (at least 46 bytes). */
+void ct_format_addr(char *buf, const uint8_t *a, uint8_t l3);
+
 /* slab.c */
 size_t ct_slab_obj_size(int cls);
 void *ct_slab_alloc(struct ovsct *, int cls);
@@ -600,6 +654,7 @@ void ct_slab_free(struct ovsct *, void *, int cls);
 size_t ct_slab_release(struct ovsct *);
 int ct_slab_init(struct ovsct *);
 void ct_slab_prepare(struct ovsct *);
+void ct_slab_refill(struct ovsct *);
 void *ct_block_alloc(struct ovsct *, size_t size);
 void ct_block_free(struct ovsct *, void *, size_t size);
 void ct_slab_destroy(struct ovsct *);

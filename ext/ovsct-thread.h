@@ -12,7 +12,11 @@
  * chosen at build time with -DCT_BUCKET_LOCK_KIND=
  *     0  plain pthread mutex,
  *     1  adaptive pthread mutex (spins briefly before sleeping; default),
- *     2  spinlock (test-and-test-and-set on one atomic byte).
+ *     2  spinlock (test-and-test-and-set on one atomic byte),
+ *     3  futex mutex (Drepper's "Futexes Are Tricky" mutex 2: one 32-bit
+ *        word, 0 free, 1 held, 2 held with sleepers; the uncontended lock
+ *        and unlock are one atomic instruction each, inline; a waiter
+ *        spins briefly, then sleeps in the kernel; default).
  * docs/benchmarks.md records the measurements behind the default.
  * Per-connection state is guarded by 'struct ct_spin', a one-byte
  * spinlock: held for a few dozen instructions at most, never while taking
@@ -51,17 +55,23 @@
 #define CT_NO_THREAD_SAFETY_ANALYSIS CT_TSA(no_thread_safety_analysis)
 
 #ifndef CT_BUCKET_LOCK_KIND
-#define CT_BUCKET_LOCK_KIND 1
+#define CT_BUCKET_LOCK_KIND 3
 #endif
 
 /* A mutex that clang's analysis can follow. */
 struct CT_LOCKABLE ct_mutex {
 #if CT_BUCKET_LOCK_KIND == 2
     atomic_uchar held;
+#elif CT_BUCKET_LOCK_KIND == 3
+    _Atomic uint32_t word;      /* 0 free, 1 held, 2 held with sleepers. */
 #else
     pthread_mutex_t m;
 #endif
 };
+
+/* Kind 3's contended paths (table.c). */
+void ct_futex_lock_slow__(_Atomic uint32_t *word);
+void ct_futex_wake__(_Atomic uint32_t *word);
 
 /* A one-byte spinlock for per-connection state. */
 struct CT_LOCKABLE ct_spin {
@@ -93,6 +103,14 @@ ct_mutex_lock(struct ct_mutex *m)
     /* No analysis inside: this is the primitive the analysis trusts. */
 #if CT_BUCKET_LOCK_KIND == 2
     ct_spin_raw_lock__(&m->held);
+#elif CT_BUCKET_LOCK_KIND == 3
+    uint32_t expected = 0;
+
+    if (!atomic_compare_exchange_strong_explicit(&m->word, &expected, 1,
+                                                 memory_order_acquire,
+                                                 memory_order_relaxed)) {
+        ct_futex_lock_slow__(&m->word);
+    }
 #else
     pthread_mutex_lock(&m->m);
 #endif
@@ -105,6 +123,12 @@ ct_mutex_trylock(struct ct_mutex *m)
 #if CT_BUCKET_LOCK_KIND == 2
     return !atomic_load_explicit(&m->held, memory_order_relaxed)
            && !atomic_exchange_explicit(&m->held, 1, memory_order_acquire);
+#elif CT_BUCKET_LOCK_KIND == 3
+    uint32_t expected = 0;
+
+    return atomic_compare_exchange_strong_explicit(&m->word, &expected, 1,
+                                                   memory_order_acquire,
+                                                   memory_order_relaxed);
 #else
     return pthread_mutex_trylock(&m->m) == 0;
 #endif
@@ -116,6 +140,10 @@ ct_mutex_unlock(struct ct_mutex *m)
 {
 #if CT_BUCKET_LOCK_KIND == 2
     atomic_store_explicit(&m->held, 0, memory_order_release);
+#elif CT_BUCKET_LOCK_KIND == 3
+    if (atomic_exchange_explicit(&m->word, 0, memory_order_release) == 2) {
+        ct_futex_wake__(&m->word);
+    }
 #else
     pthread_mutex_unlock(&m->m);
 #endif

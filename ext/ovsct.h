@@ -230,7 +230,9 @@ struct ovsct_action {
 
 /* A batch of Ethernet frames: frame i is data[offsets[i] .. offsets[i+1]).
  * 'offsets' has n + 1 entries and must be non-decreasing within 'size'.
- * Frames may be rewritten in place by NAT.
+ * Frames may be rewritten in place by NAT.  Frame i's tag is tag_base + i:
+ * a fragment held by reassembly leaves later under its tag (see "IP
+ * fragments" below; a capture replay uses the capture index).
  *
  * 'lens', if not NULL, gives each frame's length (at most its slot,
  * offsets[i+1] - offsets[i]; the rest of the slot is room to grow): the
@@ -251,12 +253,15 @@ struct ovsct_batch {
      * (AF_PACKET's TP_STATUS_CSUM_VALID / TP_STATUS_CSUMNOTREADY, OVS's
      * "l4 checksum good" offload flag), so it is not checked. */
     const uint8_t *l4_csum_ok;
+    uint64_t tag_base;
 };
 
 /* Runs the ct() 'action' on every frame of 'batch' and writes each frame's
  * ct_state bits to states[i].  Malformed frames get OVSCT_CS_INVALID |
- * OVSCT_CS_TRACKED.  Returns EINVAL if the batch layout is inconsistent
- * (nothing is processed then), else 0. */
+ * OVSCT_CS_TRACKED.  An IP fragment that reassembly keeps gets
+ * OVSCT_STATE_HELD (0, a value no tracked frame has): it leaves later,
+ * through ovsct_ipf_drain().  Returns EINVAL if the batch layout is
+ * inconsistent (nothing is processed then), else 0. */
 int ovsct_execute(struct ovsct *, const struct ovsct_batch *batch,
                   const struct ovsct_action *action, uint8_t *states);
 
@@ -526,6 +531,60 @@ int ovsct_events_read(struct ovsct *, struct ovsct_events_cursor *cursor,
                       const struct ovsct_filter *filter,
                       struct ovsct_event *buf, size_t max, size_t *n,
                       uint64_t *lost);
+
+/* IP fragments (ipf.c), as OVS's lib/ipf.c: fragments of IPv4 and IPv6
+ * datagrams are held per (addresses, id, protocol, zone) list until the
+ * datagram is complete; it is then reassembled and tracked once, after the
+ * other frames of the ovsct_execute() call that completed it, and every
+ * fragment of it gets its ct_state (rewritten as NAT rewrote the
+ * datagram).  Fragments of that call get it in states[]; fragments held
+ * from earlier calls leave through ovsct_ipf_drain().  Duplicate,
+ * overlapping and too small fragments, and fragments refused (reassembly
+ * disabled for the family, max-nfrags reached, a finished list) are
+ * inv|trk.  A list not completed within 15 s expires: its fragments leave
+ * as inv (without trk); ovsct_ipf_expire_all() expires every list at once
+ * (the end of an offline capture).  Fragments nobody drains are dropped 10
+ * s after their list's expiry ("purged").  Defaults: enabled for both
+ * families, min-frag 1200 (v4) and 1280 (v6) bytes of IP packet, at most
+ * 1000 fragments held. */
+#define OVSCT_STATE_HELD 0
+enum ovsct_ipf_counter {
+    OVSCT_IPF_ACCEPTED,
+    OVSCT_IPF_COMPLETED,
+    OVSCT_IPF_EXPIRED,
+    OVSCT_IPF_TOO_SMALL,
+    OVSCT_IPF_OVERLAP,
+    OVSCT_IPF_PURGED,
+    OVSCT_IPF_N_COUNTERS
+};
+struct ovsct_ipf_status {
+    bool enabled[2];            /* [0] IPv4, [1] IPv6. */
+    uint32_t min_frag[2];
+    uint32_t max_nfrags;
+    uint32_t nfrag;             /* Fragments held now. */
+    uint64_t counters[2][OVSCT_IPF_N_COUNTERS];
+};
+#define OVSCT_IPF_MIN_FRAG_LBOUND 400
+#define OVSCT_IPF_MAX_NFRAGS_UBOUND 5000
+int ovsct_ipf_set_enabled(struct ovsct *, bool v6, bool enabled);
+/* EINVAL below OVSCT_IPF_MIN_FRAG_LBOUND. */
+int ovsct_ipf_set_min_frag(struct ovsct *, bool v6, uint32_t size);
+/* EINVAL above OVSCT_IPF_MAX_NFRAGS_UBOUND. */
+int ovsct_ipf_set_max_nfrags(struct ovsct *, uint32_t n);
+void ovsct_ipf_get_status(struct ovsct *, struct ovsct_ipf_status *);
+/* Calls 'fn' with one line per fragment list, in OVS's
+ * ipf_dump_create() text ("(src=...,state=first frag)"). */
+typedef void ovsct_ipf_line_fn(void *aux, const char *line);
+void ovsct_ipf_dump_lists(struct ovsct *, ovsct_ipf_line_fn *fn, void *aux);
+/* Takes the fragments that left reassembly since the last call: 'fn' gets
+ * each one's tag, final ct_state and bytes (valid during the call), in the
+ * order they left.  Any thread may drain; each fragment is given once.
+ * Returns how many. */
+typedef void ovsct_ipf_out_fn(void *aux, uint64_t tag, uint8_t state,
+                              const uint8_t *frame, uint32_t len);
+size_t ovsct_ipf_drain(struct ovsct *, ovsct_ipf_out_fn *fn, void *aux);
+/* Expires every incomplete list now (their fragments leave as inv). */
+void ovsct_ipf_expire_all(struct ovsct *);
 
 /* Returns freed memory to the OS where the allocator allows it. */
 void ovsct_trim(void);

@@ -193,9 +193,10 @@ ct_parse_csum(const uint8_t *frame, uint32_t len, bool csum_ok,
         }
 
         /* extract_l3_ipv4(): every fragment is invalid, the first one too
-         * (IP_IS_FRAGMENT() tests MF as well as the offset).  OVS only
-         * tracks fragments through its reassembly module, which we do not
-         * have.  The version nibble is not checked, as in OVS. */
+         * (IP_IS_FRAGMENT() tests MF as well as the offset).  Fragments
+         * reach the tracker through reassembly (ipf.c), which
+         * ovsct_execute() offers every frame refused here.  The version
+         * nibble is not checked, as in OVS. */
         if (!ipv4_extract(l3, tot_len, &pkt->key)) {
             return false;
         }

@@ -1119,10 +1119,12 @@ restore_conn(struct ovsct *ct, const struct persist_conn *rec,
     } else if (!restore_admit(ct, c->key.zone)) {
         res = REFUSED;
     } else {
-        c->node[0].hash = hash;
-        c->node[0].bucket = (uint32_t) (b - ct->buckets);
-        c->node[1].hash = rhash;
-        c->node[1].bucket = (uint32_t) (rb - ct->buckets);
+        /* The node hashes are cached as conntrack.c conn_insert__()
+         * caches them (the bucket follows from the hash). */
+        c->hash = hash;
+        if (c->ext & CT_EXT_NAT) {
+            ct_conn_nat_ext(c)->rhash = rhash;
+        }
         c->gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
         atomic_store_explicit(&c->n_linked, ct_conn_two_slots(c) ? 2 : 1,
                               memory_order_relaxed);

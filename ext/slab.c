@@ -72,8 +72,8 @@ struct ct_magazine {
     void *objs[MAG_SIZE];
 };
 
-size_t
-ct_slab_obj_size(int cls)
+static inline size_t
+obj_size(int cls)
 {
     size_t size = sizeof(struct ct_conn);
 
@@ -85,12 +85,18 @@ ct_slab_obj_size(int cls)
         size += 2 * sizeof(struct ct_tcp_peer);
     }
     if (cls & CT_EXT_NAT) {
-        size += sizeof(struct ct_key);
+        size += sizeof(struct ct_nat_ext);
     }
     if (cls & CT_EXT_ALG) {
         size += sizeof(struct ct_alg);
     }
     return (size + 15) & ~(size_t) 15;     /* ct_ent_make() needs 16. */
+}
+
+size_t
+ct_slab_obj_size(int cls)
+{
+    return obj_size(cls);
 }
 
 /* Forgets 'c''s contents after a slab generation change: its pointers
@@ -112,14 +118,20 @@ slab_size(size_t obj_size)
 }
 
 /* Returns 'size' bytes (a multiple of 2 MiB) of generation 'gen' memory
- * for a slab, from the current arena or a new one. */
+ * for a slab, from the current arena or a new one.  With 'current_only',
+ * returns NULL if 'gen' is no longer the current generation (a release
+ * came between), so that no arena of an old generation is made for it. */
 static void *
-slab_memory(struct ovsct *ct, size_t size, uint32_t gen)
+slab_memory(struct ovsct *ct, size_t size, uint32_t gen, bool current_only)
 {
     struct arena *a;
     void *p = NULL;
 
     ct_mutex_lock(&ct->slab_lock);
+    if (current_only
+        && gen != atomic_load_explicit(&ct->slab_gen, memory_order_relaxed)) {
+        goto out;
+    }
     a = ct->arenas;
     if (!a || a->gen != gen || a->size - a->used < size) {
         size_t asize = size > ARENA_SIZE ? size : ARENA_SIZE;
@@ -153,19 +165,66 @@ out:
  * a faulted-in spare slab, so that a slab needed under a bucket lock
  * costs no page faults there (populating 2 MiB takes a few hundred
  * microseconds, which another thread waiting for that bucket would sleep
- * through). */
+ * through).  The spare comes from the pool the sweeper fills, so that
+ * the packet thread does not spend its time in the kernel clearing
+ * pages, or is faulted in here when the pool is empty (no sweeper, or
+ * it fell behind). */
 void
 ct_slab_prepare(struct ovsct *ct)
 {
     struct ct_slab_spare *sp = &ct->slab_spare[ct_thread_slot()];
     uint32_t gen = atomic_load_explicit(&ct->slab_gen, memory_order_acquire);
+    void *mem = NULL;
 
     if (sp->mem && sp->gen == gen) {
         return;
     }
     /* A spare of an old generation was unmapped with its arena. */
-    sp->mem = slab_memory(ct, SLAB_MIN_SIZE, gen);
+    ct_mutex_lock(&ct->slab_lock);
+    if (ct->slab_pool_n && ct->slab_pool_gen == gen) {
+        mem = ct->slab_pool[--ct->slab_pool_n];
+    }
+    ct_mutex_unlock(&ct->slab_lock);
+    atomic_fetch_add_explicit(&ct->slab_pool_taken, 1, memory_order_relaxed);
+    sp->mem = mem ? mem : slab_memory(ct, SLAB_MIN_SIZE, gen, false);
     sp->gen = gen;
+}
+
+/* Called by the sweeper on each wake-up: if spares were wanted since the
+ * last call, fills the pool again (faulting the slabs in on the
+ * sweeper's time).  Nothing is kept ready for a table nobody inserts
+ * into, and a flush's release empties the pool. */
+void
+ct_slab_refill(struct ovsct *ct)
+{
+    uint32_t gen = atomic_load_explicit(&ct->slab_gen, memory_order_acquire);
+
+    if (!atomic_exchange_explicit(&ct->slab_pool_taken, 0,
+                                  memory_order_relaxed)) {
+        return;
+    }
+    for (int i = 0; i < CT_SLAB_POOL; i++) {
+        bool full;
+        void *p;
+
+        ct_mutex_lock(&ct->slab_lock);
+        if (ct->slab_pool_gen != gen) {
+            ct->slab_pool_n = 0;        /* Old slabs go with their arenas. */
+            ct->slab_pool_gen = gen;
+        }
+        full = ct->slab_pool_n >= CT_SLAB_POOL;
+        ct_mutex_unlock(&ct->slab_lock);
+        if (full || !(p = slab_memory(ct, SLAB_MIN_SIZE, gen, true))) {
+            return;
+        }
+        ct_mutex_lock(&ct->slab_lock);
+        if (ct->slab_pool_gen == gen && ct->slab_pool_n < CT_SLAB_POOL) {
+            ct->slab_pool[ct->slab_pool_n++] = p;
+        }
+        /* Else a release or another filler came between: 'p' stays
+         * unused in its arena until the arena goes. */
+        ct_mutex_unlock(&ct->slab_lock);
+    }
 }
 
 /* Gives 'c' a new slab for class 'cls' to carve. */
@@ -180,7 +239,7 @@ slab_new(struct ovsct *ct, struct ct_slab_cache *c, int cls)
         base = sp->mem;         /* Faulted in already, outside any lock. */
         sp->mem = NULL;
     } else {
-        base = slab_memory(ct, size, c->gen);
+        base = slab_memory(ct, size, c->gen, false);
     }
     if (!base) {
         return ENOMEM;
@@ -276,11 +335,36 @@ ct_slab_alloc(struct ovsct *ct, int cls)
 {
     struct ct_slab_cache *c = &ct->slab_cache[ct_thread_slot()][cls];
     uint32_t gen = atomic_load_explicit(&ct->slab_gen, memory_order_acquire);
-    size_t size = ct_slab_obj_size(cls);
+    size_t size = obj_size(cls);
+    struct ct_magazine *m = c->loaded;
     void *o;
 
-    if (c->gen != gen) {
+    if (__builtin_expect(c->gen != gen, 0)) {
         cache_reset(c, gen);
+        m = NULL;
+    }
+    /* The two common cases inline: a loaded magazine with objects (a
+     * table in steady state), and carving with no magazine of this
+     * thread nor the depot holding any (a table filling up). */
+    if (m && m->n) {
+        o = m->objs[--m->n];
+        if (m->n) {
+            __builtin_prefetch(m->objs[m->n - 1], 1);
+        }
+        return o;
+    }
+    /* Room compared as a length: 'carve' is NULL before the first slab
+     * (NULL + size is undefined). */
+    if (!(c->prev && c->prev->n)
+        && (size_t) (c->carve_end - c->carve) >= size
+        && !depot_hint(ct, cls)) {
+        o = c->carve;
+        c->carve += size;
+        /* The objects after it come next, in order: fetch their lines
+         * now, so that their first writes (under a bucket lock) do not
+         * wait for memory. */
+        __builtin_prefetch(c->carve + 2 * size, 1);
+        return o;
     }
     o = cache_pop(ct, c, cls);
     if (o) {
@@ -380,6 +464,10 @@ ct_slab_release(struct ovsct *ct)
     }
     free_magazines(ct->depot_empty);
     ct->depot_empty = NULL;
+    ct->slab_pool_n = 0;        /* Old generation: released below. */
+    /* Spares taken before the flush are no reason to fill the pool of an
+     * empty table again. */
+    atomic_store_explicit(&ct->slab_pool_taken, 0, memory_order_relaxed);
     for (a = ct->arenas; a; a = next) {
         next = a->next;
         if ((int32_t) (a->gen - old) <= 0) {

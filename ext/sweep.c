@@ -70,6 +70,7 @@ ovsct_sweep_now(struct ovsct *ct)
 
     ovsct_get_counters(ct, &before);
     ct_reap_all(ct, true);
+    ct_ipf_sweep(ct, ovsct_now(ct));
     ct_reclaim(ct);
     ovsct_get_counters(ct, &after);
     return after.removed - before.removed;
@@ -103,6 +104,7 @@ sweep_slice(struct ovsct *ct)
         cur = (cur + 1) & (n - 1);
     }
     atomic_store(&ct->sweep_cursor, cur);
+    ct_ipf_sweep(ct, now);      /* No bucket lock held here. */
     atomic_fetch_add(&ct->sweeps, 1);
     atomic_fetch_add(&ct->sweep_scanned, scanned);
     raise_max(&ct->max_sweep_hold_ns, hold);
@@ -126,6 +128,7 @@ sweeper_main(void *ct_)
         struct timespec ts;
 
         ct_reclaim(ct);
+        ct_slab_refill(ct);
         if (busy) {
             continue;
         }

@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 
 #include "ovsct-private.h"
 
@@ -70,11 +73,56 @@ ct_key_hash(const struct ovsct *ct, const struct ct_key *key)
 
 /* Locks. */
 
+#if CT_BUCKET_LOCK_KIND == 3
+/* Spins before sleeping: a bucket lock is held for a few hundred ns, far
+ * less than a sleep and a wake-up cost. */
+#define CT_FUTEX_SPINS 100
+
+static long
+futex(_Atomic uint32_t *word, int op, uint32_t val)
+{
+    return syscall(SYS_futex, (uint32_t *) word, op | FUTEX_PRIVATE_FLAG,
+                   val, NULL, NULL, 0);
+}
+
+/* The contended lock of CT_BUCKET_LOCK_KIND 3 (ovsct-thread.h). */
+void
+ct_futex_lock_slow__(_Atomic uint32_t *word)
+{
+    for (int i = 0; i < CT_FUTEX_SPINS; i++) {
+        uint32_t expected = 0;
+
+        if (atomic_load_explicit(word, memory_order_relaxed) == 0
+            && atomic_compare_exchange_weak_explicit(word, &expected, 1,
+                                                     memory_order_acquire,
+                                                     memory_order_relaxed)) {
+            return;
+        }
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    /* From here on the word says 2 while we may sleep, so that the
+     * holder's unlock wakes someone. */
+    while (atomic_exchange_explicit(word, 2, memory_order_acquire) != 0) {
+        futex(word, FUTEX_WAIT, 2);
+    }
+}
+
+void
+ct_futex_wake__(_Atomic uint32_t *word)
+{
+    futex(word, FUTEX_WAKE, 1);
+}
+#endif
+
 void
 ct_mutex_init(struct ct_mutex *m)
 {
 #if CT_BUCKET_LOCK_KIND == 2
     atomic_init(&m->held, 0);
+#elif CT_BUCKET_LOCK_KIND == 3
+    atomic_init(&m->word, 0);
 #else
     pthread_mutexattr_t attr;
 
@@ -90,7 +138,7 @@ ct_mutex_init(struct ct_mutex *m)
 void
 ct_mutex_destroy(struct ct_mutex *m)
 {
-#if CT_BUCKET_LOCK_KIND != 2
+#if CT_BUCKET_LOCK_KIND < 2
     pthread_mutex_destroy(&m->m);
 #else
     (void) m;
@@ -217,7 +265,7 @@ ct_conn_claim(struct ovsct *ct, struct ct_conn *c)
         return false;
     }
     ct_count_add(ct, c->key.zone, -1);
-    atomic_fetch_sub_explicit(&ct->buckets[c->node[0].bucket].n_live, 1,
+    atomic_fetch_sub_explicit(&ct_conn_bucket(ct, c, 0)->n_live, 1,
                               memory_order_relaxed);
     if (c->ext & CT_EXT_ALG) {
         ct_exp_remove_parent(ct, c);    /* Before 'c' can be retired. */
@@ -410,7 +458,7 @@ ct_map_unlink(struct ovsct *ct, struct ct_bucket *b, struct ct_conn *c,
               int dir)
 {
     uint32_t want = ent_make(ct, c, dir);
-    uint32_t hash = c->node[dir].hash;
+    uint32_t hash = ct_conn_hash(c, dir);
 
     if (!b->slots) {
         return;
@@ -434,7 +482,7 @@ void
 ct_remove_locked(struct ovsct *ct, struct ct_bucket *b, struct ct_conn *c,
                  int dir)
 {
-    struct ct_bucket *ob = &ct->buckets[c->node[!dir].bucket];
+    struct ct_bucket *ob = ct_conn_bucket(ct, c, !dir);
 
     if (ct_conn_claim(ct, c)
         && atomic_load_explicit(&c->expiration, memory_order_relaxed)
@@ -464,8 +512,8 @@ ct_remove_locked(struct ovsct *ct, struct ct_bucket *b, struct ct_conn *c,
 bool
 ct_conn_kill(struct ovsct *ct, struct ct_conn *c)
 {
-    struct ct_bucket *b0 = &ct->buckets[c->node[0].bucket];
-    struct ct_bucket *b1 = &ct->buckets[c->node[1].bucket];
+    struct ct_bucket *b0 = ct_conn_bucket(ct, c, 0);
+    struct ct_bucket *b1 = ct_conn_bucket(ct, c, 1);
     bool claimed;
 
     ct_double_lock(ct, b0, b1);

@@ -376,6 +376,35 @@ class Conntrack:
     def n_buckets(self) -> int:
         return self._ct.n_buckets
 
+    # IP fragment reassembly (ext/ipf.c).
+
+    def ipf_set_enabled(self, v6: bool, enabled: bool) -> None:
+        self._ct.ipf_set_enabled(bool(v6), bool(enabled))
+
+    def ipf_set_min_frag(self, v6: bool, size: int) -> None:
+        """ValueError below 400 bytes (OVS's IPF_V4/V6_FRAG_SIZE_LBOUND)."""
+        self._ct.ipf_set_min_frag(bool(v6), size)
+
+    def ipf_set_max_nfrags(self, n: int) -> None:
+        """ValueError above 5000 (OVS's IPF_NFRAG_UBOUND)."""
+        self._ct.ipf_set_max_nfrags(n)
+
+    def ipf_status(self) -> dict:
+        """{'enabled': (v4, v6), 'min_frag': (v4, v6), 'max_nfrags',
+        'nfrag', 'counters': (v4, v6)}, counters in the order accepted,
+        completed, expired, too small, overlapped, purged."""
+        return self._ct.ipf_status()
+
+    def ipf_lists(self) -> list[str]:
+        """The fragment lists, one OVS ipf_dump_create() line each."""
+        return self._ct.ipf_lists()
+
+    def ipf_drain(self, expire_all: bool = False) -> list:
+        """[(tag, state, frame)] of the fragments that left reassembly
+        since the last drain (held fragments get state 0 from execute());
+        'expire_all' expires every incomplete list first."""
+        return self._ct.ipf_drain(expire_all=expire_all)
+
     # Zone limits.
 
     def set_zone_limit(self, zone: Optional[int], limit: int) -> None:

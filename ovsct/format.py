@@ -28,6 +28,8 @@ __all__ = [
     "replay_text", "replay_json",
     "ct_state_name", "list_commands_text",
     "MAXCONNS_SET", "SWEEP_SET", "TCP_SEQ_CHK_SET", "TCP_SEQ_CHK_STATUS",
+    "IPF_ENABLED_SET", "IPF_MIN_FRAG_SET", "IPF_MAX_NFRAGS_SET",
+    "ipf_status_text", "ipf_status_json",
 ]
 
 # Success texts, exactly as OVS's handlers print them (the unixctl layer
@@ -36,6 +38,53 @@ MAXCONNS_SET = "setting maxconns successful"
 SWEEP_SET = "setting sweep interval successful\n"
 TCP_SEQ_CHK_SET = "{} TCP sequence checking successful"  # enabling/disabling
 TCP_SEQ_CHK_STATUS = "TCP sequence checking: {}\n"        # enabled/disabled
+IPF_ENABLED_SET = "{} fragmentation reassembly successful"  # enabling/...
+IPF_MIN_FRAG_SET = "setting minimum fragment size successful"
+IPF_MAX_NFRAGS_SET = "setting maximum fragments successful"
+
+# ipf-get-status counters, in the order of ovsct.Conntrack.ipf_status()'s
+# 'counters' (enum ovsct_ipf_counter): (JSON key, OVS's label).
+IPF_COUNTERS = (("accepted", "accepted"), ("completed", "completed"),
+                ("expired", "expired"), ("too_small", "too small"),
+                ("overlapped", "overlapped"), ("purged", "purged"))
+
+
+def ipf_status_text(st: Mapping[str, Any],
+                    lists: Sequence[str] | None = None) -> str:
+    """dpctl_ct_ipf_get_status(): the 8-space indented block, and with
+    'lists' (-m) dpctl_dump_ipf()'s "Fragment Lists:" and one line per
+    list."""
+    pad = " " * 8
+    out = [pad + "Fragmentation Module Status\n",
+           pad + "---------------------------\n",
+           pad + "v4 enabled: %d\n" % st["enabled"][0],
+           pad + "v6 enabled: %d\n" % st["enabled"][1],
+           pad + "max num frags (v4/v6): %d\n" % st["max_nfrags"],
+           pad + "num frag: %d\n" % st["nfrag"]]
+    for fam in (0, 1):
+        v = "v%d" % (4, 6)[fam]
+        out.append(pad + "min %s frag size: %d\n" % (v, st["min_frag"][fam]))
+        for (_, label), n in zip(IPF_COUNTERS, st["counters"][fam]):
+            out.append(pad + "%s frags %s: %d\n" % (v, label, n))
+    if lists is not None:
+        out.append("\n" + pad + "Fragment Lists:\n\n")
+        out.extend(line + "\n" for line in lists)
+    return "".join(out)
+
+
+def ipf_status_json(st: Mapping[str, Any],
+                    lists: Sequence[str] | None = None) -> dict:
+    out: dict = {"max_nfrags": st["max_nfrags"], "nfrag": st["nfrag"]}
+    for fam in (0, 1):
+        out["v%d" % (4, 6)[fam]] = {
+            "enabled": bool(st["enabled"][fam]),
+            "min_frag_size": st["min_frag"][fam],
+            **{key: n for (key, _), n in zip(IPF_COUNTERS,
+                                             st["counters"][fam])}}
+    if lists is not None:
+        out["lists"] = list(lists)
+    return out
+
 
 # Engine names, defined once in ext/names.c (ovsct._engine constants):
 # TCP states in enum ovsct_tcp_state order, ct-stats-show

@@ -141,7 +141,10 @@ def test_usage_and_counts_match_ovs():
         "ct-disable-tcp-seq-chk": (0, 1), "ct-get-tcp-seq-chk": (0, 1),
         "ct-set-limits": (1, UNBOUNDED), "ct-del-limits": (1, 3),
         "ct-get-limits": (0, 2), "ct-get-sweep-interval": (0, 1),
-        "ct-set-sweep-interval": (1, 2), "list-commands": (0, UNBOUNDED),
+        "ct-set-sweep-interval": (1, 2), "ipf-set-enabled": (1, 2),
+        "ipf-set-disabled": (1, 2), "ipf-set-min-frag": (2, 3),
+        "ipf-set-max-nfrags": (1, 2), "ipf-get-status": (0, 1),
+        "list-commands": (0, UNBOUNDED),
     }
 
 

@@ -101,12 +101,15 @@ def is_closed(s, timeout=5.0):
 # Captures that do not depend on packets and on which ovsct does not differ
 # on purpose (man/ovsct-commands.man, "Differences from Open vSwitch": 008
 # ct-bkts shows real buckets, 113 zone=70000 is rejected; 094 used 3.1's
-# flush-conntrack maximum; ipf is not offered).
+# flush-conntrack maximum).  The ipf-set-* sequence 073-077 changes state:
+# tests/test_ipf.py replays it in order.
 GOLDEN = [
     "003_dpctl_help", "006_empty_dpctl_dump-conntrack",
     "007_empty_dpctl_ct-stats-show", "009_empty_dpctl_ct-get-nconns",
     "010_default_dpctl_ct-get-maxconns", "011_default_dpctl_ct-get-limits",
     "012_default_dpctl_ct-get-tcp-seq-chk",
+    "013_default_dpctl_ipf-get-status", "014_default_dpctl_ipf-get-status_-m",
+    "117_err_ipf-set-enabled_v5",
     "090_err_flush-conntrack_zone=abc", "092_err_flush-conntrack_bad_tuple",
     "093_err_flush-conntrack_unknown_field",
     "095_err_flush-conntrack_dp_then_zone",

@@ -1,8 +1,9 @@
 """The tracker against real OVS, one capture set at a time (tcp: the TCP
-tracker; other: UDP, ICMP, other protocols, fragments, VLANs and IPv6
-extension headers; tests/lib/oraclelib.py defines them).  Every capture
-with golden files goes through the engine with ct(commit) in zone 0, at
-batches of 1 and 32: each packet's ct_state must be what OVS 3.1's
+tracker; other: UDP, ICMP, other protocols, fragments without reassembly,
+VLANs and IPv6 extension headers; frag: IP fragments through reassembly,
+with goldens per batch size; tests/lib/oraclelib.py defines them).  Every
+capture with golden files goes through the engine with ct(commit) in zone
+0, at batches of 1 and 32: each packet's ct_state must be what OVS 3.1's
 conntrack gave it (NAME.ovs-states) and the connections left must print as
 OVS's dpctl/dump-conntrack printed them (NAME.ovs-conns).  The goldens come
 from tests/ovs_oracle/run_oracle.py; see the README of each set's folder
@@ -44,9 +45,11 @@ KNOWN_CONNS: dict = {}
 CASES = [pytest.param(s, tid, capture, gold, id="%s-%s" % (s, tid))
          for s, cset in SETS.items()
          for tid, capture, gold in cset.cases()]
-ORACLE_CASES = [pytest.param(s, gold, id="%s-%s" % (s, gold))
+ORACLE_CASES = [pytest.param(s, gold, batch,
+                             id="%s-%s-%d" % (s, gold, batch))
                 for s, cset in SETS.items() for gold in cset.goldens()
-                if cset.capture(gold).suffix == ".pcap"]
+                if cset.capture(gold).suffix == ".pcap"
+                for batch in cset.batches()]
 SET_NAMES = sorted(SETS)
 
 
@@ -103,8 +106,8 @@ def test_captures_present(s):
 @pytest.mark.parametrize("s,tid,capture,gold", CASES)
 def test_states_match_ovs(s, tid, capture, gold, batch):
     cset = SETS[s]
-    want = golden_states(cset.gold / (gold + ".ovs-states"))
-    got, _ = run_capture(capture, batch, cset.action(gold))
+    want = golden_states(cset.golden(gold, "states", batch))
+    got, _ = run_capture(capture, batch, cset.action(gold), cset.ipf)
     assert len(got) == len(want), "packet count"
     desc = _descriptions(cset)
     unknown, known = [], []
@@ -123,9 +126,10 @@ def test_states_match_ovs(s, tid, capture, gold, batch):
 @pytest.mark.parametrize("batch", BATCHES)
 @pytest.mark.parametrize("s,tid,capture,gold", CASES)
 def test_connections_match_ovs(s, tid, capture, gold, batch):
-    want = sorted((SETS[s].gold / (gold + ".ovs-conns")).read_text()
+    want = sorted(SETS[s].golden(gold, "conns", batch).read_text()
                   .splitlines())
-    _, dump = run_capture(capture, batch, SETS[s].action(gold))
+    cset = SETS[s]
+    _, dump = run_capture(capture, batch, cset.action(gold), cset.ipf)
     got = sorted(dump.splitlines())
     if got == want:
         return
@@ -155,18 +159,21 @@ def test_cli_states_match_ovs():
 def test_golden_states_are_normalised_raw(s):
     cset = SETS[s]
     for gold in cset.goldens():
-        raw = (cset.gold / (gold + ".ovs-raw")).read_text()
-        assert normalise(raw) == \
-            (cset.gold / (gold + ".ovs-states")).read_text(), gold
+        for batch in cset.batches():
+            raw = cset.golden(gold, "raw", batch).read_text()
+            assert normalise(raw) == \
+                cset.golden(gold, "states", batch).read_text(), gold
 
 
 @pytest.mark.parametrize("s", SET_NAMES)
 def test_golden_conns_are_sorted(s):
     cset = SETS[s]
     for gold in cset.goldens():
-        text = (cset.gold / (gold + ".ovs-conns")).read_text()
-        lines = text.splitlines()
-        assert lines == sorted(lines) and (not text or text.endswith("\n"))
+        for batch in cset.batches():
+            text = cset.golden(gold, "conns", batch).read_text()
+            lines = text.splitlines()
+            assert lines == sorted(lines) and (not text
+                                               or text.endswith("\n"))
 
 
 def test_pcapng_conversion_matches_pcap():
@@ -212,14 +219,14 @@ def ovstest(tmp_path_factory):
 
 
 @pytest.mark.skipif(not os.access(OVSTEST, os.X_OK), reason=ORACLE_MISSING)
-@pytest.mark.parametrize("s,gold", ORACLE_CASES)
-def test_oracle_still_agrees(s, gold, ovstest):
+@pytest.mark.parametrize("s,gold,batch", ORACLE_CASES)
+def test_oracle_still_agrees(s, gold, batch, ovstest):
     """With the oracle built, OVS itself still gives the committed
     output."""
     cset = SETS[s]
     out = subprocess.run([str(ovstest), "ovsct-pcap", *cset.args(gold),
-                          str(cset.capture(gold)), "1"], check=True,
+                          str(cset.capture(gold)), str(batch)], check=True,
                          capture_output=True, text=True).stdout
     states, _, conns = out.partition("--- conntrack\n")
-    assert states == (cset.gold / (gold + ".ovs-raw")).read_text()
-    assert conns == (cset.gold / (gold + ".ovs-conns")).read_text()
+    assert states == cset.golden(gold, "raw", batch).read_text()
+    assert conns == cset.golden(gold, "conns", batch).read_text()

@@ -12,6 +12,7 @@ and the man pages) uses COMMANDS.  The package is split by job:
     exp.py       dump-conntrack-exp (ALG expectations)
     flush.py     flush-conntrack and its grammar (-> one FlushFilter)
     settings.py  maxconns, nconns, TCP sequence checking, sweep interval
+    ipf.py       IP fragment reassembly settings and status
     limits.py    zone limits
     tp.py        ct/*-zone-tp timeout policies
     persist.py   ct/save, ct/restore
@@ -33,8 +34,9 @@ the table can be imported without the C extension).
 
 from __future__ import annotations
 
-from ovsct.commands import (coverage, dpctl, events, exp, flush, limits,
-                            live, persist, replay, settings, show, tp)
+from ovsct.commands import (coverage, dpctl, events, exp, flush, ipf,
+                            limits, live, persist, replay, settings, show,
+                            tp)
 from ovsct.commands.dpctl import DATAPATH, DATAPATH_ALIASES
 from ovsct.commands.table import (UNBOUNDED, Command, CommandError, Context,
                                   Result, build, dispatch, find_command,
@@ -62,6 +64,11 @@ COMMANDS: list[Command] = build([
     limits.ct_get_limits,
     settings.ct_get_sweep_interval,
     settings.ct_set_sweep_interval,
+    ipf.ipf_set_enabled,
+    ipf.ipf_set_disabled,
+    ipf.ipf_set_min_frag,
+    ipf.ipf_set_max_nfrags,
+    ipf.ipf_get_status,
     dpctl.list_commands,
     tp.add_zone_tp,
     tp.del_zone_tp,

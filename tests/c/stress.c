@@ -17,6 +17,11 @@
  *      new tuple; exactly one connection must exist afterwards.
  *   3. limits: concurrent commits of distinct flows against maxconns and a
  *      zone limit; the limits must hold exactly.
+ *   4. fragments: two threads send the two fragments of the same IPv4
+ *      datagrams (either may complete one), a third drains the fragments
+ *      that leave later (ovsct_ipf_drain()), the sweeper runs: every
+ *      fragment gets exactly one final state, new|trk, and nothing stays
+ *      held.
  *
  * Usage: stress [SCALE]   (SCALE multiplies iteration counts, default 1).
  * Prints "N passed, N failed"; exit status 1 if anything failed.
@@ -668,6 +673,167 @@ phase_limits(void)
     ovsct_destroy(ct);
 }
 
+/* Phase 4: fragments. */
+
+#define FRAG_DATAGRAMS 300
+#define FRAG_FIRST_LEN (14 + 1500)
+#define FRAG_LAST_LEN (14 + 20 + 100)
+
+struct frag_run {
+    struct ovsct *ct;
+    int n;
+    atomic_uchar *final;        /* [2 * n]: the state each fragment got. */
+    atomic_int n_final;
+    atomic_bool stop;
+};
+
+/* Writes fragment 'last' of datagram 'i' (UDP 40000 + i > 7, checksum 0)
+ * to 'f'; returns its length. */
+static uint32_t
+frag_frame(uint8_t *f, int i, bool last)
+{
+    uint32_t len = last ? FRAG_LAST_LEN : FRAG_FIRST_LEN;
+    uint16_t tot = (uint16_t) (len - 14), off = last ? 185 : 0x2000;
+    uint32_t sum = 0;
+    uint8_t *ip = f + 14;
+
+    memset(f, 0, len);
+    memcpy(f, "\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00", 14);
+    ip[0] = 0x45;
+    ip[2] = (uint8_t) (tot >> 8);
+    ip[3] = (uint8_t) tot;
+    ip[4] = (uint8_t) (i >> 8);
+    ip[5] = (uint8_t) i;
+    ip[6] = (uint8_t) (off >> 8);
+    ip[7] = (uint8_t) off;
+    ip[8] = 64;
+    ip[9] = 17;
+    memcpy(ip + 12, "\x0a\x00\x04\x01\x0a\x00\x04\x02", 8);
+    for (int k = 0; k < 20; k += 2) {
+        sum += (uint32_t) (ip[k] << 8 | ip[k + 1]);
+    }
+    while (sum >> 16) {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    ip[10] = (uint8_t) (~sum >> 8);
+    ip[11] = (uint8_t) ~sum;
+    if (!last) {
+        uint16_t sport = (uint16_t) (40000 + i), ulen = 1480 + 100;
+
+        ip[20] = (uint8_t) (sport >> 8);
+        ip[21] = (uint8_t) sport;
+        ip[23] = 7;
+        ip[24] = (uint8_t) (ulen >> 8);
+        ip[25] = (uint8_t) ulen;
+    }
+    return len;
+}
+
+static void
+frag_record(struct frag_run *r, uint64_t tag, uint8_t state)
+{
+    uint8_t zero = 0;
+
+    CHECK(tag < (uint64_t) 2 * r->n
+          && atomic_compare_exchange_strong(&r->final[tag], &zero, state),
+          "fragment %llu got a second state", (unsigned long long) tag);
+    atomic_fetch_add(&r->n_final, 1);
+}
+
+static void
+frag_out(void *aux, uint64_t tag, uint8_t state, const uint8_t *frame,
+         uint32_t len)
+{
+    (void) frame;
+    (void) len;
+    frag_record(aux, tag, state);
+}
+
+struct frag_sender {
+    struct frag_run *r;
+    bool last;
+};
+
+static void *
+frag_sender_thread(void *arg_)
+{
+    struct frag_sender *me = arg_;
+    struct frag_run *r = me->r;
+    struct ovsct_action a = { .commit = true };
+    uint8_t *buf = malloc(FRAG_FIRST_LEN);
+
+    for (int i = 0; i < r->n; i++) {
+        uint32_t offs[2] = { 0, frag_frame(buf, i, me->last) };
+        struct ovsct_batch b = { .data = buf, .size = offs[1],
+                                 .offsets = offs, .n = 1,
+                                 .tag_base = (uint64_t) 2 * i + me->last };
+        uint8_t st = 0xff;
+
+        EXPECT(!ovsct_execute(r->ct, &b, &a, &st), "frag execute");
+        if (st != OVSCT_STATE_HELD) {
+            frag_record(r, b.tag_base, st);
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+static void *
+frag_drain_thread(void *arg_)
+{
+    struct frag_run *r = arg_;
+
+    while (!atomic_load(&r->stop)) {
+        ovsct_ipf_drain(r->ct, frag_out, r);
+    }
+    return NULL;
+}
+
+static void
+phase_frags(int scale)
+{
+    struct ovsct_config cfg = { .n_buckets = 16, .manual_clock = true,
+                                .start_ms = START_MS };
+    /* At most 2 * 2400 fragments held at once: within the largest
+     * max-nfrags (set below), so that none is refused. */
+    struct frag_run r = { .n = FRAG_DATAGRAMS * scale < 2400
+                               ? FRAG_DATAGRAMS * scale : 2400 };
+    struct frag_sender s[2] = { { &r, false }, { &r, true } };
+    struct ovsct_ipf_status st;
+    pthread_t t[3];
+    int bad = 0;
+
+    EXPECT(!ovsct_create(&cfg, &r.ct), "create");
+    ovsct_set_sweep_interval(r.ct, 1);
+    EXPECT(!ovsct_ipf_set_max_nfrags(r.ct, OVSCT_IPF_MAX_NFRAGS_UBOUND),
+           "max-nfrags");
+    r.final = calloc((size_t) 2 * r.n, sizeof *r.final);
+    pthread_create(&t[2], NULL, frag_drain_thread, &r);
+    for (int i = 0; i < 2; i++) {
+        pthread_create(&t[i], NULL, frag_sender_thread, &s[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+    }
+    atomic_store(&r.stop, true);
+    pthread_join(t[2], NULL);
+    ovsct_ipf_drain(r.ct, frag_out, &r);
+    for (int i = 0; i < 2 * r.n; i++) {
+        bad += atomic_load(&r.final[i])
+               != (OVSCT_CS_NEW | OVSCT_CS_TRACKED);
+    }
+    CHECK(!bad, "%d of %d fragments without new|trk", bad, 2 * r.n);
+    ovsct_ipf_get_status(r.ct, &st);
+    CHECK(st.nfrag == 0, "%u fragments still held", st.nfrag);
+    CHECK(st.counters[0][OVSCT_IPF_COMPLETED] == (uint64_t) 2 * r.n,
+          "completed %llu",
+          (unsigned long long) st.counters[0][OVSCT_IPF_COMPLETED]);
+    CHECK(ovsct_nconns(r.ct) == (uint32_t) r.n, "nconns %u",
+          ovsct_nconns(r.ct));
+    free(r.final);
+    ovsct_destroy(r.ct);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -679,6 +845,7 @@ main(int argc, char *argv[])
     phase_mixed(scale);
     phase_race(scale);
     phase_limits();
+    phase_frags(scale);
     printf("%d passed, %d failed\n", atomic_load(&n_passed),
            atomic_load(&n_failed));
     return atomic_load(&n_failed) ? 1 : 0;

@@ -4,7 +4,9 @@ the test that holds ovsct to them (tests/test_ovs_oracle.py).
 
 A capture set is a folder of tests/data holding its own captures (written
 by a generator of tests/gen, described packet by packet in captures.txt),
-maybe captures of tests/data it also covers, and for every capture NAME:
+maybe captures of tests/data it also covers, and for every capture NAME
+(a set with per-batch goldens also has NAME.ovs-raw-b32, -states-b32 and
+-conns-b32 for batches of 32):
 
   NAME.ovs-raw     the per-packet lines of the oracle, unchanged
                    ("<n>: <flags>", OVS's format_flags() order)
@@ -44,6 +46,21 @@ class CaptureSet:
     # (file of tests/data, golden name): a capture holding the same frames
     # as another one, tested against its goldens.
     twins: tuple = ()
+    # Whether the engine reassembles fragments, as the oracle options say
+    # (--no-ipf: no).
+    ipf: bool = True
+    # Goldens per batch size: NAME.ovs-* hold batch 1, NAME.ovs-*-b32
+    # batch 32 (with reassembly, states depend on the batch boundaries).
+    per_batch: bool = False
+
+    def golden(self, gold: str, kind: str, batch: int = 1) -> Path:
+        """The golden file of 'kind' (raw, states, conns) for 'batch'."""
+        suffix = "-b32" if self.per_batch and batch != 1 else ""
+        return self.gold / ("%s.ovs-%s%s" % (gold, kind, suffix))
+
+    def batches(self) -> tuple:
+        """The batch sizes with goldens of their own."""
+        return (1, 32) if self.per_batch else (1,)
 
     def action(self, gold: str) -> str:
         """The ct() action golden 'gold' was recorded with."""
@@ -101,14 +118,19 @@ SETS = {
     # vlan-limit 1, as ovs-vswitchd by default (ovs-ct-oracle.c).
     "other": CaptureSet(
         "other", DATA / "other", GEN / "other_pcaps.py",
-        ("--vlan-limit=1", "--no-ipf"), 8,
+        ("--vlan-limit=1", "--no-ipf"), 8, ipf=False,
         data_captures=("udp.pcap", "icmp.pcap", "other.pcap", "bad.pcap",
                        "sample.pcap", "tcp.pcap", "mixed.pcapng"),
         twins=(("mixed-be.pcapng", "mixed"),)),
     # FTP and TFTP with ct(commit,alg=...) (tests/gen/alg_pcaps.py): the
     # oracle gets the helper (--helper=, from actions.txt).
     "alg": CaptureSet("alg", DATA / "alg", GEN / "alg_pcaps.py",
-                      ("--vlan-limit=1", "--no-ipf"), 8),
+                      ("--vlan-limit=1", "--no-ipf"), 8, ipf=False),
+    # IP fragments through OVS's reassembly as configured by default
+    # (lib/ipf.c), each packet's final state by capture index
+    # (--by-index); goldens for batches of 1 and of 32.
+    "frag": CaptureSet("frag", DATA / "frag", GEN / "frag_pcaps.py",
+                       ("--vlan-limit=1", "--by-index"), 4, per_batch=True),
 }
 
 
@@ -134,14 +156,18 @@ def golden_states(path: Path) -> list:
             for line in path.read_text().splitlines()]
 
 
-def run_capture(path: Path, batch: int, action: str = "ct(commit)"):
+def run_capture(path: Path, batch: int, action: str = "ct(commit)",
+                ipf: bool = True):
     """(per-packet flag names, dump text) of 'path' through ovsct, the way
-    the oracle ran it through OVS ('action', zone 0, manual clock)."""
+    the oracle ran it through OVS ('action', zone 0, manual clock; fragment
+    reassembly on unless 'ipf' is false)."""
     from ovsct.action import parse_ct_action
     from ovsct.engine import Conntrack
     from ovsct.format import ct_state_name
 
     with Conntrack(manual_clock=True, sweeper=False) as ct:
+        for v6 in (False, True):
+            ct.ipf_set_enabled(v6, ipf)
         states = ct.execute_pcap(str(path), parse_ct_action(action),
                                  batch=batch)
         return [ct_state_name(s) for s in states], ct.dump_text()

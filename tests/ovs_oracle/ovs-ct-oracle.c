@@ -1,5 +1,6 @@
-/* ovstest subcommand "ovsct-pcap [--vlan-limit=N] [--no-ipf] [--helper=NAME]
- * FILE [BATCH]":
+/* ovstest subcommand
+ * "ovsct-pcap [--vlan-limit=N] [--no-ipf] [--by-index] [--helper=NAME]
+ *  FILE [BATCH]":
  * the OVS oracle of every capture set (tests/lib/oraclelib.py).
  *
  * The loop is OVS's tests/test-conntrack.c "pcap" (test_pcap():
@@ -27,8 +28,23 @@
  *    which prints from its own copy of the batch, reads freed packets and
  *    crashes on any capture holding a fragment.  With it disabled
  *    conntrack sees each fragment and marks it invalid (extract_l3_ipv4()
- *    and extract_l3_ipv6() in lib/conntrack.c refuse fragments): the
- *    behaviour ovsct copies, as it has no reassembly.
+ *    and extract_l3_ipv6() in lib/conntrack.c refuse fragments), as
+ *    ovsct does with reassembly disabled (the "other" set's runs).
+ *
+ *  - --by-index runs the capture with fragment reassembly as OVS
+ *    configures it (lib/ipf.c, on for v4 and v6 by default) and prints
+ *    each packet's final ct_state by its index in the capture, after the
+ *    whole capture ran (replay_by_index()).  ipf takes fragments out of
+ *    the batch (freeing them) and later puts its own copies, with their
+ *    final state, into whatever batch comes next, so the batch that comes
+ *    back is not the batch that went in: every packet carries its capture
+ *    index in md.skb_priority (dp_packet_clone() copies the metadata, and
+ *    neither ipf nor conntrack touches that field), and the driver reads
+ *    the state of every packet that leaves conntrack_execute() by that
+ *    index.  At the end of the capture the clock jumps past OVS's list
+ *    timeout (15 s) and empty batches are run until every held fragment
+ *    has left: fragments of lists that never completed leave as "inv"
+ *    (ipf_send_expired_frags(), after conntrack, so without trk).
  *
  *  - --helper=NAME passes NAME ("ftp", "tftp") as conntrack_execute()'s
  *    helper, as ct(commit,alg=NAME) does (option_helper()); test_pcap()
@@ -185,13 +201,121 @@ replay_and_dump(struct conntrack *ct, struct pcap_file *pcap,
     dump_table(ct);
 }
 
+/* --by-index: runs 'batch' (packets of one L3 type) through 'ct' at 'now'
+ * and records the state of every packet that comes out, by the index in
+ * md.skb_priority, into 'states' ('seen' marks them); frees them. */
+static size_t
+run_by_index(struct conntrack *ct, struct dp_packet_batch *batch,
+             ovs_be16 type, long long now, uint16_t *states, bool *seen,
+             size_t n)
+{
+    struct dp_packet *packet;
+    size_t out = 0;
+
+    conntrack_execute(ct, batch, type, false, true, 0, NULL, NULL, 0, 0,
+                      helper, NULL, now, 0);
+    DP_PACKET_BATCH_FOR_EACH (i, packet, batch) {
+        uint32_t idx = packet->md.skb_priority;
+
+        if (idx >= n || seen[idx]) {
+            ovs_fatal(0, "packet %"PRIu32" came out twice or unknown", idx);
+        }
+        states[idx] = packet->md.ct_state;
+        seen[idx] = true;
+        out++;
+    }
+    dp_packet_delete_batch(batch, true);
+    return out;
+}
+
+/* --by-index: the whole capture, then the per-index states and the
+ * table. */
+static void
+replay_by_index(struct conntrack *ct, struct pcap_file *pcap,
+                size_t batch_size)
+{
+    struct dp_packet **pkts = NULL;
+    size_t n = 0, cap = 0;
+    struct dp_packet *packet;
+    uint16_t *states;
+    bool *seen;
+    long long now = time_msec();
+
+    while (!ovs_pcap_read(pcap, &packet, NULL)) {
+        if (n == cap) {
+            pkts = x2nrealloc(pkts, &cap, sizeof *pkts);
+        }
+        packet->md.skb_priority = n;
+        pkts[n++] = packet;
+    }
+    states = xcalloc(n ? n : 1, sizeof *states);
+    seen = xcalloc(n ? n : 1, sizeof *seen);
+
+    /* Batches of 'batch_size' capture packets, each split into stretches
+     * of one L3 type (run_batch()). */
+    for (size_t base = 0; base < n; base += batch_size) {
+        size_t end_batch = MIN(n, base + batch_size);
+
+        now = time_msec();
+        for (size_t start = base, end; start < end_batch; start = end) {
+            ovs_be16 type = l3_type(pkts[start]);
+            struct dp_packet_batch stretch;
+
+            for (end = start + 1;
+                 end < end_batch && l3_type(pkts[end]) == type; end++) {
+                continue;
+            }
+            dp_packet_batch_init(&stretch);
+            for (size_t i = start; i < end; i++) {
+                dp_packet_batch_add(&stretch, pkts[i]);
+            }
+            run_by_index(ct, &stretch, type, now, states, seen, n);
+        }
+    }
+
+    /* Lists that never completed time out (IPF_FRAG_LIST_TIMEOUT, 15 s;
+     * one list leaves per batch): run empty batches of either family until
+     * nothing is held any more. */
+    now += 15001;
+    for (int idle = 0; idle < 2;) {
+        struct dp_packet_batch empty;
+        struct ipf_status st;
+        size_t out;
+
+        dp_packet_batch_init(&empty);
+        out = run_by_index(ct, &empty, htons(ETH_TYPE_IP), now, states,
+                           seen, n);
+        dp_packet_batch_init(&empty);
+        out += run_by_index(ct, &empty, htons(ETH_TYPE_IPV6), now, states,
+                            seen, n);
+        ipf_get_status(conntrack_ipf_ctx(ct), &st);
+        idle = out || st.nfrag ? 0 : idle + 1;
+    }
+
+    for (size_t i = 0; i < n; i++) {
+        struct ds ds = DS_EMPTY_INITIALIZER;
+
+        if (!seen[i]) {
+            ovs_fatal(0, "packet %"PRIuSIZE" never came out", i + 1);
+        }
+        format_flags(&ds, ct_state_to_string, states[i], '|');
+        printf("%"PRIuSIZE": %s\n", i + 1, ds_cstr(&ds));
+        ds_destroy(&ds);
+    }
+    free(states);
+    free(seen);
+    free(pkts);
+    dump_table(ct);
+}
+
 static void
 pcap_main(int argc, char *argv[])
 {
     const char *usage = "usage: ovsct-pcap [--vlan-limit=N] [--no-ipf] "
-                        "[--helper=NAME] FILE [BATCH]";
+                        "[--by-index] [--helper=NAME] FILE [BATCH]";
     size_t batch_size = 1;
     bool ipf = true;
+    bool by_index = false;
     struct pcap_file *pcap;
     struct conntrack *ct;
     int i;
@@ -202,6 +326,8 @@ pcap_main(int argc, char *argv[])
             flow_limit_vlans(atoi(argv[i] + 13));
         } else if (!strcmp(argv[i], "--no-ipf")) {
             ipf = false;
+        } else if (!strcmp(argv[i], "--by-index")) {
+            by_index = true;
         } else if (option_helper(argv[i])) {
             continue;
         } else {
@@ -227,7 +353,11 @@ pcap_main(int argc, char *argv[])
         ipf_set_enabled(conntrack_ipf_ctx(ct), false, false);
         ipf_set_enabled(conntrack_ipf_ctx(ct), true, false);
     }
-    replay_and_dump(ct, pcap, batch_size);
+    if (by_index) {
+        replay_by_index(ct, pcap, batch_size);
+    } else {
+        replay_and_dump(ct, pcap, batch_size);
+    }
     conntrack_destroy(ct);
     ovs_pcap_close(pcap);
 }
