@@ -230,8 +230,15 @@ dump_all(struct ovsct *ct, const uint16_t *zone, struct ovsct_entry **out)
     size_t n = 0, cap = 0, got;
     char line[1024];
 
+    struct ovsct_filter f;
+
+    memset(&f, 0, sizeof f);
+    if (zone) {
+        f.has_zone = true;
+        f.zone = *zone;
+    }
     *out = NULL;
-    if (ovsct_dump_start(ct, zone, &d)) {
+    if (ovsct_dump_start(ct, zone ? &f : NULL, &d)) {
         return 0;
     }
     for (;;) {
@@ -324,10 +331,11 @@ flush_some(struct fz *z, struct ovsct *ct)
             fz_fail("flush_tuple: %d", err);
         }
     } else {
-        struct ovsct_flush_filter ff;
+        struct ovsct_filter ff;
         uint8_t b = fz_u8(z);
 
         memset(&ff, 0, sizeof ff);
+        ff.tcp_states = fz_u8(z) & 1 ? (uint16_t) fz_u8(z) << 2 : 0;
         ff.has_zone = b & 1;
         ff.zone = zone;
         if (b & 2) {
