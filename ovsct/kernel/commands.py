@@ -10,15 +10,16 @@ the caller's network namespace:
   dump-conntrack [-m] [-s] DP [zone=N] [dump filter]
   flush-conntrack DP [zone=N] [mark=X[/M]] [labels=Y[/N]] [orig [reply]]
   ct-stats-show [-m] DP [zone=N] [verbose] | DP [dump filter]
-
-A dump filter is the userspace dump's (parse_dump_filter()): the flush
-match, CIDR prefixes and state=S[,S...], in any order.
   ct-bkts DP [gt=N]          bucket count only (per-bucket counts are not
                              visible from user space)
   ct-get-nconns / ct-get-maxconns / ct-set-maxconns N
   ct-get-tcp-seq-chk / ct-enable-tcp-seq-chk / ct-disable-tcp-seq-chk
                              sysctls (nf_conntrack_count, _max,
                              _tcp_be_liberal inverted)
+
+A dump filter is the userspace dump's (parse_dump_filter()): the flush
+match, CIDR prefixes and state=S[,S...], in any order; state= matches the
+kernel's TCP state as the dump prints it.
 
 Zone limits and the sweep interval have no kernel counterpart here: they
 fail with OVS's text for the operation and EOPNOTSUPP, as ct_dpif_*() does
