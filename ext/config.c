@@ -541,6 +541,8 @@ ovsct_get_counters(struct ovsct *ct, struct ovsct_counters *out)
                                              memory_order_relaxed);
         out->expired += atomic_load_explicit(&s->expired,
                                              memory_order_relaxed);
+        out->flushed += atomic_load_explicit(&s->flushed,
+                                             memory_order_relaxed);
         out->full += atomic_load_explicit(&s->full, memory_order_relaxed);
         out->zone_full += atomic_load_explicit(&s->zone_full,
                                                memory_order_relaxed);

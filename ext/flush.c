@@ -7,6 +7,8 @@
  * Flushing everything swaps every map for an empty one under all bucket
  * locks (O(buckets)); the other flushes walk one bucket at a time under
  * its lock.  Removed connections go to the epoch reclaimer (epoch.c).
+ * Every flush adds the live connections it removed to the 'flushed'
+ * counter (expired ones it meets count as expired, not flushed).
  * Neighbours: table.c (removal), dump.c (ct_tuple_from_key(),
  * ct_entry_fill()), filter.c (the matcher).
  */
@@ -52,6 +54,10 @@ flush_all(struct ovsct *ct) CT_NO_THREAD_SAFETY_ANALYSIS
     }
     atomic_store(&ct->gen, (uint8_t) (atomic_load(&ct->gen) + 1));
     atomic_fetch_sub(&ct->n_conns, live);
+    if (live > 0) {
+        /* Gone without a claim each: count them as removed here. */
+        ct_stat_add(&ct_my_stat(ct)->removed, (uint64_t) live);
+    }
     if (atomic_load(&ct->limits_active)) {
         for (int z = 0; z < CT_N_ZONES; z++) {
             atomic_store_explicit(&ct->zone_count[z], 0,
@@ -153,6 +159,7 @@ ovsct_flush(struct ovsct *ct, const uint16_t *zone, size_t *n_flushed)
         }
         ct_reclaim(ct);
     }
+    ct_stat_add(&ct_my_stat(ct)->flushed, n);
     if (n_flushed) {
         *n_flushed = n;
     }
@@ -205,6 +212,9 @@ ovsct_flush_tuple(struct ovsct *ct, uint16_t zone,
     c = ct_map_find(ct, b, hash, &key, ovsct_now(ct), &dir);
     ct_mutex_unlock(&b->lock);
     err = c && ct_conn_kill(ct, c) ? 0 : ENOENT;
+    if (!err) {
+        ct_stat_inc(&ct_my_stat(ct)->flushed);
+    }
     ct_epoch_exit();
     ct_reclaim(ct);
     return err;
@@ -239,6 +249,7 @@ ovsct_flush_filter(struct ovsct *ct, const struct ovsct_filter *f,
         n += flush_bucket(ct, &ct->buckets[i], now, match_filter, &aux);
     }
     ct_reclaim(ct);
+    ct_stat_add(&ct_my_stat(ct)->flushed, n);
     if (n_flushed) {
         *n_flushed = n;
     }

@@ -95,8 +95,8 @@ const struct ovsct_cs_name ovsct_cs_names[OVSCT_CS_N] = {
 };
 
 const char *const ovsct_counter_names[OVSCT_N_COUNTERS] = {
-    "packets", "invalid", "created", "removed", "expired", "full",
-    "zone_full", "nat_exhausted", "lookup_reaped", "sweeps",
+    "packets", "invalid", "created", "removed", "expired", "flushed",
+    "full", "zone_full", "nat_exhausted", "lookup_reaped", "sweeps",
     "sweep_scanned", "lock_contended", "max_sweep_hold_ns",
     "sweep_hold_lt_1us", "sweep_hold_lt_4us", "sweep_hold_lt_16us",
     "sweep_hold_lt_64us", "sweep_hold_lt_256us", "sweep_hold_lt_1ms",
@@ -113,8 +113,8 @@ ovsct_counters_flatten(const struct ovsct_counters *c,
 {
     const uint64_t v[OVSCT_N_COUNTERS] = {
         c->packets, c->invalid, c->created, c->removed, c->expired,
-        c->full, c->zone_full, c->nat_exhausted, c->lookup_reaped,
-        c->sweeps, c->sweep_scanned, c->lock_contended,
+        c->flushed, c->full, c->zone_full, c->nat_exhausted,
+        c->lookup_reaped, c->sweeps, c->sweep_scanned, c->lock_contended,
         c->max_sweep_hold_ns,
         c->sweep_hold_hist[0], c->sweep_hold_hist[1], c->sweep_hold_hist[2],
         c->sweep_hold_hist[3], c->sweep_hold_hist[4], c->sweep_hold_hist[5],

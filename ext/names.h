@@ -96,7 +96,7 @@ extern const struct ovsct_cs_name ovsct_cs_names[OVSCT_CS_N];
 /* Counter names, in the order ovsct_counters_flatten() writes them:
  * struct ovsct_counters order, the sweep_hold_hist classes flattened into
  * one name each. */
-#define OVSCT_N_COUNTERS (13 + OVSCT_SWEEP_HOLD_CLASSES)
+#define OVSCT_N_COUNTERS (14 + OVSCT_SWEEP_HOLD_CLASSES)
 extern const char *const ovsct_counter_names[OVSCT_N_COUNTERS];
 void ovsct_counters_flatten(const struct ovsct_counters *,
                             uint64_t out[OVSCT_N_COUNTERS]);

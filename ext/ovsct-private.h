@@ -344,6 +344,7 @@ struct ct_tstat {
     _Atomic uint64_t created;
     _Atomic uint64_t removed;
     _Atomic uint64_t expired;
+    _Atomic uint64_t flushed;
     _Atomic uint64_t full;
     _Atomic uint64_t zone_full;
     _Atomic uint64_t nat_exhausted;
@@ -773,6 +774,14 @@ ct_stat_inc(_Atomic uint64_t *counter)
     atomic_store_explicit(counter,
                           atomic_load_explicit(counter, memory_order_relaxed)
                           + 1, memory_order_relaxed);
+}
+
+static inline void
+ct_stat_add(_Atomic uint64_t *counter, uint64_t n)
+{
+    atomic_store_explicit(counter,
+                          atomic_load_explicit(counter, memory_order_relaxed)
+                          + n, memory_order_relaxed);
 }
 
 #endif /* ovsct-private.h */

@@ -454,6 +454,12 @@ struct ovsct_counters {
     uint64_t created;           /* Connections committed. */
     uint64_t removed;           /* Connections removed, any reason. */
     uint64_t expired;           /* ... of which found expired. */
+    uint64_t flushed;           /* Connections removed by a flush (all,
+                                 * zone, tuple, filter); expired ones a
+                                 * walking flush meets count as expired
+                                 * instead (flush-all without events
+                                 * drops the maps whole: it counts every
+                                 * entry not yet reaped). */
     uint64_t full;              /* Commits refused by maxconns. */
     uint64_t zone_full;         /* Commits refused by a zone limit. */
     uint64_t nat_exhausted;     /* Commits refused: no NAT tuple left. */

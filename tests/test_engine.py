@@ -194,6 +194,53 @@ def test_flush_by_tuple_in_either_direction_and_by_filter(ct):
     assert ct.flush() == 1 and ct.nconns() == 0
 
 
+def test_flushed_counts_each_flush_and_never_expiry(ct):
+    """Issue 13: 'flushed' grows by exactly the connections each flush
+    removes (tuple, filter, zone, all, with and without event readers);
+    connections that expire, reaped by the sweeper or met by a flush,
+    are counted as expired, never as flushed."""
+    def counters():
+        c = ct.counters()
+        return c["flushed"], c["expired"], c["removed"]
+
+    run(ct, [udp4(A, B, 1000 + i, 53) for i in range(30)])
+    run(ct, [udp4(A, B, 2000 + i, 53) for i in range(7)],
+        "ct(commit,zone=5)")
+    assert counters() == (0, 0, 0)
+    ct.flush_tuple(0, Tuple(l3=4, proto=17, src=A, dst=B, sport=1000,
+                            dport=53))
+    assert counters() == (1, 0, 1)
+    flt = FlushFilter(orig=TupleMatch(l3=4, proto=17, sport=1001))
+    assert ct.flush_filter(flt) == 1
+    assert counters() == (2, 0, 2)
+    assert ct.flush(5) == 7
+    assert counters() == (9, 0, 9)
+    assert ct.flush() == 28
+    assert counters() == (37, 0, 37)
+
+    # Expiry: reaped by the sweeper, or met by a walking flush.
+    run(ct, [udp4(A, B, 3000 + i, 53) for i in range(10)])
+    run(ct, [udp4(A, B, 4000 + i, 53) for i in range(4)],
+        "ct(commit,zone=5)")
+    ct.advance(60000)
+    assert ct.sweep_now() == 14
+    assert counters() == (37, 14, 51)
+    run(ct, [udp4(A, B, 5000 + i, 53) for i in range(6)],
+        "ct(commit,zone=5)")
+    ct.advance(60000)
+    assert ct.flush(5) == 0
+    assert counters() == (37, 20, 57)
+
+    # Flush-all while an event reader walks the buckets instead.
+    run(ct, [udp4(A, B, 6000 + i, 53) for i in range(12)])
+    ct.events_subscribe()
+    try:
+        assert ct.flush() == 12
+    finally:
+        ct.events_unsubscribe()
+    assert counters() == (49, 20, 69)
+
+
 def test_counts_agree_everywhere(ct):
     run(ct, [udp4(A, B, 1000 + i, 53) for i in range(100)]
         + [icmp4_query(A, B, 8, i) for i in range(20)])

@@ -233,6 +233,74 @@ def test_unsupported_commands(command):
         assert r.stderr == text
 
 
+def test_state_filter_on_kernel_entries():
+    """state=S[,S...] (the userspace dump filter, issue 13) on the kernel
+    datapath: dump-conntrack (text and JSON) and ct-stats-show select the
+    TCP entries whose state, as the dump prints it, is one of S; the
+    kernel's SYN_RECV prints as ESTABLISHED, so state=ESTABLISHED selects
+    it too.  Compared with the kernel's own view (conntrack -L)."""
+    with Netns() as ns:
+        _populate(ns)
+        _insert(ns, "-p", "tcp", "-s", "10.0.0.4", "-d", "10.0.0.2",
+                "--sport", "1004", "--dport", "80", "--state", "SYN_RECV")
+        _real_traffic(ns)       # A real TCP connection over lo, closed.
+        kernel = ns.kernel_entries()
+
+        def expected(states, zone=None):
+            return sorted(key_of(e) for e in kernel
+                          if e["proto"] == 6 and e["state"] in states
+                          and (zone is None or e["zone"] == zone))
+
+        # The kernel's SYN_RECV is shown as ESTABLISHED.
+        established = expected({"ESTABLISHED", "SYN_RECV"})
+        assert len(established) == 2
+        r = ns.ovsct("dump-conntrack", DP, "state=ESTABLISHED")
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        assert sorted(key_of(parse_ovs_line(x)) for x in lines) \
+            == established
+        assert all("protoinfo=(state=ESTABLISHED)" in x for x in lines)
+
+        # Several states, any case, in any order with zone= and a match.
+        r = ns.ovsct("dump-conntrack", "-m", DP, "state=time_wait,SYN_SENT",
+                     "mark=9")
+        assert r.returncode == 0, r.stderr
+        assert [parse_ovs_line(x)["orig"]["sport"]
+                for x in r.stdout.splitlines()] == [1002]
+        r = ns.ovsct("dump-conntrack", DP, "zone=5",
+                     "state=ESTABLISHED,FIN_WAIT_1")
+        assert sorted(key_of(parse_ovs_line(x))
+                      for x in r.stdout.splitlines()) \
+            == expected({"ESTABLISHED"}, zone=5)
+        r = ns.ovsct("dump-conntrack", DP, "state=FIN_WAIT_1",
+                     "ct_nw_src=10.0.0.0/24")
+        assert sorted(key_of(parse_ovs_line(x))
+                      for x in r.stdout.splitlines()) \
+            == expected({"FIN_WAIT_1"}) != []
+        r = ns.ovsct("-f", "json", "dump-conntrack", DP, "state=SYN_SENT")
+        assert r.returncode == 0, r.stderr
+        data = json.loads(r.stdout)
+        assert [e["orig"]["sport"] for e in data] == [1001]
+        assert data[0]["tcp"]["state"] == "SYN_SENT"
+
+        # ct-stats-show with the same filter.
+        r = ns.ovsct("ct-stats-show", DP, "state=ESTABLISHED")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("Connections Stats:\n    Total: %d\n"
+                                   "  TCP: %d\n" % (len(established),
+                                                    len(established)))
+        r = ns.ovsct("-f", "json", "ct-stats-show", DP, "state=TIME_WAIT",
+                     "zone=0")
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["total"] \
+            == len(expected({"TIME_WAIT"}, zone=0)) >= 1
+
+        # A bad state: the userspace dump's error, exit 2.
+        r = ns.ovsct("dump-conntrack", DP, "state=BOGUS")
+        assert r.returncode == 2
+        assert "failed to parse state" in r.stderr
+
+
 def test_other_namespace_is_not_seen():
     """Entries live in the namespace that made them: another namespace's
     dump does not show them."""
@@ -264,6 +332,10 @@ def test_through_ovsctd():
             r = d.appctl("dpctl/dump-conntrack", "-m", DP, "zone=5")
             assert r.returncode == 0
             assert len(r.stdout.decode().splitlines()) == 2
+            r = d.appctl("dpctl/dump-conntrack", DP, "state=TIME_WAIT")
+            assert r.returncode == 0, r.stderr
+            assert [parse_ovs_line(x)["orig"]["sport"]
+                    for x in r.stdout.decode().splitlines()] == [1002]
             r = d.appctl("dpctl/flush-conntrack", DP, "zone=5",
                          "ct_nw_src=10.0.0.3,ct_nw_dst=10.0.0.2,"
                          "ct_nw_proto=17,ct_tp_src=1000,ct_tp_dst=53")

@@ -79,6 +79,31 @@ def test_events_of_real_traffic_json_and_zone_filter():
         assert lines and all(",zone=4" in x for x in lines)
 
 
+def test_events_state_filter():
+    """state=S[,S...] (dump-conntrack's filter) selects the events of TCP
+    entries whose state, as the dump prints it, is one of S."""
+    with Netns() as ns:
+        def action():
+            for sport, state in ((1, "ESTABLISHED"), (2, "SYN_SENT"),
+                                 (3, "SYN_RECV"), (4, "TIME_WAIT")):
+                ns.conntrack("-I", "-t", "300", "-p", "tcp", "-s",
+                             "10.0.0.1", "-d", "10.0.0.2", "--sport",
+                             str(sport), "--dport", "80", "--state", state)
+            ns.conntrack("-I", "-t", "300", "-p", "udp", "-s", "10.0.0.1",
+                         "-d", "10.0.0.2", "--sport", "1", "--dport", "2")
+        lines, err, rc = _events(ns, "events", DP,
+                                 "state=ESTABLISHED,time_wait",
+                                 action=action)
+        assert rc == 0, err
+        assert [x.split(",sport=")[1].split(",")[0] for x in lines] \
+            == ["1", "3", "4"]
+        assert all(x.startswith("[NEW] tcp,") for x in lines)
+        assert sum("state=ESTABLISHED" in x for x in lines) == 2
+        lines, err, rc = _events(ns, "events", DP, "state=NOPE",
+                                 action=lambda: None)
+        assert rc == 2 and "failed to parse state" in err
+
+
 def test_events_of_other_datapaths_go_to_the_daemon():
     """Only system@NAME reads netlink; without it, or with the userspace
     datapath's name, `ovsct events` asks ovsctd (absent here)."""

@@ -103,3 +103,40 @@ def test_counters_and_nat_warning_through_the_daemon(tmp_path):
         line = next(x for x in log.splitlines()
                     if coverage.NAT_EXHAUSTED_WARNING in x)
         assert "WARN" in line
+
+
+def _coverage_totals(d):
+    r = d.appctl("ct/coverage-show")
+    assert r.returncode == 0, r.stderr
+    totals = {}
+    for line in r.stdout.decode().splitlines()[1:-1]:
+        m = LINE.match(line)
+        assert m, line
+        totals[m.group(1)] = int(m.group(2))
+    return totals
+
+
+@needs_engine
+def test_flushed_counter_through_the_daemon(tmp_path):
+    """conntrack_flushed grows by the number of connections each flush
+    removes, in the text and the JSON of ct/coverage-show."""
+    pcap = str(tmp_path / "flows.pcap")
+    write_udp_flows_pcap(pcap, 40)
+    with Ovsctd(timeout=60) as d:
+        r = d.appctl("ct/replay", pcap, "ct(commit)")
+        assert r.returncode == 0, r.stderr
+        assert "conntrack_flushed" not in _coverage_totals(d)
+        data = json.loads(d.ovsct("-f", "json", "coverage-show").stdout)
+        assert data["conntrack_flushed"]["total"] == 0
+        r = d.appctl("dpctl/flush-conntrack")
+        assert r.returncode == 0, r.stderr
+        totals = _coverage_totals(d)
+        assert totals["conntrack_flushed"] == 40
+        assert totals["conntrack_created"] == 40
+        assert "conntrack_expired" not in totals
+        r = d.appctl("ct/replay", pcap, "ct(commit,zone=3)")
+        assert r.returncode == 0, r.stderr
+        r = d.appctl("dpctl/flush-conntrack", "zone=3")
+        assert r.returncode == 0, r.stderr
+        data = json.loads(d.ovsct("-f", "json", "coverage-show").stdout)
+        assert data["conntrack_flushed"]["total"] == 80

@@ -123,7 +123,7 @@ def coverage_text(rows: list[tuple[str, list[float], int]],
 
 @command("ct/coverage-show", "", 0, 0, group=TOOLS, read_only=True,
          summary="Show the event counters (packets, invalid, table or zone "
-         "full, NAT exhausted, created, expired, removed...) as "
+         "full, NAT exhausted, created, expired, flushed, removed...) as "
          "coverage/show does.")
 def coverage_show(ctx: Context, args: list[str]) -> Result:
     engine = ctx.engine

@@ -7,15 +7,19 @@ answer as ovs-dpctl does on a Linux kernel datapath (lib/dpctl.c with
 lib/dpif-netlink.c and lib/netlink-conntrack.c), on the conntrack table of
 the caller's network namespace:
 
-  dump-conntrack [-m] [-s] DP [zone=N] [flush-style match]
+  dump-conntrack [-m] [-s] DP [zone=N] [dump filter]
   flush-conntrack DP [zone=N] [mark=X[/M]] [labels=Y[/N]] [orig [reply]]
-  ct-stats-show [-m] DP [zone=N] [verbose]
+  ct-stats-show [-m] DP [zone=N] [verbose] | DP [dump filter]
   ct-bkts DP [gt=N]          bucket count only (per-bucket counts are not
                              visible from user space)
   ct-get-nconns / ct-get-maxconns / ct-set-maxconns N
   ct-get-tcp-seq-chk / ct-enable-tcp-seq-chk / ct-disable-tcp-seq-chk
                              sysctls (nf_conntrack_count, _max,
                              _tcp_be_liberal inverted)
+
+A dump filter is the userspace dump's (parse_dump_filter()): the flush
+match, CIDR prefixes and state=S[,S...], in any order; state= matches the
+kernel's TCP state as the dump prints it.
 
 Zone limits and the sweep interval have no kernel counterpart here: they
 fail with OVS's text for the operation and EOPNOTSUPP, as ct_dpif_*() does
@@ -38,6 +42,7 @@ from ovsct import format as fmt
 from ovsct.commands import limits, settings
 from ovsct.commands.dpctl import KERNEL_DP_PREFIX
 from ovsct.commands.flush import (FLUSH_FAILED, INVALID_ARGS, ParseError,
+                                  is_filter_arg, parse_dump_filter,
                                   parse_flush_args)
 from ovsct.commands.show import DUMP_START_FAILED
 from ovsct.commands.table import CommandError, Result
@@ -95,6 +100,16 @@ def _parse_match(run: _Run, args: list[str]) -> FlushFilter:
         run.fail("".join(ds))
 
 
+def _parse_filter(run: _Run, args: list[str]) -> FlushFilter:
+    """The dump filter of dump-conntrack and ct-stats-show, as the
+    userspace datapath's (ovsct/commands/flush.py parse_dump_filter())."""
+    ds: list[str] = []
+    try:
+        return parse_dump_filter(args, ds)
+    except ParseError:
+        run.fail("".join(ds))
+
+
 # ---------------------------------------------------------------------------
 # dump-conntrack, ct-stats-show, ct-bkts
 
@@ -102,8 +117,9 @@ def _dump_conntrack(run: _Run, args: list[str]) -> Result:
     zone, rest = _zone_arg(args)
     match = None
     if rest:
-        # Filters (the flush grammar): decoded entries, matched here.
-        match = dump.Match(_parse_match(run, args))
+        # Filters (the dump filter grammar): decoded entries, matched
+        # here.
+        match = dump.Match(_parse_filter(run, args))
         zone = match.zone
     nl = _netlink(run, DUMP_START_FAILED)
     verbose, stats = run.verbose, run.stats
@@ -140,6 +156,19 @@ def _dump_conntrack(run: _Run, args: list[str]) -> Result:
 def _ct_stats_show(run: _Run, args: list[str]) -> Result:
     verbose = run.verbose
     zone = None
+    if any(is_filter_arg(a) for a in args):
+        # A dump filter (as the userspace ct-stats-show takes it).
+        match = dump.Match(_parse_filter(run, args))
+        with _netlink(run, DUMP_START_FAILED) as nl:
+            try:
+                stats = dump.stats_of(
+                    e for e in dump.iter_entries(nl, zone=match.zone,
+                                                 mark=match.kernel_mark)
+                    if match(e))
+            except KernelError as exc:
+                run.fail(DUMP_START_FAILED, exc.errno)
+        return Result(fmt.stats_text(stats, verbose),
+                      fmt.stats_json(stats, match.zone))
     while args:
         value = scan_prefixed(args[-1], "zone=", 16)
         if args[-1].startswith("verbose"):

@@ -112,13 +112,31 @@ def iter_entries(nl: CtNetlink, verbose: bool = False, stats: bool = False,
 # ---------------------------------------------------------------------------
 # Filters: the flush-conntrack match (ofp_ct_match_cmp(), lib/ofp-ct.c).
 
+def _states_of(wanted: frozenset[str] | None) -> frozenset[str] | None:
+    """The kernel TCP states (ct_dpif names, as KernelEntry.tcp[0] holds
+    them) that dump-conntrack prints as one of 'wanted': the engine's
+    coalescing rule applied to a kernel entry's one state for both
+    directions (so state=ESTABLISHED also selects SYN_RECV, as the dump
+    prints it)."""
+    if wanted is None:
+        return None
+    engine = _engine()
+    names = engine.TCP_STATE_NAMES
+    return frozenset(n for i, n in enumerate(names)
+                     if names[engine.tcp_state_coalesce(i, i)] in wanted)
+
+
 class Match:
-    """A parsed flush-conntrack match (the FlushFilter of the dpctl flush
-    grammar, ovsct/commands/flush.py) applied to kernel entries."""
+    """A parsed flush-conntrack or dump filter match (the FlushFilter of
+    the dpctl grammars, ovsct/commands/flush.py) applied to kernel
+    entries."""
 
     def __init__(self, match: FlushFilter) -> None:
         self.zone = match.zone
         self.m = match
+        # state=S[,S...] (dump filters only): TCP entries whose state, as
+        # the dump prints it, is one of them.
+        self.states = _states_of(match.states)
         # Both tuples take part whenever the match has a tuple field (the
         # grammar then sets both; ICMP id/type/code compare even when 0,
         # as in OVS).
@@ -164,6 +182,9 @@ class Match:
         if (m.mark ^ e.mark) & m.mark_mask:
             return False
         if (m.labels ^ e.labels) & m.labels_mask:
+            return False
+        if self.states is not None and (e.tcp is None
+                                        or e.tcp[0] not in self.states):
             return False
         if self.tuples:
             proto = self.proto or e.proto

@@ -5,9 +5,10 @@
 One line per event, until interrupted: "[NEW] ", "[UPDATE] " or
 "[DESTROY] " followed by the entry's dump line (dump-conntrack's format,
 -m and -s as there), or with -f json one JSON object per line (the dump's
-JSON object plus "event").  zone=N and the flush-conntrack match arguments
-select events.  The events come from the nfnetlink conntrack multicast
-groups (NFNLGRP_CONNTRACK_NEW, _UPDATE, _DESTROY) of the caller's network
+JSON object plus "event").  zone=N and dump-conntrack's filter arguments
+(the flush-conntrack match, CIDR prefixes, state=S[,S...]) select
+events.  The events come from the nfnetlink conntrack multicast groups
+(NFNLGRP_CONNTRACK_NEW, _UPDATE, _DESTROY) of the caller's network
 namespace.  When the kernel drops events because we read too slowly
 (ENOBUFS on the socket), a counted warning goes to stderr and the stream
 goes on: losses are never silent.
@@ -75,10 +76,10 @@ def cli_events(args: list[str], as_json: bool, pretty: bool, out: TextIO,
     verbosity, stats, _dp, rest = parsed
     match = None
     if rest:
-        from ovsct.commands.flush import ParseError, parse_flush_args
+        from ovsct.commands.flush import ParseError, parse_dump_filter
         ds: list[str] = []
         try:
-            flt = parse_flush_args(rest, ds)
+            flt = parse_dump_filter(rest, ds)
         except ParseError:
             err.write(fmt.error_line(program, "".join(ds), errno.EINVAL)
                       + "\n")
