@@ -81,8 +81,8 @@ daemon: it reads the kernel's conntrack events of its network namespace
 from netlink (the nfnetlink conntrack multicast groups), in the same
 formats and with the same filter arguments (\fBstate=\fR matches the
 kernel's TCP state as the dump prints it: its \fBSYN_RECV\fR is shown, and
-selected, as \fBESTABLISHED\fR); a kernel that drops events (a full socket buffer) also gives a
-counted warning.
+selected, as \fBESTABLISHED\fR); a kernel that drops events (a full
+socket buffer) also gives a counted warning.
 .PP
 \fBovsct events\fR calls \fBct/events\-read\fR in a loop.  unixctl is
 request/response, and \fBovs\-appctl\fR reads one reply per request, so the
