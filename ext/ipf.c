@@ -1024,8 +1024,8 @@ ovsct_ipf_dump_lists(struct ovsct *ct, ovsct_ipf_line_fn *fn, void *aux)
             char src[64], dst[64];
             uint32_t id;
 
-            ct_format_addr(src, (const uint8_t *) l->key.src, l->key.l3);
-            ct_format_addr(dst, (const uint8_t *) l->key.dst, l->key.l3);
+            ovsct_format_addr(l->key.l3, (const uint8_t *) l->key.src, src);
+            ovsct_format_addr(l->key.l3, (const uint8_t *) l->key.dst, dst);
             memcpy(&id, &l->key.id, 4);
             id = l->key.l3 == 4 ? (uint32_t) be16((uint8_t *) &id)
                                 : (uint32_t) be16((uint8_t *) &id) << 16
