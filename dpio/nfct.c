@@ -23,6 +23,7 @@
 
 #include "names.h"
 #include "ovsct.h"
+#include "packet.h"
 
 /* Netlink and nfnetlink framing (linux/netlink.h, linux/netfilter/
  * nfnetlink.h), spelled out so that this file needs no kernel headers. */
@@ -112,20 +113,7 @@ tcp_state_to_dpif(uint8_t state)
     }
 }
 
-/* Unaligned big-endian and host reads. */
-static inline uint16_t
-get_be16(const uint8_t *p)
-{
-    return (uint16_t) (p[0] << 8 | p[1]);
-}
-
-static inline uint32_t
-get_be32(const uint8_t *p)
-{
-    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
-           | (uint32_t) p[2] << 8 | p[3];
-}
-
+/* Unaligned big-endian reads (get_be16() and get_be32(): packet.h). */
 static inline uint64_t
 get_be64(const uint8_t *p)
 {
@@ -445,14 +433,6 @@ ovsct_nfct_next(const uint8_t **p, size_t *left, struct ovsct_nfct_entry *e,
 
 #define PUT_LIT(P, S) (memcpy((P), (S), sizeof(S) - 1), (P) += sizeof(S) - 1)
 
-static char *
-put_str(char *p, const char *s)
-{
-    size_t n = strlen(s);
-    memcpy(p, s, n);
-    return p + n;
-}
-
 /* ct_dpif_format_tuple(), written by the engine's formatter (ext/format.c)
  * from the ctnetlink tuple (which keeps the ICMP id apart from the
  * ports). */
@@ -496,12 +476,12 @@ put_time(char *p, const char *title, uint64_t ns)
     struct tm tm;
     char tmp[64];
 
-    p = put_str(p, title);
+    p = ovsct_put_str(p, title);
     if (!localtime_r(&secs, &tm)
         || !strftime(tmp, sizeof tmp, "%Y-%m-%dT%H:%M:%S", &tm)) {
         tmp[0] = '\0';
     }
-    p = put_str(p, tmp);
+    p = ovsct_put_str(p, tmp);
     *p++ = '.';
     unsigned int frac = (unsigned int) (ms % 1000);
     *p++ = (char) ('0' + frac / 100);
@@ -518,7 +498,7 @@ static char *
 put_flags(char *p, const char *title, uint32_t bits,
           const char *const *names, size_t n)
 {
-    p = put_str(p, title);
+    p = ovsct_put_str(p, title);
     if (!bits) {
         *p++ = '0';
         return p;
@@ -529,7 +509,7 @@ put_flags(char *p, const char *title, uint32_t bits,
             if (any) {
                 *p++ = '|';
             }
-            p = put_str(p, names[i]);
+            p = ovsct_put_str(p, names[i]);
             any = true;
         }
     }
@@ -607,7 +587,7 @@ ovsct_nfct_format(const struct ovsct_nfct_entry *e, bool verbose,
     }
     if (e->helper[0]) {
         PUT_LIT(p, ",helper=");
-        p = put_str(p, e->helper);
+        p = ovsct_put_str(p, e->helper);
     }
     if (verbose && e->master.l3) {
         PUT_LIT(p, ",master=(");

@@ -47,7 +47,6 @@
 /* Appends the string literal 'S' at 'P' and advances 'P'. */
 #define PUT_LIT(P, S) (memcpy((P), (S), sizeof(S) - 1), (P) += sizeof(S) - 1)
 
-static char *put_str(char *, const char *);
 static char *put_u32(char *, uint32_t);
 static char *put_u8(char *, uint8_t);
 static char *put_hex64(char *, uint64_t, bool pad);
@@ -168,7 +167,7 @@ format__(const struct ovsct_entry *e, bool verbose, bool print_stats,
     }
     if (e->helper < OVSCT_ALG_N && ovsct_alg_names[e->helper]) {
         PUT_LIT(p, ",helper=");
-        p = put_str(p, ovsct_alg_names[e->helper]);
+        p = ovsct_put_str(p, ovsct_alg_names[e->helper]);
     }
     if (verbose && e->has_parent) {
         PUT_LIT(p, ",parent=(");
@@ -225,8 +224,8 @@ ovsct_format_exp(const struct ovsct_exp *x, char *buf, size_t size)
 
 /* Numbers and names. */
 
-static char *
-put_str(char *p, const char *s)
+char *
+ovsct_put_str(char *p, const char *s)
 {
     size_t n = strlen(s);
 
@@ -386,7 +385,7 @@ ovsct_put_proto(char *p, uint8_t proto)
 {
     const char *name = ovsct_proto_name(proto);
 
-    return name ? put_str(p, name) : put_u32(p, proto);
+    return name ? ovsct_put_str(p, name) : put_u32(p, proto);
 }
 
 /* Writes 't' (ct_dpif_format_tuple()) with address family 'l3' (6: IPv6,
@@ -421,7 +420,7 @@ char *
 ovsct_put_tcp_state(char *p, uint8_t s)
 {
     if (s < OVSCT_TCPS_N) {
-        return put_str(p, ovsct_tcp_state_names[s]);
+        return ovsct_put_str(p, ovsct_tcp_state_names[s]);
     }
     *p++ = '[';
     p = put_u8(p, s);
@@ -448,7 +447,7 @@ put_tcp_flags(char *p, uint8_t flags)
                 if (p != start) {
                     *p++ = '|';
                 }
-                p = put_str(p, ovsct_tcp_flag_names[bit]);
+                p = ovsct_put_str(p, ovsct_tcp_flag_names[bit]);
             } else {
                 bad |= 1u << bit;
             }
@@ -572,7 +571,7 @@ put_json_flags(char *p, uint8_t flags)
             }
             first = false;
             *p++ = '"';
-            p = put_str(p, ovsct_tcp_flag_names[bit]);
+            p = ovsct_put_str(p, ovsct_tcp_flag_names[bit]);
             *p++ = '"';
         }
     }
@@ -584,7 +583,7 @@ static char *
 put_json_state(char *p, uint8_t s)
 {
     *p++ = '"';
-    p = put_str(p, ovsct_tcp_state_names[s]);
+    p = ovsct_put_str(p, ovsct_tcp_state_names[s]);
     *p++ = '"';
     return p;
 }
@@ -622,7 +621,7 @@ format_json__(const struct ovsct_entry *e, int64_t now, char *p)
     p = put_u32(p, e->bucket);
     if (e->helper < OVSCT_ALG_N && ovsct_alg_names[e->helper]) {
         PUT_LIT(p, ",\"helper\":\"");
-        p = put_str(p, ovsct_alg_names[e->helper]);
+        p = ovsct_put_str(p, ovsct_alg_names[e->helper]);
         *p++ = '"';
     }
     PUT_LIT(p, ",\"l3\":");
@@ -650,7 +649,7 @@ format_json__(const struct ovsct_entry *e, int64_t now, char *p)
     PUT_LIT(p, ",\"proto\":");
     p = put_u8(p, proto);
     PUT_LIT(p, ",\"protocol\":\"");
-    p = name ? put_str(p, name) : put_u8(p, proto);
+    p = name ? ovsct_put_str(p, name) : put_u8(p, proto);
     PUT_LIT(p, "\",\"reply\":");
     p = put_json_tuple(p, &e->reply, proto);
     if (proto == 6) {

@@ -410,7 +410,9 @@ int ovsct_format_addr(uint8_t l3, const uint8_t *a, char *buf);
  * family 'l3' (6: IPv6, else IPv4) and protocol 'proto'
  * (ct_dpif_format_tuple()); ovsct_put_tcp_state(): a TCP state name, "[N]"
  * for an unknown one; ovsct_put_mark_labels(): ",mark=M" and ",labels=0xL"
- * where not zero; ovsct_put_u64(): a decimal number. */
+ * where not zero; ovsct_put_u64(): a decimal number; ovsct_put_str(): a
+ * string. */
+char *ovsct_put_str(char *p, const char *);
 char *ovsct_put_proto(char *p, uint8_t proto);
 char *ovsct_put_tuple(char *p, const struct ovsct_tuple *, uint8_t l3,
                       uint8_t proto);
