@@ -596,7 +596,7 @@ struct dump_cursor {
 };
 
 /* The cursor in 'capsule', if it is one of 'self' and no call is using it;
- * else NULL with ValueError (TypeError: not a cursor). */
+ * else NULL with ValueError (as for an object that is not a cursor). */
 static struct dump_cursor *
 cursor_get(CtObject *self, PyObject *capsule)
 {
