@@ -72,6 +72,9 @@ ct_get(CtObject *self)
 PyObject *set_error(module_state *, int err, const char *msg,
                     PyObject *filename);
 
+/* convert.c: the 128-bit value hi:lo (a connection label) as an int. */
+PyObject *u128_to_int(uint64_t hi, uint64_t lo);
+
 /* convert.c: O& converters and parsers; 0 on success, -1 with an
  * exception set (the conv_* ones return 1 / 0 as O& converters do). */
 int conv_uint(PyObject *, unsigned long max, unsigned long *out);

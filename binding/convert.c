@@ -2,7 +2,7 @@
  * convert.c -- argument conversion of the ovsct._engine binding: Python
  * values in (zones, addresses, actions, tuples, filters, frame batches and
  * their offsets) and engine errors out (the one errno -> exception
- * helper, set_error()).
+ * helper, set_error()), and u128_to_int() (a label as an int).
  *
  * Every converter checks ranges itself ('H' and 'I' formats would wrap
  * silently) and raises a clear exception on bad input.  Neighbours:
@@ -15,6 +15,28 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Values out. */
+
+/* The 128-bit value hi:lo (a connection label) as a Python int. */
+PyObject *
+u128_to_int(uint64_t hi, uint64_t lo)
+{
+    if (!hi) {
+        return PyLong_FromUnsignedLongLong(lo);
+    }
+    PyObject *h = PyLong_FromUnsignedLongLong(hi);
+    PyObject *l = PyLong_FromUnsignedLongLong(lo);
+    PyObject *sh = PyLong_FromLong(64);
+    PyObject *hs = h && sh ? PyNumber_Lshift(h, sh) : NULL;
+    PyObject *r = hs && l ? PyNumber_Or(hs, l) : NULL;
+
+    Py_XDECREF(h);
+    Py_XDECREF(l);
+    Py_XDECREF(sh);
+    Py_XDECREF(hs);
+    return r;
+}
 
 /* Errors. */
 

@@ -272,25 +272,6 @@ builder_tuple(struct builder *b, const struct ovsct_tuple *t)
                         N_TUPLE_FIELDS);
 }
 
-/* 128-bit label as an int. */
-static PyObject *
-u128_to_int(ovsct_u128 v)
-{
-    if (!v.hi) {
-        return PyLong_FromUnsignedLongLong(v.lo);
-    }
-    PyObject *hi = PyLong_FromUnsignedLongLong(v.hi);
-    PyObject *lo = PyLong_FromUnsignedLongLong(v.lo);
-    PyObject *sh = PyLong_FromLong(64);
-    PyObject *hs = hi && sh ? PyNumber_Lshift(hi, sh) : NULL;
-    PyObject *r = hs && lo ? PyNumber_Or(hs, lo) : NULL;
-    Py_XDECREF(hi);
-    Py_XDECREF(lo);
-    Py_XDECREF(sh);
-    Py_XDECREF(hs);
-    return r;
-}
-
 static PyObject *
 pair(PyObject *a, PyObject *b)
 {
@@ -320,7 +301,7 @@ builder_entry(struct builder *b, const struct ovsct_entry *e, int64_t now)
         builder_tuple(b, &e->reply),
         builder_port(b, e->zone),
         PyLong_FromUnsignedLong(e->mark),
-        u128_to_int(e->labels),
+        u128_to_int(e->labels.hi, e->labels.lo),
         PyLong_FromLongLong(e->expiration),
         PyLong_FromLongLong(left > 0 ? left / 1000 : 0),
         tcp_state,
@@ -614,6 +595,21 @@ struct dump_cursor {
     struct ovsct_entry entries[CURSOR_ENTRIES];
 };
 
+/* The cursor in 'capsule', if it is one of 'self' and no call is using it;
+ * else NULL with ValueError (as for an object that is not a cursor). */
+static struct dump_cursor *
+cursor_get(CtObject *self, PyObject *capsule)
+{
+    struct dump_cursor *c = PyCapsule_GetPointer(capsule, CURSOR_NAME);
+
+    if (c && (c->owner != self || c->busy)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "dump cursor of another Conntrack, or in use");
+        return NULL;
+    }
+    return c;
+}
+
 static void
 cursor_destroy(PyObject *capsule)
 {
@@ -709,13 +705,8 @@ ct_dump_text_next(CtObject *self, PyObject *args, PyObject *kwargs)
                                      &print_stats, &want, &escaped, &json)) {
         return NULL;
     }
-    c = PyCapsule_GetPointer(capsule, CURSOR_NAME);
+    c = cursor_get(self, capsule);
     if (!c) {
-        return NULL;
-    }
-    if (c->owner != self || c->busy) {
-        PyErr_SetString(PyExc_ValueError,
-                        "dump cursor of another Conntrack, or in use");
         return NULL;
     }
     if (want < 4096) {
@@ -824,13 +815,8 @@ ct_dump_entries_next(CtObject *self, PyObject *args, PyObject *kwargs)
                                      &entry_type, &tcp_names, &want)) {
         return NULL;
     }
-    c = PyCapsule_GetPointer(capsule, CURSOR_NAME);
+    c = cursor_get(self, capsule);
     if (!c) {
-        return NULL;
-    }
-    if (c->owner != self || c->busy) {
-        PyErr_SetString(PyExc_ValueError,
-                        "dump cursor of another Conntrack, or in use");
         return NULL;
     }
     if (want < 1 || want > CURSOR_ENTRIES) {

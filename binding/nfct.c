@@ -145,22 +145,6 @@ names_tuple(uint32_t bits, const char *(*name)(unsigned int))
     return t;
 }
 
-static PyObject *
-labels_int(const struct ovsct_nfct_entry *e)
-{
-    PyObject *hi = PyLong_FromUnsignedLongLong(e->labels_hi);
-    PyObject *lo = PyLong_FromUnsignedLongLong(e->labels_lo);
-    PyObject *shift = PyLong_FromLong(64);
-    PyObject *high = hi && shift ? PyNumber_Lshift(hi, shift) : NULL;
-    PyObject *value = high && lo ? PyNumber_Or(high, lo) : NULL;
-
-    Py_XDECREF(hi);
-    Py_XDECREF(lo);
-    Py_XDECREF(shift);
-    Py_XDECREF(high);
-    return value;
-}
-
 /* One entry: (event, line, zone, l3, proto, orig, reply, id, status names,
  * timeout, mark, labels, tcp, counters, start_ns, stop_ns, helper, master)
  * with tcp = None or (state, wscale_orig, wscale_reply, flags_orig names,
@@ -193,7 +177,7 @@ entry_tuple(const struct ovsct_nfct_entry *e, bool verbose, bool stats)
         e->zone, e->orig.l3, e->orig.proto, tuple_tuple(&e->orig),
         tuple_tuple(&e->reply), (unsigned long) e->id,
         names_tuple(e->status, ovsct_nfct_status_name),
-        (unsigned long) e->timeout, (unsigned long) e->mark, labels_int(e),
+        (unsigned long) e->timeout, (unsigned long) e->mark, u128_to_int(e->labels_hi, e->labels_lo),
         tcp, (unsigned long long) e->packets[0],
         (unsigned long long) e->bytes[0], (unsigned long long) e->packets[1],
         (unsigned long long) e->bytes[1], (unsigned long long) e->start_ns,

@@ -38,78 +38,70 @@ persist_error(int err, const char *msg, PyObject *path)
     return NULL;
 }
 
-PyObject *
-ct_save(CtObject *self, PyObject *arg)
+/* Runs ovsct_save() (SAVE_ST set) or ovsct_restore() (RESTORE_ST set) on the
+ * file named by ARG with the GIL released; 0, or -1 with the Python error
+ * set. */
+static int
+persist_run(CtObject *self, PyObject *arg, struct ovsct_save_stats *save_st,
+            struct ovsct_restore_stats *restore_st)
 {
-    struct ovsct_save_stats st;
     char msg[PERSIST_ERR_SIZE] = "";
-    PyObject *path = NULL, *result = NULL;
+    PyObject *path = NULL;
     struct ovsct *ct;
     int err;
 
     if (!PyUnicode_FSConverter(arg, &path)) {
-        return NULL;
+        return -1;
     }
     ct = ct_get(self);
     if (!ct) {
         Py_DECREF(path);
-        return NULL;
+        return -1;
     }
     const char *cpath = PyBytes_AS_STRING(path);
     CT_BEGIN(self);
-    err = ovsct_save(ct, cpath, msg, sizeof msg, &st);
+    err = save_st ? ovsct_save(ct, cpath, msg, sizeof msg, save_st)
+                  : ovsct_restore(ct, cpath, msg, sizeof msg, restore_st);
     CT_END(self);
+    Py_DECREF(path);
     if (err) {
         persist_error(err, msg, arg);
-    } else {
-        result = Py_BuildValue("{s:K,s:I,s:I,s:K}",
-                               "connections",
-                               (unsigned long long) st.n_conns,
-                               "zone_limits", (unsigned) st.n_zone_limits,
-                               "timeout_policies", (unsigned) st.n_tps,
-                               "bytes", (unsigned long long) st.bytes);
+        return -1;
     }
-    Py_DECREF(path);
-    return result;
+    return 0;
+}
+
+PyObject *
+ct_save(CtObject *self, PyObject *arg)
+{
+    struct ovsct_save_stats st;
+
+    if (persist_run(self, arg, &st, NULL)) {
+        return NULL;
+    }
+    return Py_BuildValue("{s:K,s:I,s:I,s:K}",
+                         "connections", (unsigned long long) st.n_conns,
+                         "zone_limits", (unsigned) st.n_zone_limits,
+                         "timeout_policies", (unsigned) st.n_tps,
+                         "bytes", (unsigned long long) st.bytes);
 }
 
 PyObject *
 ct_restore(CtObject *self, PyObject *arg)
 {
     struct ovsct_restore_stats st;
-    char msg[PERSIST_ERR_SIZE] = "";
-    PyObject *path = NULL, *result = NULL;
-    struct ovsct *ct;
-    int err;
 
-    if (!PyUnicode_FSConverter(arg, &path)) {
+    if (persist_run(self, arg, NULL, &st)) {
         return NULL;
     }
-    ct = ct_get(self);
-    if (!ct) {
-        Py_DECREF(path);
-        return NULL;
-    }
-    const char *cpath = PyBytes_AS_STRING(path);
-    CT_BEGIN(self);
-    err = ovsct_restore(ct, cpath, msg, sizeof msg, &st);
-    CT_END(self);
-    if (err) {
-        persist_error(err, msg, arg);
-    } else {
-        result = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:I,s:I,s:K,s:L}",
-                               "connections",
-                               (unsigned long long) st.n_conns,
-                               "restored", (unsigned long long) st.restored,
-                               "duplicates",
-                               (unsigned long long) st.duplicates,
-                               "expired", (unsigned long long) st.expired,
-                               "refused", (unsigned long long) st.refused,
-                               "zone_limits", (unsigned) st.n_zone_limits,
-                               "timeout_policies", (unsigned) st.n_tps,
-                               "bytes", (unsigned long long) st.bytes,
-                               "age_ms", (long long) st.age_ms);
-    }
-    Py_DECREF(path);
-    return result;
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:I,s:I,s:K,s:L}",
+                         "connections", (unsigned long long) st.n_conns,
+                         "restored", (unsigned long long) st.restored,
+                         "duplicates", (unsigned long long) st.duplicates,
+                         "expired", (unsigned long long) st.expired,
+                         "refused", (unsigned long long) st.refused,
+                         "zone_limits", (unsigned) st.n_zone_limits,
+                         "timeout_policies", (unsigned) st.n_tps,
+                         "bytes", (unsigned long long) st.bytes,
+                         "age_ms", (long long) st.age_ms);
 }

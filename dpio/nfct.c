@@ -5,21 +5,25 @@
  * (linux/netfilter/nfnetlink_conntrack.h); the mapping to ct_dpif values is
  * OVS's lib/netlink-conntrack.c; the text is lib/ct-dpif.c
  * ct_dpif_format_entry() as OVS 3.1 prints it (ICMP tuples always carry
- * id, type and code).  Numbers and IPv4 addresses are formatted by hand:
- * this is the dump path of a kernel table of 100k+ entries.
+ * id, type and code).  Numbers, addresses, tuples, states, mark and
+ * labels are written by the engine's formatter (ext/format.c, the
+ * ovsct_put_*() of ext/ovsct.h), by hand and without printf: this is the
+ * dump path of a kernel table of 100k+ entries.
  *
  * Neighbours: nfct.h (contract), ext/names.[ch] (the names printed),
+ * ext/format.c (the text of the pieces shared with the engine's dump),
  * binding/nfct.c, tests/c/test_nfct.c.
  */
 #include "nfct.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #include "names.h"
+#include "ovsct.h"
+#include "packet.h"
 
 /* Netlink and nfnetlink framing (linux/netlink.h, linux/netfilter/
  * nfnetlink.h), spelled out so that this file needs no kernel headers. */
@@ -109,20 +113,7 @@ tcp_state_to_dpif(uint8_t state)
     }
 }
 
-/* Unaligned big-endian and host reads. */
-static inline uint16_t
-get_be16(const uint8_t *p)
-{
-    return (uint16_t) (p[0] << 8 | p[1]);
-}
-
-static inline uint32_t
-get_be32(const uint8_t *p)
-{
-    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
-           | (uint32_t) p[2] << 8 | p[3];
-}
-
+/* Unaligned big-endian reads (get_be16() and get_be32(): packet.h). */
 static inline uint64_t
 get_be64(const uint8_t *p)
 {
@@ -442,89 +433,25 @@ ovsct_nfct_next(const uint8_t **p, size_t *left, struct ovsct_nfct_entry *e,
 
 #define PUT_LIT(P, S) (memcpy((P), (S), sizeof(S) - 1), (P) += sizeof(S) - 1)
 
-static char *
-put_str(char *p, const char *s)
-{
-    size_t n = strlen(s);
-    memcpy(p, s, n);
-    return p + n;
-}
-
-static char *
-put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char) ('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n) {
-        *p++ = tmp[--n];
-    }
-    return p;
-}
-
-static char *
-put_ipv4(char *p, const uint8_t *a)
-{
-    for (int i = 0; i < 4; i++) {
-        if (i) {
-            *p++ = '.';
-        }
-        p = put_u64(p, a[i]);
-    }
-    return p;
-}
-
-static char *
-put_ipv6(char *p, const uint8_t *a)
-{
-    char tmp[INET6_ADDRSTRLEN];
-    if (!inet_ntop(AF_INET6, a, tmp, sizeof tmp)) {
-        tmp[0] = '\0';
-    }
-    return put_str(p, tmp);
-}
-
-static char *
-put_proto(char *p, uint8_t proto)
-{
-    switch (proto) {
-    case 1: PUT_LIT(p, "icmp"); return p;
-    case 58: PUT_LIT(p, "icmpv6"); return p;
-    case 6: PUT_LIT(p, "tcp"); return p;
-    case 17: PUT_LIT(p, "udp"); return p;
-    case 132: PUT_LIT(p, "sctp"); return p;
-    case 136: PUT_LIT(p, "udplite"); return p;
-    case 33: PUT_LIT(p, "dccp"); return p;
-    case 2: PUT_LIT(p, "igmp"); return p;
-    default: return put_u64(p, proto);
-    }
-}
-
-/* ct_dpif_format_tuple(). */
+/* ct_dpif_format_tuple(), written by the engine's formatter (ext/format.c)
+ * from the ctnetlink tuple (which keeps the ICMP id apart from the
+ * ports). */
 static char *
 put_tuple(char *p, const struct ovsct_nfct_tuple *t, uint8_t proto)
 {
-    PUT_LIT(p, "src=");
-    p = t->l3 == 6 ? put_ipv6(p, t->src) : put_ipv4(p, t->src);
-    PUT_LIT(p, ",dst=");
-    p = t->l3 == 6 ? put_ipv6(p, t->dst) : put_ipv4(p, t->dst);
-    if (proto == 1 || proto == 58) {
-        PUT_LIT(p, ",id=");
-        p = put_u64(p, t->icmp_id);
-        PUT_LIT(p, ",type=");
-        p = put_u64(p, t->icmp_type);
-        PUT_LIT(p, ",code=");
-        p = put_u64(p, t->icmp_code);
-    } else {
-        PUT_LIT(p, ",sport=");
-        p = put_u64(p, t->sport);
-        PUT_LIT(p, ",dport=");
-        p = put_u64(p, t->dport);
-    }
-    return p;
+    bool icmp = proto == 1 || proto == 58;
+    struct ovsct_tuple ot = {
+        .sport = icmp ? t->icmp_id : t->sport,
+        .dport = icmp ? 0 : t->dport,
+        .icmp_type = t->icmp_type,
+        .icmp_code = t->icmp_code,
+        .l3 = t->l3,
+        .proto = proto,
+    };
+
+    memcpy(ot.src, t->src, sizeof ot.src);
+    memcpy(ot.dst, t->dst, sizeof ot.dst);
+    return ovsct_put_tuple(p, &ot, t->l3, proto);
 }
 
 /* ct_dpif_format_counters(). */
@@ -533,9 +460,9 @@ put_counters(char *p, uint64_t packets, uint64_t bytes)
 {
     if (packets || bytes) {
         PUT_LIT(p, ",packets=");
-        p = put_u64(p, packets);
+        p = ovsct_put_u64(p, packets);
         PUT_LIT(p, ",bytes=");
-        p = put_u64(p, bytes);
+        p = ovsct_put_u64(p, bytes);
     }
     return p;
 }
@@ -549,12 +476,12 @@ put_time(char *p, const char *title, uint64_t ns)
     struct tm tm;
     char tmp[64];
 
-    p = put_str(p, title);
+    p = ovsct_put_str(p, title);
     if (!localtime_r(&secs, &tm)
         || !strftime(tmp, sizeof tmp, "%Y-%m-%dT%H:%M:%S", &tm)) {
         tmp[0] = '\0';
     }
-    p = put_str(p, tmp);
+    p = ovsct_put_str(p, tmp);
     *p++ = '.';
     unsigned int frac = (unsigned int) (ms % 1000);
     *p++ = (char) ('0' + frac / 100);
@@ -571,7 +498,7 @@ static char *
 put_flags(char *p, const char *title, uint32_t bits,
           const char *const *names, size_t n)
 {
-    p = put_str(p, title);
+    p = ovsct_put_str(p, title);
     if (!bits) {
         *p++ = '0';
         return p;
@@ -582,55 +509,9 @@ put_flags(char *p, const char *title, uint32_t bits,
             if (any) {
                 *p++ = '|';
             }
-            p = put_str(p, names[i]);
+            p = ovsct_put_str(p, names[i]);
             any = true;
         }
-    }
-    return p;
-}
-
-/* ct_dpif_format_enum(). */
-static char *
-put_tcp_state(char *p, const char *title, unsigned int s)
-{
-    p = put_str(p, title);
-    if (s < OVSCT_TCPS_N) {
-        return put_str(p, ovsct_tcp_state_names[s]);
-    }
-    *p++ = '[';
-    p = put_u64(p, s);
-    *p++ = ']';
-    return p;
-}
-
-/* ds_put_hex() of the 16 network-order bytes of a 128-bit value. */
-static char *
-put_labels(char *p, uint64_t hi, uint64_t lo)
-{
-    static const char hexdigits[] = "0123456789abcdef";
-    uint8_t be[16];
-    bool printed = false;
-
-    for (int i = 0; i < 8; i++) {
-        be[i] = (uint8_t) (hi >> (56 - 8 * i));
-        be[8 + i] = (uint8_t) (lo >> (56 - 8 * i));
-    }
-    for (int i = 0; i < 16; i++) {
-        if (be[i] || printed) {
-            if (!printed) {
-                PUT_LIT(p, "0x");
-                if (be[i] >> 4) {
-                    *p++ = hexdigits[be[i] >> 4];
-                }
-            } else {
-                *p++ = hexdigits[be[i] >> 4];
-            }
-            *p++ = hexdigits[be[i] & 0xf];
-            printed = true;
-        }
-    }
-    if (!printed) {
-        *p++ = '0';
     }
     return p;
 }
@@ -642,7 +523,7 @@ ovsct_nfct_format(const struct ovsct_nfct_entry *e, bool verbose,
     char *p = buf;
     uint8_t proto = e->orig.proto;
 
-    p = put_proto(p, proto);
+    p = ovsct_put_proto(p, proto);
     PUT_LIT(p, ",orig=(");
     p = put_tuple(p, &e->orig, proto);
     if (stats) {
@@ -662,11 +543,11 @@ ovsct_nfct_format(const struct ovsct_nfct_entry *e, bool verbose,
     }
     if (verbose) {
         PUT_LIT(p, ",id=");
-        p = put_u64(p, e->id);
+        p = ovsct_put_u64(p, e->id);
     }
     if (e->zone) {
         PUT_LIT(p, ",zone=");
-        p = put_u64(p, e->zone);
+        p = ovsct_put_u64(p, e->zone);
     }
     if (verbose) {
         p = put_flags(p, ",status=", e->status, ovsct_ct_status_names,
@@ -674,26 +555,22 @@ ovsct_nfct_format(const struct ovsct_nfct_entry *e, bool verbose,
     }
     if (stats) {
         PUT_LIT(p, ",timeout=");
-        p = put_u64(p, e->timeout);
+        p = ovsct_put_u64(p, e->timeout);
     }
-    if (e->mark) {
-        PUT_LIT(p, ",mark=");
-        p = put_u64(p, e->mark);
-    }
-    if (e->labels_hi || e->labels_lo) {
-        PUT_LIT(p, ",labels=");
-        p = put_labels(p, e->labels_hi, e->labels_lo);
-    }
+    ovsct_u128 labels = {.hi = e->labels_hi, .lo = e->labels_lo};
+    p = ovsct_put_mark_labels(p, e->mark, labels);
     if (e->has_tcp) {
         PUT_LIT(p, ",protoinfo=(");
         if (verbose) {
-            p = put_tcp_state(p, "state_orig=", e->tcp_state);
-            p = put_tcp_state(p, ",state_reply=", e->tcp_state);
+            PUT_LIT(p, "state_orig=");
+            p = ovsct_put_tcp_state(p, e->tcp_state);
+            PUT_LIT(p, ",state_reply=");
+            p = ovsct_put_tcp_state(p, e->tcp_state);
             if (e->tcp_wscale[0] || e->tcp_wscale[1]) {
                 PUT_LIT(p, ",wscale_orig=");
-                p = put_u64(p, e->tcp_wscale[0]);
+                p = ovsct_put_u64(p, e->tcp_wscale[0]);
                 PUT_LIT(p, ",wscale_reply=");
-                p = put_u64(p, e->tcp_wscale[1]);
+                p = ovsct_put_u64(p, e->tcp_wscale[1]);
             }
             p = put_flags(p, ",flags_orig=", e->tcp_flags[0],
                           ovsct_tcp_flag_names, OVSCT_TCPF_N);
@@ -701,15 +578,16 @@ ovsct_nfct_format(const struct ovsct_nfct_entry *e, bool verbose,
                           ovsct_tcp_flag_names, OVSCT_TCPF_N);
         } else {
             /* coalesce_tcp_state(): one state for both directions. */
-            p = put_tcp_state(p, "state=",
-                              ovsct_tcp_state_coalesce(e->tcp_state,
-                                                       e->tcp_state));
+            PUT_LIT(p, "state=");
+            p = ovsct_put_tcp_state(p,
+                                    ovsct_tcp_state_coalesce(e->tcp_state,
+                                                             e->tcp_state));
         }
         *p++ = ')';
     }
     if (e->helper[0]) {
         PUT_LIT(p, ",helper=");
-        p = put_str(p, e->helper);
+        p = ovsct_put_str(p, e->helper);
     }
     if (verbose && e->master.l3) {
         PUT_LIT(p, ",master=(");

@@ -47,33 +47,6 @@
 enum ftp_ctl { FTP_INTEREST, FTP_OTHER, FTP_INVALID };
 enum ftp_mode { FTP_ACTIVE, FTP_PASSIVE };
 
-static inline uint16_t
-get_be16(const uint8_t *p)
-{
-    return (uint16_t) (p[0] << 8 | p[1]);
-}
-
-static inline void
-put_be16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t) (v >> 8);
-    p[1] = (uint8_t) v;
-}
-
-static inline uint32_t
-get_be32(const uint8_t *p)
-{
-    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
-           | (uint32_t) p[2] << 8 | p[3];
-}
-
-static inline void
-put_be32(uint8_t *p, uint32_t v)
-{
-    put_be16(p, (uint16_t) (v >> 16));
-    put_be16(p + 2, (uint16_t) v);
-}
-
 static bool
 is_digit(char c)
 {

@@ -47,17 +47,13 @@
 /* Appends the string literal 'S' at 'P' and advances 'P'. */
 #define PUT_LIT(P, S) (memcpy((P), (S), sizeof(S) - 1), (P) += sizeof(S) - 1)
 
-static char *put_str(char *, const char *);
 static char *put_u32(char *, uint32_t);
 static char *put_u8(char *, uint8_t);
 static char *put_hex64(char *, uint64_t, bool pad);
 static char *put_ipv4(char *, const uint8_t *);
 static char *put_ipv6(char *, const uint8_t *);
-static char *put_proto(char *, uint8_t);
-static char *put_tuple(char *, const struct ovsct_tuple *, uint8_t l3,
-                       uint8_t proto);
-static char *put_state(char *, uint8_t);
 static char *put_tcp_flags(char *, uint8_t);
+static int copy_line(char *buf, size_t size, const char *line, size_t len);
 static char *format__(const struct ovsct_entry *, bool verbose,
                       bool print_stats, int64_t now, char *);
 static char *format_json__(const struct ovsct_entry *, int64_t now, char *);
@@ -87,6 +83,14 @@ ovsct_format_entry(const struct ovsct_entry *e, bool verbose,
     }
 
     len = format__(e, verbose, print_stats, now, line) - line;
+    return copy_line(buf, size, line, len);
+}
+
+/* Copies the 'len' bytes of 'line' into 'buf' ('size' bytes), truncated
+ * and NUL-terminated as snprintf() does; returns 'len'. */
+static int
+copy_line(char *buf, size_t size, const char *line, size_t len)
+{
     if (size) {
         size_t n = len < size - 1 ? len : size - 1;
 
@@ -107,11 +111,11 @@ format__(const struct ovsct_entry *e, bool verbose, bool print_stats,
     uint8_t proto = e->orig.proto;
     uint8_t l3 = e->orig.l3;
 
-    p = put_proto(p, proto);
+    p = ovsct_put_proto(p, proto);
     PUT_LIT(p, ",orig=(");
-    p = put_tuple(p, &e->orig, l3, proto);
+    p = ovsct_put_tuple(p, &e->orig, l3, proto);
     PUT_LIT(p, "),reply=(");
-    p = put_tuple(p, &e->reply, l3, proto);
+    p = ovsct_put_tuple(p, &e->reply, l3, proto);
     *p++ = ')';
 
     if (verbose) {
@@ -133,30 +137,15 @@ format__(const struct ovsct_entry *e, bool verbose, bool print_stats,
         PUT_LIT(p, ",timeout=");
         p = put_u32(p, (uint32_t) (left / 1000));
     }
-    if (e->mark) {
-        PUT_LIT(p, ",mark=");
-        p = put_u32(p, e->mark);
-    }
-    if (e->labels.hi || e->labels.lo) {
-        /* OVS's ds_put_hex() of the big-endian value: the first non-zero
-         * byte without a leading zero, then two digits per byte, which is
-         * the 128-bit number in hex without leading zeros. */
-        PUT_LIT(p, ",labels=0x");
-        if (e->labels.hi) {
-            p = put_hex64(p, e->labels.hi, false);
-            p = put_hex64(p, e->labels.lo, true);
-        } else {
-            p = put_hex64(p, e->labels.lo, false);
-        }
-    }
+    p = ovsct_put_mark_labels(p, e->mark, e->labels);
     if (proto == 6) {
         /* Only the TCP protocol class of userspace fills protoinfo. */
         PUT_LIT(p, ",protoinfo=(");
         if (verbose) {
             PUT_LIT(p, "state_orig=");
-            p = put_state(p, e->tcp_state[0]);
+            p = ovsct_put_tcp_state(p, e->tcp_state[0]);
             PUT_LIT(p, ",state_reply=");
-            p = put_state(p, e->tcp_state[1]);
+            p = ovsct_put_tcp_state(p, e->tcp_state[1]);
             if (e->tcp_wscale[0] || e->tcp_wscale[1]) {
                 PUT_LIT(p, ",wscale_orig=");
                 p = put_u8(p, e->tcp_wscale[0]);
@@ -172,31 +161,33 @@ format__(const struct ovsct_entry *e, bool verbose, bool print_stats,
                                                  e->tcp_state[1]);
 
             PUT_LIT(p, "state=");
-            p = put_state(p, s);
+            p = ovsct_put_tcp_state(p, s);
         }
         *p++ = ')';
     }
     if (e->helper < OVSCT_ALG_N && ovsct_alg_names[e->helper]) {
         PUT_LIT(p, ",helper=");
-        p = put_str(p, ovsct_alg_names[e->helper]);
+        p = ovsct_put_str(p, ovsct_alg_names[e->helper]);
     }
     if (verbose && e->has_parent) {
         PUT_LIT(p, ",parent=(");
-        p = put_tuple(p, &e->parent, e->parent.l3, e->parent.proto);
+        p = ovsct_put_tuple(p, &e->parent, e->parent.l3, e->parent.proto);
         *p++ = ')';
     }
     return p;
 }
 
-/* Mark and labels as format__() writes them. */
-static char *
-put_mark_labels(char *p, uint32_t mark, ovsct_u128 labels)
+char *
+ovsct_put_mark_labels(char *p, uint32_t mark, ovsct_u128 labels)
 {
     if (mark) {
         PUT_LIT(p, ",mark=");
         p = put_u32(p, mark);
     }
     if (labels.hi || labels.lo) {
+        /* OVS's ds_put_hex() of the big-endian value: the first non-zero
+         * byte without a leading zero, then two digits per byte, which is
+         * the 128-bit number in hex without leading zeros. */
         PUT_LIT(p, ",labels=0x");
         if (labels.hi) {
             p = put_hex64(p, labels.hi, false);
@@ -213,33 +204,28 @@ ovsct_format_exp(const struct ovsct_exp *x, char *buf, size_t size)
 {
     char line[LINE_MAX__];
     char *p = line;
-    size_t len, n;
+    size_t len;
 
-    p = put_proto(p, x->expected.proto);
+    p = ovsct_put_proto(p, x->expected.proto);
     PUT_LIT(p, ",orig=(");
-    p = put_tuple(p, &x->expected, x->expected.l3, x->expected.proto);
+    p = ovsct_put_tuple(p, &x->expected, x->expected.l3, x->expected.proto);
     *p++ = ')';
     if (x->zone) {
         PUT_LIT(p, ",zone=");
         p = put_u32(p, x->zone);
     }
-    p = put_mark_labels(p, x->mark, x->labels);
+    p = ovsct_put_mark_labels(p, x->mark, x->labels);
     PUT_LIT(p, ",parent=(");
-    p = put_tuple(p, &x->parent, x->parent.l3, x->parent.proto);
+    p = ovsct_put_tuple(p, &x->parent, x->parent.l3, x->parent.proto);
     *p++ = ')';
     len = (size_t) (p - line);
-    if (size) {
-        n = len < size - 1 ? len : size - 1;
-        memcpy(buf, line, n);
-        buf[n] = '\0';
-    }
-    return (int) len;
+    return copy_line(buf, size, line, len);
 }
 
 /* Numbers and names. */
 
-static char *
-put_str(char *p, const char *s)
+char *
+ovsct_put_str(char *p, const char *s)
 {
     size_t n = strlen(s);
 
@@ -322,14 +308,6 @@ put_ipv4(char *p, const uint8_t *a)
     return put_u8(p, a[3]);
 }
 
-void
-ct_format_addr(char *buf, const uint8_t *a, uint8_t l3)
-{
-    char *p = l3 == 6 ? put_ipv6(buf, a) : put_ipv4(buf, a);
-
-    *p = '\0';
-}
-
 /* Writes the IPv6 address at 'a' exactly as glibc's inet_ntop() does
  * (which is what OVS's ipv6_format_addr() calls): groups in lower-case hex
  * without leading zeros; the longest run of two or more zero groups (the
@@ -402,18 +380,19 @@ put_ipv6(char *p, const uint8_t *a)
 }
 
 /* Writes the protocol name (ct_dpif_format_ipproto()). */
-static char *
-put_proto(char *p, uint8_t proto)
+char *
+ovsct_put_proto(char *p, uint8_t proto)
 {
     const char *name = ovsct_proto_name(proto);
 
-    return name ? put_str(p, name) : put_u32(p, proto);
+    return name ? ovsct_put_str(p, name) : put_u32(p, proto);
 }
 
 /* Writes 't' (ct_dpif_format_tuple()) with address family 'l3' (6: IPv6,
  * anything else IPv4) and protocol 'proto'. */
-static char *
-put_tuple(char *p, const struct ovsct_tuple *t, uint8_t l3, uint8_t proto)
+char *
+ovsct_put_tuple(char *p, const struct ovsct_tuple *t, uint8_t l3,
+                uint8_t proto)
 {
     PUT_LIT(p, "src=");
     p = l3 == 6 ? put_ipv6(p, t->src) : put_ipv4(p, t->src);
@@ -437,11 +416,11 @@ put_tuple(char *p, const struct ovsct_tuple *t, uint8_t l3, uint8_t proto)
 
 /* Writes a TCP state name, or "[N]" for an unknown one (OVS's
  * ct_dpif_format_enum__()). */
-static char *
-put_state(char *p, uint8_t s)
+char *
+ovsct_put_tcp_state(char *p, uint8_t s)
 {
     if (s < OVSCT_TCPS_N) {
-        return put_str(p, ovsct_tcp_state_names[s]);
+        return ovsct_put_str(p, ovsct_tcp_state_names[s]);
     }
     *p++ = '[';
     p = put_u8(p, s);
@@ -468,7 +447,7 @@ put_tcp_flags(char *p, uint8_t flags)
                 if (p != start) {
                     *p++ = '|';
                 }
-                p = put_str(p, ovsct_tcp_flag_names[bit]);
+                p = ovsct_put_str(p, ovsct_tcp_flag_names[bit]);
             } else {
                 bad |= 1u << bit;
             }
@@ -487,8 +466,8 @@ put_tcp_flags(char *p, uint8_t flags)
 /* JSON. */
 
 /* Writes 'v' in decimal (uint64_t). */
-static char *
-put_u64(char *p, uint64_t v)
+char *
+ovsct_put_u64(char *p, uint64_t v)
 {
     char tmp[20];
     char *t = tmp + sizeof tmp;
@@ -515,7 +494,7 @@ put_u128(char *p, ovsct_u128 v)
     size_t n;
 
     if (!v.hi) {
-        return put_u64(p, v.lo);
+        return ovsct_put_u64(p, v.lo);
     }
     /* Long division by 10^9 over 32-bit limbs, 9 digits a round. */
     uint32_t w[4] = {(uint32_t) (v.hi >> 32), (uint32_t) v.hi,
@@ -592,7 +571,7 @@ put_json_flags(char *p, uint8_t flags)
             }
             first = false;
             *p++ = '"';
-            p = put_str(p, ovsct_tcp_flag_names[bit]);
+            p = ovsct_put_str(p, ovsct_tcp_flag_names[bit]);
             *p++ = '"';
         }
     }
@@ -604,7 +583,7 @@ static char *
 put_json_state(char *p, uint8_t s)
 {
     *p++ = '"';
-    p = put_str(p, ovsct_tcp_state_names[s]);
+    p = ovsct_put_str(p, ovsct_tcp_state_names[s]);
     *p++ = '"';
     return p;
 }
@@ -622,13 +601,7 @@ ovsct_format_entry_json(const struct ovsct_entry *e, int64_t now, char *buf,
         return len;
     }
     len = format_json__(e, now, line) - line;
-    if (size) {
-        size_t n = len < size - 1 ? len : size - 1;
-
-        memcpy(buf, line, n);
-        buf[n] = '\0';
-    }
-    return len;
+    return copy_line(buf, size, line, len);
 }
 
 /* Writes the JSON object of 'e' at 'p' (at least LINE_MAX__ bytes: the
@@ -648,7 +621,7 @@ format_json__(const struct ovsct_entry *e, int64_t now, char *p)
     p = put_u32(p, e->bucket);
     if (e->helper < OVSCT_ALG_N && ovsct_alg_names[e->helper]) {
         PUT_LIT(p, ",\"helper\":\"");
-        p = put_str(p, ovsct_alg_names[e->helper]);
+        p = ovsct_put_str(p, ovsct_alg_names[e->helper]);
         *p++ = '"';
     }
     PUT_LIT(p, ",\"l3\":");
@@ -676,7 +649,7 @@ format_json__(const struct ovsct_entry *e, int64_t now, char *p)
     PUT_LIT(p, ",\"proto\":");
     p = put_u8(p, proto);
     PUT_LIT(p, ",\"protocol\":\"");
-    p = name ? put_str(p, name) : put_u8(p, proto);
+    p = name ? ovsct_put_str(p, name) : put_u8(p, proto);
     PUT_LIT(p, "\",\"reply\":");
     p = put_json_tuple(p, &e->reply, proto);
     if (proto == 6) {
@@ -702,7 +675,7 @@ format_json__(const struct ovsct_entry *e, int64_t now, char *p)
         *p++ = '}';
     }
     PUT_LIT(p, ",\"timeout\":");
-    p = put_u64(p, left / 1000);
+    p = ovsct_put_u64(p, left / 1000);
     PUT_LIT(p, ",\"zone\":");
     p = put_u32(p, e->zone);
     *p++ = '}';

@@ -132,12 +132,6 @@ struct ct_ipf {
     _Atomic uint64_t serial;
 };
 
-static inline uint16_t
-be16(const uint8_t *p)
-{
-    return (uint16_t) (p[0] << 8 | p[1]);
-}
-
 static void
 count(struct ct_ipf *ipf, bool v6, int which, uint64_t n)
 {
@@ -253,7 +247,7 @@ v4_csum_ok(const uint8_t *ip, size_t ihl)
     uint32_t sum = 0;
 
     for (size_t i = 0; i < ihl; i += 2) {
-        sum += be16(ip + i);
+        sum += get_be16(ip + i);
     }
     while (sum >> 16) {
         sum = (sum & 0xffff) + (sum >> 16);
@@ -268,7 +262,7 @@ v4_csum(const uint8_t *ip, size_t ihl)
 
     for (size_t i = 0; i < ihl; i += 2) {
         if (i != 10) {
-            sum += be16(ip + i);
+            sum += get_be16(ip + i);
         }
     }
     while (sum >> 16) {
@@ -287,12 +281,12 @@ parse_v4(struct ct_ipf *ipf, const uint8_t *frame, uint32_t len,
     if (size < 20) {
         return P_INVALID;
     }
-    uint16_t off = be16(ip + 6);
+    uint16_t off = get_be16(ip + 6);
     if (!(off & 0x3fff)) {
         return P_NOT_FRAG;
     }
     size_t ihl = (size_t) (ip[0] & 0x0f) * 4;
-    size_t tot = be16(ip + 2);
+    size_t tot = get_be16(ip + 2);
     /* l3 size equals the total length once OVS took the rest as L2
      * padding; a total length beyond the frame is no IP at all. */
     if (tot > size || ihl < 20 || ihl > tot || !v4_csum_ok(ip, ihl)) {
@@ -338,7 +332,7 @@ parse_v6(struct ct_ipf *ipf, const uint8_t *frame, uint32_t len,
     if (size < V6_HDR_LEN) {
         return P_INVALID;
     }
-    size_t l3_size = V6_HDR_LEN + (size_t) be16(ip + 4);
+    size_t l3_size = V6_HDR_LEN + (size_t) get_be16(ip + 4);
     if (l3_size > size) {
         return P_INVALID;
     }
@@ -354,10 +348,10 @@ parse_v6(struct ct_ipf *ipf, const uint8_t *frame, uint32_t len,
         }
         if (nxt == 44) {
             hlen = V6_FRAG_HDR_LEN;
-            if (!fh && be16(ext + 2) != 0) {
+            if (!fh && get_be16(ext + 2) != 0) {
                 fh = ext;
                 data_ofs = ofs + hlen;
-                if (be16(ext + 2) & 0xfff8) {
+                if (get_be16(ext + 2) & 0xfff8) {
                     break;      /* A later fragment: stop here. */
                 }
             }
@@ -378,7 +372,7 @@ parse_v6(struct ct_ipf *ipf, const uint8_t *frame, uint32_t len,
     if (!fh) {
         return P_NOT_FRAG;
     }
-    uint16_t offlg = be16(fh + 2);
+    uint16_t offlg = get_be16(fh + 2);
     fi->len = (uint32_t) (l3_ofs + l3_size);
     fi->l3_size = (uint32_t) l3_size;
     fi->l3_ofs = (uint16_t) l3_ofs;
@@ -411,9 +405,9 @@ parse_frag(struct ct_ipf *ipf, const uint8_t *frame, uint32_t len,
     if (len < ETH_LEN) {
         return P_NOT_FRAG;
     }
-    type = be16(frame + 12);
+    type = get_be16(frame + 12);
     if ((type == 0x8100 || type == 0x88a8) && len >= ETH_LEN + 4) {
-        type = be16(frame + 16);
+        type = get_be16(frame + 16);
         l3_ofs += 4;
     }
     if (l3_ofs > UINT16_MAX) {
@@ -1024,12 +1018,12 @@ ovsct_ipf_dump_lists(struct ovsct *ct, ovsct_ipf_line_fn *fn, void *aux)
             char src[64], dst[64];
             uint32_t id;
 
-            ct_format_addr(src, (const uint8_t *) l->key.src, l->key.l3);
-            ct_format_addr(dst, (const uint8_t *) l->key.dst, l->key.l3);
+            ovsct_format_addr(l->key.l3, (const uint8_t *) l->key.src, src);
+            ovsct_format_addr(l->key.l3, (const uint8_t *) l->key.dst, dst);
             memcpy(&id, &l->key.id, 4);
-            id = l->key.l3 == 4 ? (uint32_t) be16((uint8_t *) &id)
-                                : (uint32_t) be16((uint8_t *) &id) << 16
-                                  | be16((uint8_t *) &id + 2);
+            id = l->key.l3 == 4 ? (uint32_t) get_be16((uint8_t *) &id)
+                                : (uint32_t) get_be16((uint8_t *) &id) << 16
+                                  | get_be16((uint8_t *) &id + 2);
             snprintf(lines[n++], sizeof lines[0],
                      "(src=%s,dst=%s,recirc_id=0,ip_id=%u,dl_type=0x%x,"
                      "zone=%u,nw_proto=%u,num_fragments=%d,state=%s)",

@@ -53,19 +53,6 @@
 #define ICMP_CSUM_OFS 2
 #define ICMP_ID_OFS 4
 
-static inline uint16_t
-get_be16(const uint8_t *p)
-{
-    return (uint16_t) (p[0] << 8 | p[1]);
-}
-
-static inline void
-put_be16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t) (v >> 8);
-    p[1] = (uint8_t) v;
-}
-
 /* Sets the 'n' bytes (an even number) at 'p' to 'new_' and returns their
  * checksum difference: the sum over the 16-bit words of ~old + new, to be
  * added to every checksum that covers them.  Returns 0, without writing,

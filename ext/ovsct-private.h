@@ -644,10 +644,6 @@ void ct_event_conn(struct ovsct *, struct ct_conn *, int type);
 void ct_events_init(struct ovsct *, uint32_t ring_size);
 void ct_events_destroy(struct ovsct *);
 
-/* format.c: writes address 'a' (4 bytes for l3 4, else 16) as OVS prints
- * it, NUL-terminated, into 'buf' (at least 46 bytes). */
-void ct_format_addr(char *buf, const uint8_t *a, uint8_t l3);
-
 /* slab.c */
 size_t ct_slab_obj_size(int cls);
 void *ct_slab_alloc(struct ovsct *, int cls);

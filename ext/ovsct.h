@@ -401,6 +401,25 @@ int ovsct_format_entry_json(const struct ovsct_entry *, int64_t now,
  * length. */
 int ovsct_format_addr(uint8_t l3, const uint8_t *a, char *buf);
 
+/* The pieces of the dump line that the kernel datapath's dump
+ * (dpio/nfct.c) prints the same way, so that the text has one home.  Each
+ * writes at 'p' (room enough: a tuple is at most 124 bytes), without a
+ * NUL, and returns the end.  ovsct_put_proto(): the protocol name, or its
+ * number (ct_dpif_format_ipproto()); ovsct_put_tuple(): 'src=..,dst=..'
+ * then the ports, or id/type/code for ICMP and ICMPv6, with address
+ * family 'l3' (6: IPv6, else IPv4) and protocol 'proto'
+ * (ct_dpif_format_tuple()); ovsct_put_tcp_state(): a TCP state name, "[N]"
+ * for an unknown one; ovsct_put_mark_labels(): ",mark=M" and ",labels=0xL"
+ * where not zero; ovsct_put_u64(): a decimal number; ovsct_put_str(): a
+ * string. */
+char *ovsct_put_str(char *p, const char *);
+char *ovsct_put_proto(char *p, uint8_t proto);
+char *ovsct_put_tuple(char *p, const struct ovsct_tuple *, uint8_t l3,
+                      uint8_t proto);
+char *ovsct_put_tcp_state(char *p, uint8_t state);
+char *ovsct_put_mark_labels(char *p, uint32_t mark, ovsct_u128 labels);
+char *ovsct_put_u64(char *p, uint64_t);
+
 /* Sorts 'n' entries into the order of the JSON dump: by zone, protocol,
  * then the original tuple (addresses as text, then ports, ICMP id and
  * type), so that it does not depend on hash order.  ENOMEM, or 0. */

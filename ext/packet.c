@@ -78,19 +78,6 @@ l4_csum_pass(const struct ct_pkt *pkt, const uint8_t *l3, const uint8_t *l4,
     return pkt->l4_csum_ok || l4_csum_ok(&pkt->key, l3, l4, size);
 }
 
-static inline uint16_t
-get_be16(const uint8_t *p)
-{
-    return (uint16_t) (p[0] << 8 | p[1]);
-}
-
-static inline uint32_t
-get_be32(const uint8_t *p)
-{
-    return ((uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
-            | (uint32_t) p[2] << 8 | p[3]);
-}
-
 /* True for the ICMP(v6) query messages that form their own "connection"
  * keyed by the echo id: the ones OVS's extract_l4_icmp() and
  * extract_l4_icmp6() accept with code 0. */

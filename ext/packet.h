@@ -86,4 +86,33 @@ uint8_t ct_icmp_reverse_type(uint8_t l3, uint8_t type);
  * connection (OVS's icmp_valid_new / icmp6_valid_new). */
 bool ct_icmp_valid_new(uint8_t l3, uint8_t type);
 
+/* Big-endian (network order) fields at any alignment: the one home of
+ * these reads and writes for the parser, the ALGs, NAT and reassembly. */
+static inline uint16_t
+get_be16(const uint8_t *p)
+{
+    return (uint16_t) (p[0] << 8 | p[1]);
+}
+
+static inline uint32_t
+get_be32(const uint8_t *p)
+{
+    return ((uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
+            | (uint32_t) p[2] << 8 | p[3]);
+}
+
+static inline void
+put_be16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t) (v >> 8);
+    p[1] = (uint8_t) v;
+}
+
+static inline void
+put_be32(uint8_t *p, uint32_t v)
+{
+    put_be16(p, (uint16_t) (v >> 16));
+    put_be16(p + 2, (uint16_t) v);
+}
+
 #endif /* packet.h */

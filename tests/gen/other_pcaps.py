@@ -536,24 +536,11 @@ CAPTURES = [
 ]
 
 
-def pcap_bytes(frames):
-    return pcaplib.pcap_bytes(frames, pcaplib.ms_stamps(T0, len(frames)))
-
-
 def main():
     outdir = (sys.argv[1] if len(sys.argv) > 1 else
               os.path.join(os.path.dirname(os.path.abspath(__file__)),
                            os.pardir, "data", "other"))
-    os.makedirs(outdir, exist_ok=True)
-    lines = []
-    for name, build in CAPTURES:
-        pkts = build()
-        with open(os.path.join(outdir, name + ".pcap"), "wb") as f:
-            f.write(pcap_bytes([frame for _, frame in pkts]))
-        lines += ["%s %d %s\n" % (name, i, desc)
-                  for i, (desc, _) in enumerate(pkts, 1)]
-    with open(os.path.join(outdir, "captures.txt"), "w") as f:
-        f.writelines(lines)
+    pcaplib.write_captures(outdir, CAPTURES, T0)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ The generators (tests/gen/*.py) run as scripts from any directory and put
 tests/lib/ on sys.path themselves; pytest does it through tests/conftest.py.
 """
 
+import os
 import struct
 
 from framebuild import udp_flow_frames
@@ -25,6 +26,24 @@ def pcap_bytes(frames: list, stamps) -> bytes:
         out.append(struct.pack("<IIII", sec, usec, len(frame), len(frame)))
         out.append(frame)
     return b"".join(out)
+
+
+def write_captures(outdir: str, captures: list, t0: int) -> None:
+    """Writes OUTDIR/NAME.pcap for every (NAME, build) of 'captures' (build()
+    returns [(description, frame)]), frames 1 ms apart from 't0' s, and
+    OUTDIR/captures.txt: one line a frame, "NAME INDEX DESCRIPTION" (INDEX
+    from 1), which the oracle tests print next to a verdict."""
+    os.makedirs(outdir, exist_ok=True)
+    lines = []
+    for name, build in captures:
+        pkts = build()
+        frames = [frame for _, frame in pkts]
+        with open(os.path.join(outdir, name + ".pcap"), "wb") as f:
+            f.write(pcap_bytes(frames, ms_stamps(t0, len(frames))))
+        lines += ["%s %d %s\n" % (name, i, desc)
+                  for i, (desc, _) in enumerate(pkts, 1)]
+    with open(os.path.join(outdir, "captures.txt"), "w") as f:
+        f.writelines(lines)
 
 
 def write_udp_flows_pcap(path: str, n: int, first: int = 0) -> None:
