@@ -1,17 +1,21 @@
 # ovsct -- build, run and test.
 #
 #   make run        build, then replay the bundled capture and dump conntrack
-#   make test       build + C checks (check-ext, tsa, asan, tsan) + pytest
+#   make test       build + C checks (check-ext, tsa, asan, tsan, and from
+#                   mk/fuzz.mk asan-clang and fuzz) + flake8 + pytest
 #   make check-ext  ext/, dpio/ and bench/ build without Python; Python.h
 #                   appears only under binding/
 #   make tsa        clang -Wthread-safety -Werror on ext/, dpio/, bench/
 #   make asan       tests/c drivers + engine + dpio under ASan/UBSan, run them
 #   make tsan       stress driver + engine under TSan, run it
 #   make bench      C benchmark driver (ovsct bench, module ovsct._bench)
+#   make asan-clang the tests/c drivers under clang's ASan+UBSan (mk/fuzz.mk)
+#   make fuzz       each libFuzzer/atheris harness for FUZZ_SECONDS (8)
 #
-# Layout: ext/ the engine (plain C), dpio/ frame I/O around it (captures),
-# bench/ the benchmark driver and the one C frame builder (framegen.h),
-# binding/ the Python extensions (the only files with Python.h).
+# Layout: ext/ the engine (plain C), dpio/ frame I/O around it (captures,
+# AF_PACKET, ctnetlink), bench/ the benchmark driver and the one C frame
+# builder (framegen.h), binding/ the Python extensions (the only files with
+# Python.h).  docs/architecture.md has the whole map.
 #
 # The C checks write stamp files under build/c/ and only rerun when a source
 # changed, so tests/test_native.py (which calls them) costs nothing after
