@@ -306,3 +306,27 @@ def test_cli_writes_translated_port(tmp_path):
     assert lines[where["data"]].endswith("new|rel|trk|dnat")
     _, _, written = pcaplib.read_pcap(out.read_bytes())
     assert [_l3(f) for _, _, f in written] == [_l3(f) for f in frames_out]
+
+
+@pytest.mark.parametrize("batch", [1, 32])
+def test_fragments_with_nat_in_the_room_layout(tmp_path, batch):
+    """Fragments held by reassembly leave into their slots of the room
+    layout, rewritten by the datagram's NAT, at their own lengths."""
+    import framebuild as fb
+    a, b = "10.0.3.1", "10.0.3.2"
+    whole = fb.udp(a, b, 50000, 9000, bytes(i & 0xff for i in range(3000)))
+    frames = [fb.v4(a, b, 17, whole[:1480], frag=0x2000),
+              fb.v4(a, b, 17, whole[1480:2960], frag=0x2000 | 185),
+              fb.v4(a, b, 17, whole[2960:], frag=370)]
+    st, _, written, records, _ = _replay(
+        tmp_path, frames, "ct(commit,nat(src=10.9.9.9))", batch=batch,
+        capture_clock=False)
+    assert st == ["new|trk|snat"] * 3
+    assert [len(f) for _, _, f in written] == [len(f) for f in frames]
+    for i, ((_, _, frame), orig) in enumerate(zip(written, frames)):
+        assert frame[26:30] == bytes([10, 9, 9, 9])
+        assert csum(frame[14:34]) == 0
+        if i:                   # The first holds the UDP checksum.
+            assert frame[34:] == orig[34:]
+    udp = b"".join(f[34:] for _, _, f in written)
+    assert csum(fb.pseudo("10.9.9.9", b, 17, len(udp)) + udp) == 0
