@@ -374,7 +374,11 @@ late_state(void *aux, uint64_t tag, uint8_t state,
  * 'on_batch' one that leaves later, or at the end of the capture (lists
  * never completed expire then, their fragments as inv), gets its state in
  * the result, but 'write' has written its frame as it came in.  With
- * 'on_batch', it stays OVSCT_STATE_HELD in the states given. */
+ * 'on_batch', it stays OVSCT_STATE_HELD in the states given.
+ *
+ * With NAT in the action, frames run with room to grow (dpio/replay.h), so
+ * that the FTP helper rewrites PORT, 227 and EPRT lines; 'write' writes
+ * each frame at its new length. */
 static PyObject *
 ct_execute_pcap(CtObject *self, PyObject *args, PyObject *kwargs)
 {
@@ -391,6 +395,7 @@ ct_execute_pcap(CtObject *self, PyObject *args, PyObject *kwargs)
     struct ovsct_pcap *reader = NULL;
     struct ovsct_pcap_writer *writer = NULL;
     struct ovsct_pcap_frames frames = { 0 };
+    struct ovsct_replay replay = { 0 };
     uint8_t *states = NULL;
     size_t total = 0;
     int err = 0;
@@ -448,7 +453,7 @@ ct_execute_pcap(CtObject *self, PyObject *args, PyObject *kwargs)
         }
     }
 
-    struct ovsct_replay replay = {
+    replay = (struct ovsct_replay) {
         .ct = ct, .action = &action, .batch = batch,
         .capture_clock = capture_clock,
         .late = stream ? NULL : late_state, .late_aux = all,
@@ -519,6 +524,7 @@ out:
         ovsct_pcap_close(reader);
         CT_END(self);
     }
+    ovsct_replay_release(&replay);
     ovsct_pcap_frames_free(&frames);
     free(states);
     Py_XDECREF(all);

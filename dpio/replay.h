@@ -38,7 +38,25 @@ struct ovsct_replay {
     uint64_t n_done;            /* Frames run by earlier calls. */
     struct ovsct_pcap_frames *cur;  /* The frames of the running call. */
     uint8_t *cur_states;
+    bool cur_room;              /* Its frames are in 'room'. */
+
+    /* Frames laid out with room to grow (an action with NAT, see
+     * ovsct_replay_frames()): 'room' holds frame i in the slot
+     * room_offs[i] .. room_offs[i + 1], room_lens[i] bytes long.  Released
+     * by ovsct_replay_release(). */
+    uint8_t *room;
+    size_t room_cap;
+    uint32_t *room_offs;
+    uint32_t *room_lens;
+    size_t room_n_cap;
 };
+
+/* Room given to each frame of an action with NAT: the FTP helper's
+ * largest growth of a frame, when it rewrites the address of an EPRT
+ * command (OVS's MAX_FTP_V6_NAT_DELTA, lib/conntrack.c; IPv4's is 8,
+ * MAX_FTP_V4_NAT_DELTA), and the room OVS requires before rewriting at
+ * all (ext/alg-ftp.c replace_addr()). */
+#define OVSCT_REPLAY_ROOM 45
 
 /* Runs the frames of 'f' through r->ct, writing one ct_state per frame to
  * 'states'.  With a capture clock, before each engine call the clock is
@@ -52,8 +70,19 @@ struct ovsct_replay {
  * replay: a fragment that reassembly holds (OVSCT_STATE_HELD) and that
  * leaves during this call gets its final state in 'states' and its frame
  * rewritten in 'f' as NAT rewrote its datagram; one that leaves during a
- * later call, or at ovsct_replay_finish(), goes to r->late.  Returns 0 or
- * the errno of ovsct_execute(). */
+ * later call, or at ovsct_replay_finish(), goes to r->late.
+ *
+ * With NAT in the action (any nat, with or without alg=ftp: the FTP
+ * helper is the connection's, possibly attached by an earlier commit),
+ * each frame runs in a slot of OVSCT_REPLAY_ROOM more bytes, with its
+ * length in struct ovsct_batch 'lens', so that the FTP helper can rewrite
+ * the address of a PORT, 227 or EPRT line (and the frame grow or shrink);
+ * the frames are then put back in 'f' with their new lengths, and each
+ * frame's f->meta[i].orig_len moved by its change, so that the writer
+ * (ovsct_pcap_writer_put()) writes their new lengths.  Without NAT frames
+ * run where they are, without a copy.  Returns 0, the errno of
+ * ovsct_execute(), ENOMEM, or EFBIG if the frames and their room would
+ * exceed 4 GiB. */
 int ovsct_replay_frames(struct ovsct_replay *, struct ovsct_pcap_frames *f,
                         uint8_t *states);
 
@@ -61,6 +90,10 @@ int ovsct_replay_frames(struct ovsct_replay *, struct ovsct_pcap_frames *f,
  * (ovsct_ipf_expire_all()), their fragments leave as inv through
  * r->late. */
 void ovsct_replay_finish(struct ovsct_replay *);
+
+/* Frees what the replay allocated (after ovsct_replay_finish(), or
+ * instead of it when the replay is abandoned). */
+void ovsct_replay_release(struct ovsct_replay *);
 
 /* The engine time of capture time 'ts_ns' (ns since the epoch). */
 int64_t ovsct_replay_ms(int64_t ts_ns);
