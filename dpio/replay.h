@@ -53,10 +53,9 @@ struct ovsct_replay {
 
 /* Room given to each frame of an action with NAT: the FTP helper's
  * largest growth of a frame, when it rewrites the address of an EPRT
- * command (OVS's MAX_FTP_V6_NAT_DELTA, lib/conntrack.c; IPv4's is 8,
- * MAX_FTP_V4_NAT_DELTA), and the room OVS requires before rewriting at
- * all (ext/alg-ftp.c replace_addr()). */
-#define OVSCT_REPLAY_ROOM 45
+ * command, which is also the room OVS requires before rewriting at all
+ * (ext/ovsct.h, struct ovsct_batch). */
+#define OVSCT_REPLAY_ROOM OVSCT_ALG_ROOM_V6
 
 /* Runs the frames of 'f' through r->ct, writing one ct_state per frame to
  * 'states'.  With a capture clock, before each engine call the clock is

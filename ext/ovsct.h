@@ -241,7 +241,11 @@ struct ovsct_action {
  * rewrites only when the packet has room for the largest change (8 bytes
  * for IPv4, 45 for IPv6, lib/conntrack.c repl_ftp_v4_addr() and
  * repl_ftp_v6_addr()); without 'lens' a frame fills its slot and has none,
- * so the payload is left as it is. */
+ * so the payload is left as it is.  OVSCT_ALG_ROOM_V4 / _V6 are those
+ * room sizes: a caller giving every frame OVSCT_ALG_ROOM_V6 more bytes of
+ * slot lets every rewrite happen. */
+#define OVSCT_ALG_ROOM_V4 8     /* MAX_FTP_V4_NAT_DELTA. */
+#define OVSCT_ALG_ROOM_V6 45    /* MAX_FTP_V6_NAT_DELTA. */
 struct ovsct_batch {
     uint8_t *data;
     size_t size;
