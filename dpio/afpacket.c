@@ -38,9 +38,10 @@
  * leave as inv), and whoever drains a fragment sends it (or counts it)
  * under the same rules as any frame: the bytes come from the drain, so no
  * copy is kept here.  What the worker needs besides the bytes is in the
- * fragment's tag (batch.tag_base + index, the TAG_* layout): the attachment, the
- * port it came in on and its VLAN tag; a bridge batch therefore never
- * mixes VLAN tags (a change of tag starts a new ovsct_execute() call).
+ * fragment's tag (batch.tag_base + index, the TAG_* layout): the
+ * attachment, the port it came in on and its VLAN tag; a bridge batch
+ * therefore never mixes VLAN tags (a change of tag starts a new
+ * ovsct_execute() call).  'held' counts a port's fragments in between.
  * Fragments of another attachment are sent under the datapath's mutex, so
  * that attachment cannot be stopped meanwhile; fragments whose attachment
  * is gone, or whose tag is not a live one (a capture replayed into the
