@@ -8,7 +8,7 @@
  *   .add_bridge(inside, outside, firewall, action)
  *   .remove(ifname)
  *   .interfaces() -> [(name, role, peer, firewall, workers, received,
- *                      tracked, ring_drops, forwarded, dropped), ...]
+ *                      tracked, held, ring_drops, forwarded, dropped), ...]
  *                    role: a LIVE_ROLE_NAMES string, peer: str or None,
  *                    dropped: tuple in LIVE_DROP_NAMES order
  *   .close()                                  stops every worker
@@ -232,10 +232,10 @@ iface_to_tuple(const struct ovsct_live_iface *o)
     PyObject *peer = o->peer[0] ? PyUnicode_FromString(o->peer)
                                 : Py_NewRef(Py_None);
     PyObject *t = peer ? Py_BuildValue(
-        "(ssOOIKKKKO)", o->name, ovsct_live_role_names[o->role], peer,
+        "(ssOOIKKKKKO)", o->name, ovsct_live_role_names[o->role], peer,
         o->firewall ? Py_True : Py_False, o->n_workers,
         (unsigned long long) o->received, (unsigned long long) o->tracked,
-        (unsigned long long) o->ring_drops,
+        (unsigned long long) o->held, (unsigned long long) o->ring_drops,
         (unsigned long long) o->forwarded, dropped) : NULL;
     Py_XDECREF(peer);
     Py_DECREF(dropped);

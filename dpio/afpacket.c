@@ -25,6 +25,27 @@
  * pseudo-header sum, so that sum is recomputed from the rewritten header
  * before sending.  PACKET_IGNORE_OUTGOING keeps a bridge's own output out
  * of its capture; each received frame is sent at most once.
+ *
+ * IP fragments.  Reassembly (ext/ipf.c) holds a fragment until its
+ * datagram is complete: ovsct_execute() gives it OVSCT_STATE_HELD, and the
+ * worker neither sends nor drops it.  When the datagram completes, the
+ * fragments of that call get its state in the batch; those held from
+ * earlier calls, possibly of another worker (PACKET_FANOUT_HASH hashes a
+ * fragment on its addresses only, not the flow's ports) or another
+ * attachment, leave through ovsct_ipf_drain() with their final state and
+ * their bytes, already rewritten by NAT.  Every worker drains after each
+ * batch and at least every IDLE_POLL_MS when idle (lists that time out
+ * leave as inv), and whoever drains a fragment sends it (or counts it)
+ * under the same rules as any frame: the bytes come from the drain, so no
+ * copy is kept here.  What the worker needs besides the bytes is in the
+ * fragment's tag (batch.tag_base + index, the TAG_* layout): the
+ * attachment, the port it came in on and its VLAN tag; a bridge batch
+ * therefore never mixes VLAN tags (a change of tag starts a new
+ * ovsct_execute() call).  'held' counts a port's fragments in between.
+ * Fragments of another attachment are sent under the datapath's mutex, so
+ * that attachment cannot be stopped meanwhile; fragments whose attachment
+ * is gone, or whose tag is not a live one (a capture replayed into the
+ * same table), are dropped.
  */
 #include "afpacket.h"
 
@@ -58,6 +79,8 @@ const char *const ovsct_live_drop_names[OVSCT_LIVE_DROP_N] = {
 #define RING_BLOCK_TOV_MS 1
 #define SLOT_SIZE (65536u + 512u)       /* One received frame, any GSO. */
 #define VLAN_LEN 4
+#define IDLE_POLL_MS 500                /* Drain held fragments this often
+                                         * when no frame arrives. */
 
 #define ETH_P_8021AD_ 0x88A8
 #define PROTO_TCP 6
@@ -81,6 +104,9 @@ struct live_port {
     _Atomic uint64_t forwarded;
     _Atomic uint64_t dropped[OVSCT_LIVE_DROP_N];
     uint64_t ring_drops;                /* Under the datapath mutex. */
+    _Atomic int64_t held;               /* Fragments held by reassembly
+                                         * now (received, not yet tracked
+                                         * to a final state). */
 };
 
 struct live_group {
@@ -91,6 +117,7 @@ struct live_group {
     struct ovsct_action reply_action;   /* OUTSIDE with firewall. */
     bool bridge;
     bool firewall;
+    uint16_t id;                        /* In fragment tags (TAG_*). */
     uint32_t n_ports;
     struct live_port ports[2];
     uint32_t n_workers;
@@ -105,6 +132,7 @@ struct ovsct_live {
     uint32_t n_workers;
     pthread_mutex_t mutex;
     struct live_group *groups;          /* In attachment order. */
+    uint16_t next_id;                   /* Under the mutex. */
 };
 
 /* Per-worker buffers. */
@@ -115,6 +143,10 @@ struct worker {
     uint32_t offsets[OVSCT_LIVE_BATCH + 1];
     uint8_t csum_ok[OVSCT_LIVE_BATCH];
     uint8_t states[OVSCT_LIVE_BATCH];
+    uint32_t vkey[OVSCT_LIVE_BATCH];    /* VLAN of packed frame k
+                                         * (vlan_key()). */
+    uint32_t serial;                    /* Tags: frames run so far, mod
+                                         * TAG_SERIAL_SPAN. */
     /* Bridge only. */
     uint8_t *slots;                     /* OVSCT_LIVE_BATCH x SLOT_SIZE. */
     struct virtio_net_hdr vnet[OVSCT_LIVE_BATCH];
@@ -378,31 +410,235 @@ port_poll_drops(struct live_port *p, uint32_t n_workers)
 /* ---------------------------------------------------------------------- */
 /* Workers. */
 
+/* Fragment tags (struct ovsct_batch.tag_base + index in the batch):
+ *
+ *   bit 63     set: a live frame (a capture replay tags by capture index)
+ *   62..47     attachment (live_group.id)
+ *   46         port index in the attachment
+ *   45..44     VLAN TPID stripped by the kernel: 0 none, 1 802.1Q,
+ *              2 802.1ad (vlan_key())
+ *   43..28     VLAN TCI
+ *   27..22     worker index (< OVSCT_LIVE_MAX_WORKERS = 64)
+ *   21..0      the worker's frame serial: unique per worker until it
+ *              wraps (4 Mi frames), which nothing relies on
+ */
+#define TAG_LIVE (UINT64_C(1) << 63)
+#define TAG_GROUP_SHIFT 47
+#define TAG_PORT_SHIFT 46
+#define TAG_VLAN_SHIFT 28
+#define TAG_WORKER_SHIFT 22
+#define TAG_SERIAL_SPAN (UINT32_C(1) << TAG_WORKER_SHIFT)
+#define VLAN_KIND_8021Q 1u
+#define VLAN_KIND_8021AD 2u
+
+static uint32_t
+vlan_key(uint16_t tci, uint16_t tpid)
+{
+    uint32_t kind = !tci && !tpid ? 0
+                    : tpid == ETH_P_8021AD_ ? VLAN_KIND_8021AD
+                    : VLAN_KIND_8021Q;
+    return kind << 16 | tci;
+}
+
+static void
+vlan_unkey(uint32_t key, uint16_t *tci, uint16_t *tpid)
+{
+    uint32_t kind = key >> 16 & 3;
+    *tci = (uint16_t) key;
+    *tpid = kind == VLAN_KIND_8021AD ? ETH_P_8021AD_
+            : kind == VLAN_KIND_8021Q ? ETH_P_8021Q : 0;
+}
+
 static void
 add_frame(struct worker *wk, size_t *n, const uint8_t *f, uint32_t len,
-          bool csum_ok)
+          bool csum_ok, uint32_t vkey)
 {
     uint32_t ofs = wk->offsets[*n];
     memcpy(wk->pack + ofs, f, len);
     wk->csum_ok[*n] = csum_ok;
+    wk->vkey[*n] = vkey;
     wk->offsets[++*n] = ofs + len;
 }
 
+/* Runs packed frames [from, to) of port 'pi' (all with the same VLAN key)
+ * through the engine.  Frames held by reassembly are counted 'held', the
+ * others 'tracked'. */
 static void
-execute(struct worker *wk, size_t n, const struct ovsct_action *action,
-        struct live_port *p)
+execute(struct worker *wk, size_t from, size_t to,
+        const struct ovsct_action *action, uint32_t pi)
 {
+    struct live_group *g = wk->g;
+    struct live_port *p = &g->ports[pi];
+    size_t n = to - from;
+    uint8_t *states = wk->states + from;
+
     if (!n) {
         return;
     }
-    struct ovsct_batch b = {
-        .data = wk->pack, .size = wk->offsets[n], .offsets = wk->offsets,
-        .n = n, .l4_csum_ok = wk->csum_ok,
-    };
-    if (ovsct_execute(wk->g->ct, &b, action, wk->states)) {
-        memset(wk->states, OVSCT_CS_INVALID | OVSCT_CS_TRACKED, n);
+    if (wk->serial > TAG_SERIAL_SPAN - OVSCT_LIVE_BATCH) {
+        wk->serial = 0;
     }
-    atomic_fetch_add_explicit(&p->tracked, n, memory_order_relaxed);
+    struct ovsct_batch b = {
+        .data = wk->pack, .size = wk->offsets[to],
+        .offsets = wk->offsets + from, .n = n,
+        .l4_csum_ok = wk->csum_ok + from,
+        .tag_base = TAG_LIVE | (uint64_t) g->id << TAG_GROUP_SHIFT
+                    | (uint64_t) pi << TAG_PORT_SHIFT
+                    | (uint64_t) wk->vkey[from] << TAG_VLAN_SHIFT
+                    | (uint64_t) wk->idx << TAG_WORKER_SHIFT | wk->serial,
+    };
+    wk->serial += (uint32_t) n;
+    if (ovsct_execute(g->ct, &b, action, states)) {
+        memset(states, OVSCT_CS_INVALID | OVSCT_CS_TRACKED, n);
+    }
+    uint64_t held = 0;
+    for (size_t i = 0; i < n; i++) {
+        held += states[i] == OVSCT_STATE_HELD;
+    }
+    atomic_fetch_add_explicit(&p->tracked, n - held, memory_order_relaxed);
+    if (held) {
+        atomic_fetch_add_explicit(&p->held, (int64_t) held,
+                                  memory_order_relaxed);
+    }
+}
+
+/* What a bridge does with a frame from port 'pi' in state 'st': -1 to
+ * forward it, else the enum ovsct_live_drop reason. */
+static int
+bridge_verdict(const struct live_group *g, uint32_t pi, uint8_t st)
+{
+    bool reply_side = g->firewall
+                      && g->ports[pi].role == OVSCT_LIVE_OUTSIDE;
+
+    if (g->firewall && !reply_side && st & OVSCT_CS_INVALID) {
+        return OVSCT_LIVE_DROP_INVALID;
+    }
+    if (reply_side && (st & OVSCT_CS_INVALID
+                       || !(st & (OVSCT_CS_ESTABLISHED | OVSCT_CS_RELATED)))) {
+        return OVSCT_LIVE_DROP_NOT_EST;
+    }
+    return -1;
+}
+
+/* Fills 'iov' with the message for frame 'f': the virtio-net header 'vh'
+ * and the frame, with the VLAN tag the kernel stripped ('tci', 'tpid')
+ * put back after the MAC addresses (in 'tag', VLAN_LEN bytes).  Returns
+ * the number of iovecs (at most 4). */
+static size_t
+frame_iov(struct iovec *iov, struct virtio_net_hdr *vh, uint8_t *f,
+          uint32_t len, uint16_t tci, uint16_t tpid, uint8_t *tag)
+{
+    size_t n_iov = 0;
+
+    iov[n_iov++] = (struct iovec) { vh, sizeof *vh };
+    if (tci || tpid) {
+        tag[0] = (uint8_t) (tpid >> 8);
+        tag[1] = (uint8_t) tpid;
+        tag[2] = (uint8_t) (tci >> 8);
+        tag[3] = (uint8_t) tci;
+        if (vh->flags) {
+            vh->csum_start = (uint16_t) (vh->csum_start + VLAN_LEN);
+        }
+        if (vh->hdr_len) {
+            vh->hdr_len = (uint16_t) (vh->hdr_len + VLAN_LEN);
+        }
+        uint32_t mac = len < 12 ? len : 12;
+        iov[n_iov++] = (struct iovec) { f, mac };
+        iov[n_iov++] = (struct iovec) { tag, VLAN_LEN };
+        iov[n_iov++] = (struct iovec) { f + mac, len - mac };
+    } else {
+        iov[n_iov++] = (struct iovec) { f, len };
+    }
+    return n_iov;
+}
+
+/* A fragment that left reassembly, of port 'pi' of 'g' (the caller's
+ * attachment, or another one with the datapath mutex held): counted
+ * tracked and, in a bridge, forwarded or dropped as any frame in its
+ * final state.  Its bytes are NAT-rewritten already; fragments never carry
+ * GSO or a checksum left to offload (the kernel completes the checksum
+ * before it fragments). */
+static void
+fragment_route(struct worker *wk, struct live_group *g, uint32_t pi,
+               uint64_t tag, uint8_t state, const uint8_t *frame,
+               uint32_t len)
+{
+    struct live_port *p = &g->ports[pi];
+
+    atomic_fetch_sub_explicit(&p->held, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->tracked, 1, memory_order_relaxed);
+    if (!g->bridge) {
+        return;
+    }
+    int why = bridge_verdict(g, pi, state);
+    if (why >= 0) {
+        atomic_fetch_add_explicit(&p->dropped[why], 1, memory_order_relaxed);
+        return;
+    }
+
+    struct virtio_net_hdr vh;
+    struct iovec iov[4];
+    uint8_t vtag[VLAN_LEN];
+    uint16_t tci, tpid;
+    memset(&vh, 0, sizeof vh);
+    vlan_unkey((uint32_t) (tag >> TAG_VLAN_SHIFT), &tci, &tpid);
+    struct msghdr mh = {
+        .msg_iov = iov,
+        .msg_iovlen = frame_iov(iov, &vh, (uint8_t *) (uintptr_t) frame,
+                                len, tci, tpid, vtag),
+    };
+    int fd = g->ports[pi ^ 1].fds[wk->idx % g->n_workers];
+    ssize_t r;
+    do {
+        r = sendmsg(fd, &mh, 0);
+    } while (r < 0 && errno == EINTR);
+    if (r >= 0) {
+        atomic_fetch_add_explicit(&p->forwarded, 1, memory_order_relaxed);
+    } else {
+        atomic_fetch_add_explicit(&p->dropped[OVSCT_LIVE_DROP_TX_ERROR], 1,
+                                  memory_order_relaxed);
+    }
+}
+
+/* ovsct_ipf_out_fn for the workers: routes a fragment by its tag. */
+static void
+fragment_out(void *wk_, uint64_t tag, uint8_t state, const uint8_t *frame,
+             uint32_t len)
+{
+    struct worker *wk = wk_;
+    struct live_group *g = wk->g;
+    uint16_t id = (uint16_t) (tag >> TAG_GROUP_SHIFT);
+    uint32_t pi = (uint32_t) (tag >> TAG_PORT_SHIFT) & 1;
+
+    if (!(tag & TAG_LIVE)) {
+        return;                         /* A capture replay's: not ours. */
+    }
+    if (id == g->id) {
+        /* Our attachment: it stops only after joining this thread. */
+        if (pi < g->n_ports) {
+            fragment_route(wk, g, pi, tag, state, frame, len);
+        }
+        return;
+    }
+    /* Another attachment: the mutex keeps it (and its sockets) alive; it
+     * is unlinked under the mutex before it is stopped. */
+    struct ovsct_live *live = g->live;
+    pthread_mutex_lock(&live->mutex);
+    for (g = live->groups; g && g->id != id; g = g->next) {
+        continue;
+    }
+    if (g && pi < g->n_ports) {
+        fragment_route(wk, g, pi, tag, state, frame, len);
+    }
+    pthread_mutex_unlock(&live->mutex);
+}
+
+/* Sends or counts the fragments that left reassembly since the last
+ * drain, whoever's they are. */
+static void
+drain_fragments(struct worker *wk)
+{
+    ovsct_ipf_drain(wk->g->ct, fragment_out, wk);
 }
 
 static bool
@@ -442,15 +678,16 @@ monitor_drain(struct worker *wk, struct live_port *p)
                        || frame_ethertype(f, h->tp_snaplen, &l3)
                           == ETH_P_IPV6) {
                 add_frame(wk, &n, f, h->tp_snaplen,
-                          csum_status_ok(h->tp_status));
+                          csum_status_ok(h->tp_status), 0);
                 if (n == OVSCT_LIVE_BATCH) {
-                    execute(wk, n, &g->action, p);
+                    execute(wk, 0, n, &g->action, 0);
                     n = 0;
                 }
             }
             ptr += h->tp_next_offset;
         }
-        execute(wk, n, &g->action, p);
+        execute(wk, 0, n, &g->action, 0);
+        drain_fragments(wk);
         atomic_fetch_add_explicit(&p->received, received,
                                   memory_order_relaxed);
         atomic_fetch_add_explicit(&p->dropped[OVSCT_LIVE_DROP_TRUNCATED],
@@ -552,7 +789,8 @@ bridge_step(struct worker *wk, uint32_t pi)
                            || wk->vnet[i].flags
                               & VIRTIO_NET_HDR_F_NEEDS_CSUM;
             add_frame(wk, &n, f, len,
-                      partial || csum_status_ok(status[i]));
+                      partial || csum_status_ok(status[i]),
+                      vlan_key(tci[i], tpid[i]));
         }
     }
     atomic_fetch_add_explicit(&p->received, (uint64_t) r,
@@ -560,12 +798,24 @@ bridge_step(struct worker *wk, uint32_t pi)
     atomic_fetch_add_explicit(&p->dropped[OVSCT_LIVE_DROP_TRUNCATED],
                               truncated, memory_order_relaxed);
 
+    /* One engine call per run of frames with the same VLAN tag: the tag
+     * must be in the fragment tags (TAG_* layout above). */
     bool reply_side = g->firewall && p->role == OVSCT_LIVE_OUTSIDE;
-    execute(wk, n, reply_side ? &g->reply_action : &g->action, p);
+    const struct ovsct_action *action = reply_side ? &g->reply_action
+                                                   : &g->action;
+    size_t from = 0;
+    for (size_t k = 1; k <= n; k++) {
+        if (k == n || wk->vkey[k] != wk->vkey[from]) {
+            execute(wk, from, k, action, pi);
+            from = k;
+        }
+    }
 
-    /* Verdicts, then the messages to send, in arrival order. */
+    /* Verdicts, then the messages to send, in arrival order.  A fragment
+     * held by reassembly is neither sent nor dropped: it leaves later
+     * through drain_fragments(). */
     size_t m = 0;
-    uint64_t invalid = 0, not_est = 0;
+    uint64_t drops[OVSCT_LIVE_DROP_N] = { 0 };
     for (int i = 0; i < r; i++) {
         if (packed[i] == -2) {
             continue;
@@ -575,14 +825,12 @@ bridge_step(struct worker *wk, uint32_t pi)
         if (packed[i] >= 0) {
             int k = packed[i];
             uint8_t st = wk->states[k];
-            if (g->firewall && !reply_side && st & OVSCT_CS_INVALID) {
-                invalid++;
+            if (st == OVSCT_STATE_HELD) {
                 continue;
             }
-            if (reply_side && (st & OVSCT_CS_INVALID
-                               || !(st & (OVSCT_CS_ESTABLISHED
-                                          | OVSCT_CS_RELATED)))) {
-                not_est++;
+            int why = bridge_verdict(g, pi, st);
+            if (why >= 0) {
+                drops[why]++;
                 continue;
             }
             f = wk->pack + wk->offsets[k];
@@ -612,38 +860,21 @@ bridge_step(struct worker *wk, uint32_t pi)
         }
 
         struct iovec *iov = wk->tx_iov[m];
-        size_t n_iov = 0;
-        iov[n_iov++] = (struct iovec) { vh, sizeof *vh };
-        if (tci[i] || tpid[i]) {
-            /* Put the stripped tag back after the MAC addresses. */
-            uint8_t *tag = wk->tx_tag[m];
-            tag[0] = (uint8_t) (tpid[i] >> 8);
-            tag[1] = (uint8_t) tpid[i];
-            tag[2] = (uint8_t) (tci[i] >> 8);
-            tag[3] = (uint8_t) tci[i];
-            if (vh->flags) {
-                vh->csum_start = (uint16_t) (vh->csum_start + VLAN_LEN);
-            }
-            if (vh->hdr_len) {
-                vh->hdr_len = (uint16_t) (vh->hdr_len + VLAN_LEN);
-            }
-            uint32_t mac = len < 12 ? len : 12;
-            iov[n_iov++] = (struct iovec) { f, mac };
-            iov[n_iov++] = (struct iovec) { tag, VLAN_LEN };
-            iov[n_iov++] = (struct iovec) { f + mac, len - mac };
-        } else {
-            iov[n_iov++] = (struct iovec) { f, len };
-        }
         wk->tx_msgs[m].msg_hdr = (struct msghdr) {
-            .msg_iov = iov, .msg_iovlen = n_iov,
+            .msg_iov = iov,
+            .msg_iovlen = frame_iov(iov, vh, f, len, tci[i], tpid[i],
+                                    wk->tx_tag[m]),
         };
         m++;
     }
-    atomic_fetch_add_explicit(&p->dropped[OVSCT_LIVE_DROP_INVALID], invalid,
-                              memory_order_relaxed);
-    atomic_fetch_add_explicit(&p->dropped[OVSCT_LIVE_DROP_NOT_EST], not_est,
-                              memory_order_relaxed);
+    for (int d = 0; d < OVSCT_LIVE_DROP_N; d++) {
+        if (drops[d]) {
+            atomic_fetch_add_explicit(&p->dropped[d], drops[d],
+                                      memory_order_relaxed);
+        }
+    }
     send_all(wk, out->fds[wk->idx], m, p);
+    drain_fragments(wk);
     return r;
 }
 
@@ -664,13 +895,16 @@ worker_main(void *wk_)
         if (!g->bridge) {
             monitor_drain(wk, &g->ports[0]);
         }
-        if (poll(pfd, np + 1, -1) < 0 && errno != EINTR) {
+        /* Idle too: lists that time out leave (as inv) without traffic. */
+        drain_fragments(wk);
+        int ready = poll(pfd, np + 1, IDLE_POLL_MS);
+        if (ready < 0 && errno != EINTR) {
             break;
         }
         if (pfd[np].revents) {
             break;
         }
-        if (!g->bridge) {
+        if (!g->bridge || ready <= 0) {
             continue;
         }
         /* Alternate the sides until both are empty. */
@@ -745,12 +979,16 @@ next_fanout_id(void)
 }
 
 /* Creates and starts an attachment of 'n_names' interfaces.  Caller holds
- * the mutex. */
+ * the mutex.  On failure, '*failed' is an attachment the caller must stop
+ * with group_stop() once it has released the mutex (its workers may be
+ * waiting for the mutex to route a fragment), or NULL. */
 static int
 group_start(struct ovsct_live *live, const char *const *names,
             uint32_t n_names, bool firewall,
-            const struct ovsct_action *action, char *err, size_t err_size)
+            const struct ovsct_action *action, struct live_group **failed,
+            char *err, size_t err_size)
 {
+    *failed = NULL;
     for (uint32_t i = 0; i < n_names; i++) {
         if (!names[i] || !names[i][0]
             || strlen(names[i]) >= OVSCT_LIVE_NAME_SIZE) {
@@ -782,6 +1020,14 @@ group_start(struct ovsct_live *live, const char *const *names,
     }
     g->live = live;
     g->ct = live->ct;
+    /* An id no running attachment has (fragment tags name it). */
+    for (bool used = true; used;) {
+        g->id = live->next_id++;
+        used = false;
+        for (struct live_group *o = live->groups; o; o = o->next) {
+            used |= o->id == g->id;
+        }
+    }
     g->action = *action;
     g->reply_action = (struct ovsct_action) { .zone = action->zone };
     if (action->nat.kind) {
@@ -866,7 +1112,7 @@ group_start(struct ovsct_live *live, const char *const *names,
     return 0;
 
 fail:
-    group_stop(g);
+    *failed = g;
     return error;
 }
 
@@ -902,9 +1148,18 @@ ovsct_live_destroy(struct ovsct_live *live)
     if (!live) {
         return;
     }
-    while (live->groups) {
+    for (;;) {
+        /* Unlinked under the mutex: the other attachments' workers look
+         * attachments up under it (fragment_out()). */
+        pthread_mutex_lock(&live->mutex);
         struct live_group *g = live->groups;
-        live->groups = g->next;
+        if (g) {
+            live->groups = g->next;
+        }
+        pthread_mutex_unlock(&live->mutex);
+        if (!g) {
+            break;
+        }
         group_stop(g);
     }
     pthread_mutex_destroy(&live->mutex);
@@ -916,9 +1171,14 @@ ovsct_live_add_monitor(struct ovsct_live *live, const char *ifname,
                        const struct ovsct_action *action, char *err,
                        size_t err_size)
 {
+    struct live_group *failed;
     pthread_mutex_lock(&live->mutex);
-    int error = group_start(live, &ifname, 1, false, action, err, err_size);
+    int error = group_start(live, &ifname, 1, false, action, &failed, err,
+                            err_size);
     pthread_mutex_unlock(&live->mutex);
+    if (failed) {
+        group_stop(failed);
+    }
     return error;
 }
 
@@ -929,10 +1189,14 @@ ovsct_live_add_bridge(struct ovsct_live *live, const char *inside,
                       size_t err_size)
 {
     const char *names[2] = { inside, outside };
+    struct live_group *failed;
     pthread_mutex_lock(&live->mutex);
-    int error = group_start(live, names, 2, firewall, action, err,
+    int error = group_start(live, names, 2, firewall, action, &failed, err,
                             err_size);
     pthread_mutex_unlock(&live->mutex);
+    if (failed) {
+        group_stop(failed);
+    }
     return error;
 }
 
@@ -981,6 +1245,8 @@ ovsct_live_list(struct ovsct_live *live, struct ovsct_live_iface *out,
             o->n_workers = g->n_workers;
             o->received = atomic_load(&p->received);
             o->tracked = atomic_load(&p->tracked);
+            int64_t held = atomic_load(&p->held);
+            o->held = held > 0 ? (uint64_t) held : 0;
             o->ring_drops = p->ring_drops;
             o->forwarded = atomic_load(&p->forwarded);
             for (int d = 0; d < OVSCT_LIVE_DROP_N; d++) {

@@ -68,10 +68,16 @@ extern const char *const ovsct_live_drop_names[OVSCT_LIVE_DROP_N];
 
 /* One interface as ovsct_live_list() reports it.  Counters are frames
  * received on this interface: 'received' = all of them, 'tracked' = those
- * run through the engine, 'ring_drops' = lost by the kernel before we read
- * them (PACKET_STATISTICS), 'forwarded' = sent out of the peer interface,
+ * run through the engine that got their final state, 'held' = IP
+ * fragments held by reassembly now (run through the engine, their state
+ * not known yet: each one is then tracked, and in a bridge forwarded or
+ * dropped, when its datagram completes or its list times out, within
+ * 15 s), 'ring_drops' = lost by the kernel before we read them
+ * (PACKET_STATISTICS), 'forwarded' = sent out of the peer interface,
  * 'dropped' = not forwarded, by reason.  In a bridge, received + ring drops
- * = forwarded + sum(dropped) once the traffic has stopped. */
+ * = forwarded + sum(dropped) + held once the traffic has stopped; in
+ * monitor mode, received = tracked + held + truncated + the non-IP frames
+ * (not counted separately). */
 struct ovsct_live_iface {
     char name[OVSCT_LIVE_NAME_SIZE];
     char peer[OVSCT_LIVE_NAME_SIZE];    /* Bridge: the other side, else "". */
@@ -80,6 +86,7 @@ struct ovsct_live_iface {
     uint32_t n_workers;
     uint64_t received;
     uint64_t tracked;
+    uint64_t held;
     uint64_t ring_drops;
     uint64_t forwarded;
     uint64_t dropped[OVSCT_LIVE_DROP_N];

@@ -940,6 +940,13 @@ ovsct_ipf_drain(struct ovsct *ct, ovsct_ipf_out_fn *fn, void *aux)
     struct ipf_out *o;
     size_t n = 0;
 
+    /* Every fragment on 'out' is counted in 'nfrag': nothing held, nothing
+     * to drain, and no lock taken (the live workers drain after every
+     * batch).  A fragment queued by another thread meanwhile is taken by
+     * the next drain. */
+    if (!atomic_load_explicit(&ipf->nfrag, memory_order_relaxed)) {
+        return 0;
+    }
     ct_mutex_lock(&ipf->lock);
     o = ipf->out;
     ipf->out = NULL;

@@ -99,14 +99,14 @@ class _Datapath:
         with self.lock:
             rows = self.live.interfaces() if self.live is not None else []
         out = []
-        for (name, role, peer, firewall, workers, received, tracked,
+        for (name, role, peer, firewall, workers, received, tracked, held,
              ring_drops, forwarded, dropped) in rows:
             by_reason = dict(zip(_engine.LIVE_DROP_NAMES, dropped))
             out.append({
                 "name": name, "mode": role, "peer": peer,
                 "firewall": firewall, "action": self.actions.get(name, ""),
                 "workers": workers, "received": received,
-                "tracked": tracked, "ring_drops": ring_drops,
+                "tracked": tracked, "held": held, "ring_drops": ring_drops,
                 "forwarded": forwarded, "dropped": sum(dropped),
                 "dropped_by_reason": by_reason,
             })

@@ -89,7 +89,8 @@ def test_show_interfaces_lists_the_monitor(daemon):
     assert r.returncode == 0
     line = r.stdout.decode()
     assert re.match(r"lv-m0: mode=monitor action=ct\(commit\) received=\d+ "
-                    r"tracked=\d+ ring_drops=0 forwarded=0 dropped=0\n$",
+                    r"tracked=\d+ held=0 ring_drops=0 forwarded=0 "
+                    r"dropped=0\n$",
                     line), line
     row = show(daemon)[HOST]
     assert row["mode"] == "monitor" and row["peer"] is None

@@ -59,10 +59,10 @@ def format_rows(rows: list[dict]) -> str:
         reasons = ",".join("%s=%d" % kv
                            for kv in r["dropped_by_reason"].items() if kv[1])
         lines.append(
-            "%s: mode=%s action=%s received=%d tracked=%d ring_drops=%d "
-            "forwarded=%d dropped=%d%s\n"
+            "%s: mode=%s action=%s received=%d tracked=%d held=%d "
+            "ring_drops=%d forwarded=%d dropped=%d%s\n"
             % (r["name"], mode, r["action"], r["received"], r["tracked"],
-               r["ring_drops"], r["forwarded"], r["dropped"],
+               r["held"], r["ring_drops"], r["forwarded"], r["dropped"],
                " (%s)" % reasons if reasons else ""))
     return "".join(lines)
 
