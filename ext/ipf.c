@@ -957,7 +957,7 @@ ovsct_ipf_drain_owned(struct ovsct *ct, uint64_t mask, uint64_t value,
         return 0;
     }
     ct_mutex_lock(&ipf->lock);
-    if (!mask) {
+    if (!mask && !value) {
         o = ipf->out;
         ipf->out = NULL;
         ipf->out_tail = &ipf->out;
