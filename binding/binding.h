@@ -81,6 +81,7 @@ int conv_uint(PyObject *, unsigned long max, unsigned long *out);
 int conv_u8(PyObject *, void *out);
 int conv_u16(PyObject *, void *out);
 int conv_u32(PyObject *, void *out);
+int conv_u64(PyObject *, void *out);
 
 /* ipfobj.c: Conntrack methods of IP fragment reassembly. */
 PyObject *ct_ipf_set_enabled(CtObject *, PyObject *args);

@@ -148,6 +148,22 @@ conv_u32(PyObject *obj, void *out)
     return 1;
 }
 
+int
+conv_u64(PyObject *obj, void *out)
+{
+    unsigned long long v = PyLong_AsUnsignedLongLong(obj);
+    if (v == (unsigned long long) -1 && PyErr_Occurred()) {
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError, "value out of range 0..%llu",
+                         (unsigned long long) UINT64_MAX);
+        }
+        return 0;
+    }
+    *(uint64_t *) out = (uint64_t) v;
+    return 1;
+}
+
 /* Parses an optional zone: None -> '*has' false, else 0..65535. */
 int
 parse_opt_zone(PyObject *obj, uint16_t *zone, bool *has)

@@ -145,26 +145,37 @@ add_out(void *aux, uint64_t tag, uint8_t state, const uint8_t *frame,
     }
 }
 
-/* ipf_drain(expire_all=False) -> [(tag, state, frame bytes)]: the
- * fragments that left reassembly since the last drain; with
- * 'expire_all', every incomplete list is expired first. */
+/* ipf_drain(expire_all=False, mask=TAG_LIVE, value=0)
+ *   -> [(tag, state, frame bytes)]: the fragments that left reassembly
+ * since the last drain whose tag & mask == value (by default every one
+ * but the live datapath's, which its workers drain); with 'expire_all',
+ * every incomplete list is expired first.  mask=0 takes every fragment. */
 PyObject *
 ct_ipf_drain(CtObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"expire_all", NULL};
+    static char *kwlist[] = {"expire_all", "mask", "value", NULL};
     struct ovsct *ct = ct_get(self);
+    uint64_t mask = OVSCT_TAG_LIVE, value = 0;
     int expire_all = 0;
     PyObject *list;
 
-    if (!ct || !PyArg_ParseTupleAndKeywords(args, kwargs, "|p:ipf_drain",
-                                            kwlist, &expire_all)
-        || !(list = PyList_New(0))) {
+    if (!ct || !PyArg_ParseTupleAndKeywords(args, kwargs, "|pO&O&:ipf_drain",
+                                            kwlist, &expire_all, conv_u64,
+                                            &mask, conv_u64, &value)) {
+        return NULL;
+    }
+    if (value & ~mask) {
+        PyErr_SetString(PyExc_ValueError,
+                        "ipf_drain: value has bits outside mask");
+        return NULL;
+    }
+    if (!(list = PyList_New(0))) {
         return NULL;
     }
     if (expire_all) {
         ovsct_ipf_expire_all(ct);
     }
-    ovsct_ipf_drain(ct, add_out, list);
+    ovsct_ipf_drain_owned(ct, mask, value, add_out, list);
     if (PyErr_Occurred()) {
         Py_DECREF(list);
         return NULL;

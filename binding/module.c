@@ -174,10 +174,12 @@ ct_use_real_clock(CtObject *self, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
-/* execute(frames, offsets, action[, lens]) -> bytes of n ct_state values.
- * 'lens', a writable buffer of n native uint32 (array('I')), gives each
- * frame's length within its slot and receives the new lengths (the FTP
- * helper's NAT rewrites, struct ovsct_batch). */
+/* execute(frames, offsets, action[, lens[, tag_base]]) -> bytes of n
+ * ct_state values.  'lens', a writable buffer of n native uint32
+ * (array('I')) or None, gives each frame's length within its slot and
+ * receives the new lengths (the FTP helper's NAT rewrites, struct
+ * ovsct_batch).  'tag_base' (default 0): frame i's reassembly tag is
+ * tag_base + i, every one below OVSCT_TAG_LIVE (ValueError otherwise). */
 static PyObject *
 ct_execute(CtObject *self, PyObject *args)
 {
@@ -193,11 +195,13 @@ ct_execute(CtObject *self, PyObject *args)
     uint8_t *states = NULL;
     bool readonly = false;
     PyObject *result = NULL;
+    uint64_t tag_base = 0;
     int err = 0;
 
     struct ovsct *ct = ct_get(self);
-    if (!ct || !PyArg_ParseTuple(args, "OOO|O:execute", &frames_obj,
-                                 &offsets_obj, &action_obj, &lens_obj)
+    if (!ct || !PyArg_ParseTuple(args, "OOO|OO&:execute", &frames_obj,
+                                 &offsets_obj, &action_obj, &lens_obj,
+                                 conv_u64, &tag_base)
         || parse_action(action_obj, &action)) {
         return NULL;
     }
@@ -209,6 +213,11 @@ ct_execute(CtObject *self, PyObject *args)
     }
 
     size_t n = n_offs ? n_offs - 1 : 0;
+    if (tag_base >= OVSCT_TAG_LIVE || OVSCT_TAG_LIVE - tag_base < n) {
+        PyErr_SetString(PyExc_ValueError, "tag_base: tags with TAG_LIVE "
+                        "(bit 63) are the live datapath's");
+        goto out;
+    }
     if (lens_obj != Py_None) {
         if (PyObject_GetBuffer(lens_obj, &lb, PyBUF_WRITABLE
                                | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0) {
@@ -261,7 +270,7 @@ ct_execute(CtObject *self, PyObject *args)
     if (data) {
         struct ovsct_batch batch = {
             .data = data, .size = fb.len, .offsets = offs, .n = n,
-            .lens = lens,
+            .lens = lens, .tag_base = tag_base,
         };
         err = ovsct_execute(ct, &batch, &action, states);
     } else {
@@ -1167,8 +1176,10 @@ static PyMethodDef ct_methods[] = {
      "ipf_lists() -> list of OVS fragment list lines"},
     {"ipf_drain", (PyCFunction) (void (*)(void)) ct_ipf_drain,
      METH_VARARGS | METH_KEYWORDS,
-     "ipf_drain(expire_all=False) -> [(tag, state, frame)]\n\n"
-     "Fragments that left reassembly since the last drain."},
+     "ipf_drain(expire_all=False, mask=TAG_LIVE, value=0)\n"
+     "  -> [(tag, state, frame)]\n\n"
+     "Fragments that left reassembly since the last drain whose tag &\n"
+     "mask == value (default: every tag but the live datapath's)."},
     {"set_zone_limit", (PyCFunction) ct_set_zone_limit, METH_VARARGS,
      "set_zone_limit(zone, limit); zone -1: default"},
     {"del_zone_limit", (PyCFunction) ct_del_zone_limit, METH_O,
@@ -1471,6 +1482,19 @@ add_ct_state_names(PyObject *module)
     return ret;
 }
 
+/* An unsigned 64-bit constant (PyModule_AddIntConstant() takes a long). */
+static int
+add_u64(PyObject *module, const char *attr, uint64_t v)
+{
+    PyObject *o = PyLong_FromUnsignedLongLong(v);
+    if (!o) {
+        return -1;
+    }
+    int ret = PyModule_AddObjectRef(module, attr, o);
+    Py_DECREF(o);
+    return ret;
+}
+
 static int
 module_exec(PyObject *module)
 {
@@ -1540,7 +1564,8 @@ module_exec(PyObject *module)
         || PyModule_AddIntConstant(module, "DEFAULT_SWEEP_MS",
                                    OVSCT_DEFAULT_SWEEP_MS) < 0
         || PyModule_AddIntConstant(module, "PC_N", OVSCT_PC_N) < 0
-        || PyModule_AddIntConstant(module, "TCPS_N", OVSCT_TCPS_N) < 0) {
+        || PyModule_AddIntConstant(module, "TCPS_N", OVSCT_TCPS_N) < 0
+        || add_u64(module, "TAG_LIVE", OVSCT_TAG_LIVE) < 0) {
         return -1;
     }
     /* Live datapath (binding/live.c, issue 10): after the Conntrack type,

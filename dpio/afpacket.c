@@ -44,8 +44,9 @@
  * ovsct_execute() call).  'held' counts a port's fragments in between.
  * Fragments of another attachment are sent under the datapath's mutex, so
  * that attachment cannot be stopped meanwhile; fragments whose attachment
- * is gone, or whose tag is not a live one (a capture replayed into the
- * same table), are dropped.
+ * is gone are dropped.  The workers drain only live tags
+ * (ovsct_ipf_drain_owned() on TAG_LIVE): a capture replayed into the same
+ * table drains its fragments itself.
  */
 #include "afpacket.h"
 
@@ -422,7 +423,7 @@ port_poll_drops(struct live_port *p, uint32_t n_workers)
  *   21..0      the worker's frame serial: unique per worker until it
  *              wraps (4 Mi frames), which nothing relies on
  */
-#define TAG_LIVE (UINT64_C(1) << 63)
+#define TAG_LIVE OVSCT_TAG_LIVE
 #define TAG_GROUP_SHIFT 47
 #define TAG_PORT_SHIFT 46
 #define TAG_VLAN_SHIFT 28
@@ -610,9 +611,6 @@ fragment_out(void *wk_, uint64_t tag, uint8_t state, const uint8_t *frame,
     uint16_t id = (uint16_t) (tag >> TAG_GROUP_SHIFT);
     uint32_t pi = (uint32_t) (tag >> TAG_PORT_SHIFT) & 1;
 
-    if (!(tag & TAG_LIVE)) {
-        return;                         /* A capture replay's: not ours. */
-    }
     if (id == g->id) {
         /* Our attachment: it stops only after joining this thread. */
         if (pi < g->n_ports) {
@@ -633,12 +631,12 @@ fragment_out(void *wk_, uint64_t tag, uint8_t state, const uint8_t *frame,
     pthread_mutex_unlock(&live->mutex);
 }
 
-/* Sends or counts the fragments that left reassembly since the last
- * drain, whoever's they are. */
+/* Sends or counts the live fragments that left reassembly since the last
+ * drain, of any attachment; a capture replay's stay for its drain. */
 static void
 drain_fragments(struct worker *wk)
 {
-    ovsct_ipf_drain(wk->g->ct, fragment_out, wk);
+    ovsct_ipf_drain_owned(wk->g->ct, TAG_LIVE, TAG_LIVE, fragment_out, wk);
 }
 
 static bool

@@ -58,6 +58,14 @@ replay_out(void *aux, uint64_t tag, uint8_t state, const uint8_t *frame,
     }
 }
 
+/* Takes the replay's fragments that left reassembly (its tags, never
+ * OVSCT_TAG_LIVE): the live datapath's on the same table stay for it. */
+static void
+replay_drain(struct ovsct_replay *r)
+{
+    ovsct_ipf_drain_owned(r->ct, OVSCT_TAG_LIVE, 0, replay_out, r);
+}
+
 /* Grows '*p' (of '*cap' elements of 'size' bytes) to hold 'need'. */
 static bool
 grow(void *p, size_t *cap, size_t need, size_t size)
@@ -203,7 +211,7 @@ ovsct_replay_frames(struct ovsct_replay *r, struct ovsct_pcap_frames *f,
         r->cur = f;
         r->cur_states = states;
         r->cur_room = lens != NULL;
-        ovsct_ipf_drain(r->ct, replay_out, r);
+        replay_drain(r);
         r->cur = NULL;
         i = j;
     }
@@ -220,7 +228,7 @@ void
 ovsct_replay_finish(struct ovsct_replay *r)
 {
     ovsct_ipf_expire_all(r->ct);
-    ovsct_ipf_drain(r->ct, replay_out, r);
+    replay_drain(r);
 }
 
 void

@@ -31,7 +31,9 @@
  *
  * Fragments of earlier calls cannot be given back in the caller's batch:
  * they wait on the 'out' queue, already rewritten and with their final
- * state, until some thread takes them with ovsct_ipf_drain().  They keep
+ * state, until their owner takes them with ovsct_ipf_drain_owned() (by
+ * tag: the live datapath and a capture replay may share a table; the
+ * others stay queued), or anyone with ovsct_ipf_drain().  They keep
  * counting against max-nfrags until then (OVS counts a fragment until it
  * is sent), so memory stays bounded.
  *
@@ -936,8 +938,15 @@ ovsct_ipf_expire_all(struct ovsct *ct)
 size_t
 ovsct_ipf_drain(struct ovsct *ct, ovsct_ipf_out_fn *fn, void *aux)
 {
+    return ovsct_ipf_drain_owned(ct, 0, 0, fn, aux);
+}
+
+size_t
+ovsct_ipf_drain_owned(struct ovsct *ct, uint64_t mask, uint64_t value,
+                      ovsct_ipf_out_fn *fn, void *aux)
+{
     struct ct_ipf *ipf = ct->ipf;
-    struct ipf_out *o;
+    struct ipf_out *o = NULL, **tail = &o;
     size_t n = 0;
 
     /* Every fragment on 'out' is counted in 'nfrag': nothing held, nothing
@@ -948,9 +957,30 @@ ovsct_ipf_drain(struct ovsct *ct, ovsct_ipf_out_fn *fn, void *aux)
         return 0;
     }
     ct_mutex_lock(&ipf->lock);
-    o = ipf->out;
-    ipf->out = NULL;
-    ipf->out_tail = &ipf->out;
+    if (!mask && !value) {
+        o = ipf->out;
+        ipf->out = NULL;
+        ipf->out_tail = &ipf->out;
+    } else {
+        /* Unlinks the owner's fragments, in order; the others stay, in
+         * theirs (the queue is bounded by max-nfrags). */
+        for (struct ipf_out **pp = &ipf->out; *pp;) {
+            struct ipf_out *x = *pp;
+
+            if ((x->tag & mask) == value) {
+                *pp = x->next;
+                *tail = x;
+                tail = &x->next;
+            } else {
+                pp = &x->next;
+                ipf->out_tail = pp;
+            }
+        }
+        if (!ipf->out) {
+            ipf->out_tail = &ipf->out;
+        }
+        *tail = NULL;
+    }
     ct_mutex_unlock(&ipf->lock);
     while (o) {
         struct ipf_out *next = o->next;

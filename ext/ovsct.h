@@ -232,7 +232,10 @@ struct ovsct_action {
  * 'offsets' has n + 1 entries and must be non-decreasing within 'size'.
  * Frames may be rewritten in place by NAT.  Frame i's tag is tag_base + i:
  * a fragment held by reassembly leaves later under its tag (see "IP
- * fragments" below; a capture replay uses the capture index).
+ * fragments" below; a capture replay uses the capture index).  Tags with
+ * OVSCT_TAG_LIVE set are the live datapath's (dpio/afpacket.c), the others
+ * its neighbours' on the same table (a capture replay, the Python
+ * execute()): each drains only its own (ovsct_ipf_drain_owned()).
  *
  * 'lens', if not NULL, gives each frame's length (at most its slot,
  * offsets[i+1] - offsets[i]; the rest of the slot is room to grow): the
@@ -246,6 +249,7 @@ struct ovsct_action {
  * slot lets every rewrite happen. */
 #define OVSCT_ALG_ROOM_V4 8     /* MAX_FTP_V4_NAT_DELTA. */
 #define OVSCT_ALG_ROOM_V6 45    /* MAX_FTP_V6_NAT_DELTA. */
+#define OVSCT_TAG_LIVE (UINT64_C(1) << 63)
 struct ovsct_batch {
     uint8_t *data;
     size_t size;
@@ -608,10 +612,17 @@ void ovsct_ipf_dump_lists(struct ovsct *, ovsct_ipf_line_fn *fn, void *aux);
 /* Takes the fragments that left reassembly since the last call: 'fn' gets
  * each one's tag, final ct_state and bytes (valid during the call), in the
  * order they left.  Any thread may drain; each fragment is given once.
- * Returns how many. */
+ * Returns how many.  ovsct_ipf_drain_owned() takes only the fragments
+ * whose tag & 'mask' == 'value' and leaves the others, in their order, for
+ * their owner's drain (the live datapath: mask and value OVSCT_TAG_LIVE;
+ * a capture replay: mask OVSCT_TAG_LIVE, value 0); ovsct_ipf_drain()
+ * takes every fragment (mask 0), for a caller that owns the whole
+ * table. */
 typedef void ovsct_ipf_out_fn(void *aux, uint64_t tag, uint8_t state,
                               const uint8_t *frame, uint32_t len);
 size_t ovsct_ipf_drain(struct ovsct *, ovsct_ipf_out_fn *fn, void *aux);
+size_t ovsct_ipf_drain_owned(struct ovsct *, uint64_t mask, uint64_t value,
+                             ovsct_ipf_out_fn *fn, void *aux);
 /* Expires every incomplete list now (their fragments leave as inv). */
 void ovsct_ipf_expire_all(struct ovsct *);
 

@@ -278,7 +278,8 @@ class Conntrack:
 
     # Execution.
 
-    def execute(self, frames, offsets, action, lens=None) -> bytes:
+    def execute(self, frames, offsets, action, lens=None,
+                tag_base: int = 0) -> bytes:
         """Runs 'action' on each frame; returns one ct_state byte per frame.
 
         'frames' is a buffer of concatenated Ethernet frames: writable
@@ -289,10 +290,10 @@ class Conntrack:
         array('I') of n frame lengths within their slots, lets the FTP
         helper grow or shrink a frame (NAT) and receives the new lengths;
         without it a frame has no room and its payload is not rewritten
-        (struct ovsct_batch)."""
-        if lens is None:
-            return self._ct.execute(frames, offsets, _action(action))
-        return self._ct.execute(frames, offsets, _action(action), lens)
+        (struct ovsct_batch).  Frame i's reassembly tag (ipf_drain()) is
+        'tag_base' + i, below TAG_LIVE (the live datapath's)."""
+        return self._ct.execute(frames, offsets, _action(action), lens,
+                                tag_base)
 
     def execute_room(self, frames: Sequence[bytes], action,
                      room: int = 64) -> tuple[bytes, list[bytes]]:
@@ -315,10 +316,12 @@ class Conntrack:
         dpctl/dump-conntrack-exp prints them."""
         return self._ct.dump_exp_text(zone=zone)
 
-    def execute_frames(self, frames: Sequence[bytes], action) -> bytes:
+    def execute_frames(self, frames: Sequence[bytes], action,
+                       tag_base: int = 0) -> bytes:
         offsets = array("I", [0])
         offsets.extend(accumulate(map(len, frames)))
-        return self._ct.execute(b"".join(frames), offsets, _action(action))
+        return self._ct.execute(b"".join(frames), offsets, _action(action),
+                                None, tag_base)
 
     def execute_pcap(self, path, action, batch: int = 32,
                      capture_clock: bool = False, write=None,
@@ -399,11 +402,15 @@ class Conntrack:
         """The fragment lists, one OVS ipf_dump_create() line each."""
         return self._ct.ipf_lists()
 
-    def ipf_drain(self, expire_all: bool = False) -> list:
+    def ipf_drain(self, expire_all: bool = False,
+                  mask: int = _engine.TAG_LIVE, value: int = 0) -> list:
         """[(tag, state, frame)] of the fragments that left reassembly
-        since the last drain (held fragments get state 0 from execute());
+        since the last drain (held fragments get state 0 from execute())
+        whose tag & 'mask' == 'value': by default every one but the live
+        datapath's (TAG_LIVE), which its workers send; mask=0 takes all.
         'expire_all' expires every incomplete list first."""
-        return self._ct.ipf_drain(expire_all=expire_all)
+        return self._ct.ipf_drain(expire_all=expire_all, mask=mask,
+                                  value=value)
 
     # Zone limits.
 

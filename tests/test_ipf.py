@@ -179,3 +179,61 @@ def test_snat_rewrites_every_fragment():
     assert udp[8:] == whole[8:]
     pseudo = fb.pseudo("10.9.9.9", B, 17, len(udp))
     assert fb.csum(pseudo + udp) == 0, "UDP checksum after SNAT"
+
+
+@needs_engine
+def test_drain_takes_only_its_owners_fragments():
+    """Two owners share a table (as the live datapath and a capture replay
+    do): a drain by tag takes its owner's fragments, in order, and leaves
+    the others queued for their owner's drain."""
+    from ovsct.engine import Conntrack
+    own_a, own_b, other, span = 1 << 40, 2 << 40, 3 << 40, 0xff << 40
+    _, a1, a1_last = frags(sport=50001, ident=11)
+    _, b2, b2_last = frags(sport=50002, ident=12)
+    _, a3, a3_last = frags(sport=50003, ident=13)
+    with Conntrack(manual_clock=True, sweeper=False) as ct:
+        assert ct.execute_frames([a1], "ct(commit)", tag_base=own_a) == b"\0"
+        assert ct.execute_frames([a3], "ct(commit)",
+                                 tag_base=own_a + 5) == b"\0"
+        assert ct.execute_frames([b2], "ct(commit)", tag_base=own_b) == b"\0"
+        # A third caller completes A1 then B2: both queue, A's first.
+        assert ct.execute_frames([a1_last, b2_last], "ct(commit)",
+                                 tag_base=other) == bytes([NEW | TRK] * 2)
+        assert ct.ipf_status()["nfrag"] == 3       # a3 held, 2 queued
+        assert ct.ipf_drain(mask=span, value=other) == []
+        got = ct.ipf_drain(mask=span, value=own_b)
+        assert got == [(own_b, NEW | TRK, b2[:1514])]
+        assert ct.ipf_status()["nfrag"] == 2
+        # B's was the last queued: a fragment queued now follows A1.
+        assert ct.execute_frames([a3_last], "ct(commit)",
+                                 tag_base=other) == bytes([NEW | TRK])
+        assert ct.ipf_drain(mask=span, value=own_b) == []
+        got = ct.ipf_drain(mask=span, value=own_a)
+        assert [(t, s, f) for t, s, f in got] == [
+            (own_a, NEW | TRK, a1[:1514]), (own_a + 5, NEW | TRK, a3[:1514])]
+        assert ct.ipf_status()["nfrag"] == 0
+        assert ct.ipf_drain(mask=0) == []
+
+
+@needs_engine
+def test_live_tags_are_the_live_datapaths():
+    """Python callers cannot take the live flag (bit 63), and a drain whose
+    value has bits outside its mask would match nothing: both refused."""
+    from ovsct import _engine
+    from ovsct.engine import Conntrack
+    _, first, _ = frags(ident=21)
+    assert _engine.TAG_LIVE == 1 << 63
+    with Conntrack(manual_clock=True, sweeper=False) as ct:
+        with pytest.raises(ValueError, match="TAG_LIVE"):
+            ct.execute_frames([first], "ct(commit)",
+                              tag_base=_engine.TAG_LIVE)
+        with pytest.raises(ValueError, match="TAG_LIVE"):
+            ct.execute_frames([first, first], "ct(commit)",
+                              tag_base=_engine.TAG_LIVE - 1)
+        with pytest.raises(ValueError, match="outside mask"):
+            ct.ipf_drain(mask=1, value=2)
+        assert ct.ipf_status()["nfrag"] == 0
+        assert ct.execute_frames([first], "ct(commit)",
+                                 tag_base=_engine.TAG_LIVE - 1) == b"\0"
+        assert ct.ipf_drain(expire_all=True) == [
+            (_engine.TAG_LIVE - 1, INV, first[:1514])]

@@ -18,10 +18,10 @@
  *   3. limits: concurrent commits of distinct flows against maxconns and a
  *      zone limit; the limits must hold exactly.
  *   4. fragments: two threads send the two fragments of the same IPv4
- *      datagrams (either may complete one), a third drains the fragments
- *      that leave later (ovsct_ipf_drain()), the sweeper runs: every
- *      fragment gets exactly one final state, new|trk, and nothing stays
- *      held.
+ *      datagrams (either may complete one), two more drain the fragments
+ *      that leave later, each only its sender's (ovsct_ipf_drain_owned()
+ *      by tag parity), the sweeper runs: every fragment gets exactly one
+ *      final state, new|trk, from its owner, and nothing stays held.
  *
  * Usage: stress [SCALE]   (SCALE multiplies iteration counts, default 1).
  * Prints "N passed, N failed"; exit status 1 if anything failed.
@@ -778,13 +778,30 @@ frag_sender_thread(void *arg_)
     return NULL;
 }
 
+/* A drainer of one sender's fragments: tags 2 * i + parity. */
+struct frag_owner {
+    struct frag_run *r;
+    uint64_t parity;
+};
+
+static void
+frag_out_owned(void *aux, uint64_t tag, uint8_t state, const uint8_t *frame,
+               uint32_t len)
+{
+    struct frag_owner *o = aux;
+
+    CHECK((tag & 1) == o->parity, "drain %llu got fragment %llu",
+          (unsigned long long) o->parity, (unsigned long long) tag);
+    frag_out(o->r, tag, state, frame, len);
+}
+
 static void *
 frag_drain_thread(void *arg_)
 {
-    struct frag_run *r = arg_;
+    struct frag_owner *o = arg_;
 
-    while (!atomic_load(&r->stop)) {
-        ovsct_ipf_drain(r->ct, frag_out, r);
+    while (!atomic_load(&o->r->stop)) {
+        ovsct_ipf_drain_owned(o->r->ct, 1, o->parity, frag_out_owned, o);
     }
     return NULL;
 }
@@ -799,8 +816,9 @@ phase_frags(int scale)
     struct frag_run r = { .n = FRAG_DATAGRAMS * scale < 2400
                                ? FRAG_DATAGRAMS * scale : 2400 };
     struct frag_sender s[2] = { { &r, false }, { &r, true } };
+    struct frag_owner d[2] = { { &r, 0 }, { &r, 1 } };
     struct ovsct_ipf_status st;
-    pthread_t t[3];
+    pthread_t t[4];
     int bad = 0;
 
     EXPECT(!ovsct_create(&cfg, &r.ct), "create");
@@ -808,7 +826,9 @@ phase_frags(int scale)
     EXPECT(!ovsct_ipf_set_max_nfrags(r.ct, OVSCT_IPF_MAX_NFRAGS_UBOUND),
            "max-nfrags");
     r.final = calloc((size_t) 2 * r.n, sizeof *r.final);
-    pthread_create(&t[2], NULL, frag_drain_thread, &r);
+    for (int i = 0; i < 2; i++) {
+        pthread_create(&t[2 + i], NULL, frag_drain_thread, &d[i]);
+    }
     for (int i = 0; i < 2; i++) {
         pthread_create(&t[i], NULL, frag_sender_thread, &s[i]);
     }
@@ -816,7 +836,9 @@ phase_frags(int scale)
         pthread_join(t[i], NULL);
     }
     atomic_store(&r.stop, true);
-    pthread_join(t[2], NULL);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[2 + i], NULL);
+    }
     ovsct_ipf_drain(r.ct, frag_out, &r);
     for (int i = 0; i < 2 * r.n; i++) {
         bad += atomic_load(&r.final[i])
