@@ -431,4 +431,3 @@ def test_alg_helper_and_parent_survive(tmp_path):
     # The data connection is still related to its parent.
     assert alg_states(ct, frames[8:9], "ct(commit)") == ["est|rel|trk"]
     ct.close()
-
