@@ -311,8 +311,9 @@ def test_other_version_refused(tmp_path, good_file, version):
 
 
 def test_version_1_file_refused_before_its_layout_is_read(tmp_path):
-    # A version 1 header (120 bytes, no ALG sizes) with one empty payload:
-    # refused for its version, not as truncated or of other layouts.
+    # A version 1 file's start (16 bytes) and a whole zeroed version 1
+    # header (120 bytes, no ALG sizes): refused for the version, not as
+    # truncated or of other layouts.
     head = struct.pack("=8sII", b"OVSCTSTA", 0x01020304, 1)
     for size in (16, 120):
         msg = refused(tmp_path, head + bytes(size - len(head)))
