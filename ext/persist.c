@@ -16,7 +16,9 @@
  * corrupt, other-version or other-byte-order file is refused as a whole
  * with a message saying what is wrong.  Then the settings are applied and
  * the connections inserted with their keys, NAT reverse keys, TCP peer
- * windows and states, marks and labels.  Into a table that already holds
+ * windows and states, marks, labels and ALG state; each restored one is
+ * posted as a NEW event when event readers are subscribed (events.c), as
+ * a commit posts it.  Into a table that already holds
  * connections, restored ones are added; one whose forward or reverse key
  * is already in use is skipped and counted as a duplicate.  Settings in
  * the file replace the table's (maxconns, sweep interval, tcp_seq_chk,
@@ -1249,6 +1251,11 @@ restore_conn(struct ovsct *ct, const struct persist_conn *rec,
         } else {
             atomic_fetch_add_explicit(&b->n_live, 1, memory_order_relaxed);
             ct_stat_inc(&ct_my_stat(ct)->created);
+            if (ct_events_on(ct)) {
+                /* As conntrack.c conn_insert__() posts it: under the bucket
+                 * lock(s), before anyone can post another for 'c'. */
+                ct_event_conn(ct, c, OVSCT_EVENT_NEW);
+            }
         }
     }
     ct_double_unlock(ct, b, rb);

@@ -432,3 +432,28 @@ def test_alg_helper_and_parent_survive(tmp_path):
     # The data connection is still related to its parent.
     assert alg_states(ct, frames[8:9], "ct(commit)") == ["est|rel|trk"]
     ct.close()
+
+
+def test_restored_connections_post_new_events(tmp_path):
+    """A restore posts a NEW event per restored connection to subscribed
+    readers (as a commit does), none for duplicates, and nothing when
+    nobody is subscribed."""
+    ct = engine()
+    populate(ct)
+    ct.save(tmp_path / "f")
+    n = ct.nconns()
+    ct.close()
+
+    ct = engine()
+    cursor = ct.events_subscribe()
+    assert ct.restore(tmp_path / "f")["restored"] == n
+    events, cursor, lost = ct.events_read(cursor, 16384)
+    assert lost == 0
+    assert [e.type for e in events] == ["NEW"] * n
+    dumped = {(repr(e.orig), e.zone) for e in ct.dump()}
+    assert {(repr(e.entry.orig), e.entry.zone) for e in events} == dumped
+    assert any(e.entry.mark == 0x2a for e in events)
+    # Restoring again: all duplicates, no event.
+    assert ct.restore(tmp_path / "f")["duplicates"] == n
+    assert ct.events_read(cursor, 16384)[0] == []
+    ct.close()
