@@ -16,7 +16,9 @@
  * corrupt, other-version or other-byte-order file is refused as a whole
  * with a message saying what is wrong.  Then the settings are applied and
  * the connections inserted with their keys, NAT reverse keys, TCP peer
- * windows and states, marks and labels.  Into a table that already holds
+ * windows and states, marks, labels and ALG state; each restored one is
+ * posted as a NEW event when event readers are subscribed (events.c), as
+ * a commit posts it.  Into a table that already holds
  * connections, restored ones are added; one whose forward or reverse key
  * is already in use is skipped and counted as a duplicate.  Settings in
  * the file replace the table's (maxconns, sweep interval, tcp_seq_chk,
@@ -31,8 +33,13 @@
  * outlive its timeout by the time the daemon was down; connections whose
  * time ran out are not restored (counted as expired).
  *
- * File format, version 1, in the byte order of the writer (a byte-order
- * mark says which; another order is refused, not converted):
+ * File format, version 2, in the byte order of the writer (a byte-order
+ * mark says which; another order is refused, not converted).  The first
+ * 16 bytes (magic, byte-order mark, version) keep their place in every
+ * version, so that any other version is refused whole, before anything
+ * else is read, with "format version N, expected 2".  Version 1 files
+ * (no ALG state; written before the ALG extension was saved) are refused
+ * so too: they cannot be read by this build.
  *
  *   struct persist_header   (magic, version, byte-order mark, the sizes of
  *                            every record type, counts, settings, payload
@@ -43,6 +50,17 @@
  *     n_conns       x struct persist_conn, each followed by
  *                     2 x struct persist_peer   if CT_EXT_TCP
  *                     struct ct_key (NAT rkey)  if CT_EXT_NAT
+ *                     struct persist_alg        if CT_EXT_ALG
+ *
+ * ALG state.  A connection's helper (alg=ftp / alg=tftp at its commit),
+ * its FTP sequence skew (NAT), and for a data connection its related
+ * flag and its control connection's key (parent=) are saved, so a
+ * restored FTP control connection keeps creating expectations and a
+ * restored data connection stays +rel.  The expectations themselves are
+ * not saved: they are short-lived, and the next PORT / PASV / EPRT /
+ * EPSV (or TFTP request) on the restored control connection creates them
+ * again; a restored control connection starts with none ('has_exp'
+ * false).
  *
  * Checksums are sum64(), a 64-bit four-lane multiply-rotate hash in the
  * manner of xxHash64 (a corruption detector, not a MAC).
@@ -62,10 +80,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "names.h"
 #include "ovsct-private.h"
 
 #define PERSIST_MAGIC "OVSCTSTA"
-#define PERSIST_VERSION 1u
+#define PERSIST_VERSION 2u
 #define PERSIST_BOM UINT32_C(0x01020304)
 
 /* Write the buffer out once it holds this much. */
@@ -85,6 +104,8 @@ struct persist_header {
     uint32_t tp_size;           /* sizeof(struct persist_tp). */
     uint32_t tp_n;              /* OVSCT_TP_N. */
     uint32_t tcps_n;            /* OVSCT_TCPS_N. */
+    uint32_t alg_size;          /* sizeof(struct persist_alg). */
+    uint32_t alg_n;             /* OVSCT_ALG_N. */
     int64_t saved_now;          /* Engine clock at the save, ms. */
     int64_t saved_wall;         /* CLOCK_REALTIME at the save, ms. */
     uint64_t n_conns;
@@ -99,7 +120,7 @@ struct persist_header {
     uint64_t payload_sum;       /* sum64() of the payload. */
     uint64_t header_sum;        /* sum64() of this header, this field 0. */
 };
-_Static_assert(sizeof(struct persist_header) == 120,
+_Static_assert(sizeof(struct persist_header) == 128,
                "struct persist_header has padding");
 
 struct persist_limit {
@@ -138,9 +159,32 @@ struct persist_peer {
 _Static_assert(sizeof(struct persist_peer) == 12,
                "struct persist_peer has padding");
 
+/* A connection's ALG extension (struct ct_alg without 'has_exp'). */
+struct persist_alg {
+    struct ct_key parent;       /* Control connection (if 'related'). */
+    int32_t seq_skew;
+    uint8_t helper;             /* OVSCT_ALG_*. */
+    uint8_t related;
+    uint8_t seq_skew_dir;
+    uint8_t pad_;
+};
+_Static_assert(sizeof(struct persist_alg) == sizeof(struct ct_key) + 8,
+               "struct persist_alg has padding");
+
 #define PERSIST_CONN_MAX (sizeof(struct persist_conn) \
                           + 2 * sizeof(struct persist_peer) \
-                          + sizeof(struct ct_key))
+                          + sizeof(struct ct_key) \
+                          + sizeof(struct persist_alg))
+
+/* Bytes of a connection record's extensions after its struct
+ * persist_conn. */
+static size_t
+persist_ext_size(uint8_t ext)
+{
+    return (ext & CT_EXT_TCP ? 2 * sizeof(struct persist_peer) : 0)
+           + (ext & CT_EXT_NAT ? sizeof(struct ct_key) : 0)
+           + (ext & CT_EXT_ALG ? sizeof(struct persist_alg) : 0);
+}
 
 static pthread_mutex_t save_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -407,8 +451,10 @@ save_conn(struct writer *w, struct ct_conn *c, int64_t now)
 {
     struct ct_tcp_peer *tcp = ct_conn_tcp(c);
     const struct ct_key *nat = ct_conn_nat_rkey(c);
+    struct ct_alg *alg = ct_conn_alg(c);
     struct persist_conn rec;
     struct persist_peer peers[2];
+    struct persist_alg prec;
 
     memset(&rec, 0, sizeof rec);
     rec.key = c->key;
@@ -430,6 +476,14 @@ save_conn(struct writer *w, struct ct_conn *c, int64_t now)
             peers[i].state = tcp[i].state;
         }
     }
+    if (alg) {
+        memset(&prec, 0, sizeof prec);
+        prec.parent = alg->parent;
+        prec.helper = alg->helper;
+        prec.related = alg->related;
+        prec.seq_skew = alg->seq_skew;      /* Guarded by 'lock'. */
+        prec.seq_skew_dir = alg->seq_skew_dir;
+    }
     ct_spin_unlock(&c->lock);
     w_put(w, &rec, sizeof rec);
     if (tcp) {
@@ -437,6 +491,9 @@ save_conn(struct writer *w, struct ct_conn *c, int64_t now)
     }
     if (nat) {
         w_put(w, nat, sizeof *nat);
+    }
+    if (alg) {
+        w_put(w, &prec, sizeof prec);
     }
 }
 
@@ -586,6 +643,8 @@ save__(struct ovsct *ct, const char *path, const char *tmp, char *err,
     h.tp_size = sizeof(struct persist_tp);
     h.tp_n = OVSCT_TP_N;
     h.tcps_n = OVSCT_TCPS_N;
+    h.alg_size = sizeof(struct persist_alg);
+    h.alg_n = OVSCT_ALG_N;
     sum64_init(&w.sum);
 
     w.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -705,12 +764,18 @@ check_header(const uint8_t *buf, size_t size, char *err, size_t errlen)
         set_err(err, errlen, "not an ovsct state file (bad magic)");
         return EINVAL;
     }
-    if (size < sizeof h) {
+    /* Magic, byte-order mark and version have the same place in every
+     * version (see the file comment). */
+    _Static_assert(offsetof(struct persist_header, bom) == 8
+                   && offsetof(struct persist_header, version) == 12,
+                   "the first 16 bytes of the header are fixed");
+    memset(&h, 0, sizeof h);
+    memcpy(&h, buf, size < sizeof h ? size : sizeof h);
+    if (size < 16) {
         set_err(err, errlen, "truncated: %zu bytes, the header alone "
                 "needs %zu", size, sizeof h);
         return EINVAL;
     }
-    memcpy(&h, buf, sizeof h);
     if (h.bom != PERSIST_BOM) {
         if (h.bom == bswap32(PERSIST_BOM)) {
             set_err(err, errlen, "written on a machine of the other byte "
@@ -724,8 +789,14 @@ check_header(const uint8_t *buf, size_t size, char *err, size_t errlen)
         return EINVAL;
     }
     if (h.version != PERSIST_VERSION) {
-        set_err(err, errlen, "format version %" PRIu32 ", this build "
-                "reads version %u", h.version, PERSIST_VERSION);
+        set_err(err, errlen, "format version %" PRIu32 ", expected %u "
+                "(this build reads only version %u)", h.version,
+                PERSIST_VERSION, PERSIST_VERSION);
+        return EINVAL;
+    }
+    if (size < sizeof h) {
+        set_err(err, errlen, "truncated: %zu bytes, the header alone "
+                "needs %zu", size, sizeof h);
         return EINVAL;
     }
 #define CHECK_SIZE(FIELD, EXPECTED)                                       \
@@ -743,6 +814,8 @@ check_header(const uint8_t *buf, size_t size, char *err, size_t errlen)
     CHECK_SIZE(tp_size, sizeof(struct persist_tp));
     CHECK_SIZE(tp_n, OVSCT_TP_N);
     CHECK_SIZE(tcps_n, OVSCT_TCPS_N);
+    CHECK_SIZE(alg_size, sizeof(struct persist_alg));
+    CHECK_SIZE(alg_n, OVSCT_ALG_N);
 #undef CHECK_SIZE
     if (header_sum(&h) != h.header_sum) {
         set_err(err, errlen, "corrupt header (checksum mismatch)");
@@ -785,7 +858,7 @@ check_conn(const uint8_t *p, size_t left, const char **why)
         return 0;
     }
     memcpy(&rec, p, sizeof rec);
-    if (rec.ext & ~(CT_EXT_TCP | CT_EXT_NAT)) {
+    if (rec.ext & ~(CT_EXT_TCP | CT_EXT_NAT | CT_EXT_ALG)) {
         *why = "unknown extension bits";
         return 0;
     }
@@ -840,6 +913,28 @@ check_conn(const uint8_t *p, size_t left, const char **why)
             return 0;
         }
         len += sizeof rkey;
+    }
+    if (rec.ext & CT_EXT_ALG) {
+        struct persist_alg prec;
+
+        if (left - len < sizeof prec) {
+            *why = "record runs past the end";
+            return 0;
+        }
+        memcpy(&prec, p + len, sizeof prec);
+        if (prec.helper >= OVSCT_ALG_N || prec.related > 1
+            || prec.seq_skew_dir > 1) {
+            *why = "bad ALG state";
+            return 0;
+        }
+        if (prec.related
+            ? !key_valid(&prec.parent)
+            : !!memcmp(&prec.parent, &(struct ct_key) { 0 },
+                       sizeof prec.parent)) {
+            *why = "bad ALG parent";
+            return 0;
+        }
+        len += sizeof prec;
     }
     return len;
 }
@@ -1085,6 +1180,19 @@ restore_fill(struct ct_conn *c, const struct persist_conn *rec,
     if (rec->ext & CT_EXT_NAT) {
         memcpy((struct ct_key *) ct_conn_nat_rkey(c), ext_data,
                sizeof(struct ct_key));
+        ext_data += sizeof(struct ct_key);
+    }
+    if (rec->ext & CT_EXT_ALG) {
+        struct ct_alg *alg = ct_conn_alg(c);
+        struct persist_alg prec;
+
+        memcpy(&prec, ext_data, sizeof prec);
+        alg->parent = prec.parent;
+        alg->helper = prec.helper;
+        alg->related = prec.related != 0;
+        alg->seq_skew = prec.seq_skew;
+        alg->seq_skew_dir = prec.seq_skew_dir != 0;
+        atomic_init(&alg->has_exp, false);
     }
 }
 
@@ -1143,6 +1251,11 @@ restore_conn(struct ovsct *ct, const struct persist_conn *rec,
         } else {
             atomic_fetch_add_explicit(&b->n_live, 1, memory_order_relaxed);
             ct_stat_inc(&ct_my_stat(ct)->created);
+            if (ct_events_on(ct)) {
+                /* As conntrack.c conn_insert__() posts it: under the bucket
+                 * lock(s), before anyone can post another for 'c'. */
+                ct_event_conn(ct, c, OVSCT_EVENT_NEW);
+            }
         }
     }
     ct_double_unlock(ct, b, rb);
@@ -1170,10 +1283,7 @@ restore_conns(struct ovsct *ct, const struct persist_header *h,
             int64_t remaining;
 
             memcpy(&rec, p, sizeof rec);
-            p += sizeof rec
-                 + (rec.ext & CT_EXT_TCP ? 2 * sizeof(struct persist_peer)
-                                         : 0)
-                 + (rec.ext & CT_EXT_NAT ? sizeof(struct ct_key) : 0);
+            p += sizeof rec + persist_ext_size(rec.ext);
             remaining = rec.remaining - elapsed;
             if (remaining <= 0) {
                 st->expired++;

@@ -9,20 +9,30 @@ the same answers to the same next packets (TCP stays est inside its
 windows and inv outside, NAT replies are translated back).  Bad files
 (bit flips, truncations, other version, other byte order, empty, trailing
 bytes) are refused whole with a message naming the problem, and leave
-the table untouched.
+the table untouched.  ALG state is kept: an FTP control connection
+committed with alg=ftp is still helper=ftp after the restore and its next
+PORT creates an expectation, whose data connection is +rel.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import struct
 import time
+from pathlib import Path
 
 import pytest
 
 import framebuild as fb
 from ovsct.engine import Conntrack
+from ovsct.format import ct_state_name
 from persistlib import CLIENT, SERVER, VIP, engine, run, tcp_handshake
+
+_spec = importlib.util.spec_from_file_location(
+    "alg_pcaps", Path(__file__).resolve().parent / "gen" / "alg_pcaps.py")
+ALG = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ALG)
 
 MARK_ACTION = ("ct(commit,exec(set_field:0x2a->ct_mark,"
                "set_field:0xab00000000000000000000000000cd->ct_label))")
@@ -31,7 +41,7 @@ DNAT_ACTION = "ct(commit,zone=8,nat(dst=10.3.0.2:8080))"
 
 # Header offsets (struct persist_header in ext/persist.c).
 OFS_BOM, OFS_VERSION = 8, 12
-HEADER_SIZE = 120
+HEADER_SIZE = 128
 
 
 def populate(ct: Conntrack) -> list[bytes]:
@@ -292,17 +302,29 @@ def test_trailing_bytes_refused(tmp_path, good_file):
     assert "trailing garbage" in refused(tmp_path, good_file + b"\0")
 
 
-def test_other_version_refused(tmp_path, good_file):
+@pytest.mark.parametrize("version", [1, 3, 0xffffffff])
+def test_other_version_refused(tmp_path, good_file, version):
     data = bytearray(good_file)
-    data[OFS_VERSION:OFS_VERSION + 4] = struct.pack("=I", 2)
+    data[OFS_VERSION:OFS_VERSION + 4] = struct.pack("=I", version)
     msg = refused(tmp_path, bytes(data))
-    assert "format version 2, this build reads version 1" in msg
+    assert f"format version {version}, expected 2" in msg, msg
+
+
+def test_version_1_file_refused_before_its_layout_is_read(tmp_path):
+    # A version 1 file's start (16 bytes) and a whole zeroed version 1
+    # header (120 bytes, no ALG sizes): refused for the version, not as
+    # truncated or of other layouts.
+    head = struct.pack("=8sII", b"OVSCTSTA", 0x01020304, 1)
+    for size in (16, 120):
+        msg = refused(tmp_path, head + bytes(size - len(head)))
+        assert msg.endswith("format version 1, expected 2 (this build "
+                            "reads only version 2)"), msg
 
 
 def test_other_byte_order_refused(tmp_path, good_file):
     data = bytearray(good_file)
     # The whole header as the other byte order would have written it.
-    fields = "=8s10Iqq Q5I4s3Q".replace(" ", "")
+    fields = "=8s12Iqq Q5I4s3Q".replace(" ", "")
     values = struct.unpack(fields, data[:HEADER_SIZE])
     other = "<" if struct.pack("=I", 1) == struct.pack(">I", 1) else ">"
     data[:HEADER_SIZE] = struct.pack(other + fields[1:], *values)
@@ -366,3 +388,72 @@ def test_save_while_packets_flow(tmp_path):
         stop.set()
         t.join()
     assert counts[0] >= 500
+
+
+def alg_states(ct: Conntrack, frames: list[bytes], action: str) -> list:
+    return [ct_state_name(s) for s in ct.execute_frames(frames, action)]
+
+
+def test_alg_helper_and_parent_survive(tmp_path):
+    """An FTP control connection committed with alg=ftp keeps helper=ftp:
+    after the restore its PORT creates an expectation (which was not
+    saved) and the data connection is +rel; the data connection's helper,
+    related flag and parent survive a second save and restore."""
+    frames = ALG.ftp_active4()
+    ct = engine()
+    assert alg_states(ct, frames[:4], "ct(commit,alg=ftp)")[3] == \
+        "est|rpl|trk"
+    assert ct.dump_exp() == []
+    before = ct.dump_text(verbose=True)
+    assert "helper=ftp" in before
+    ct.save(tmp_path / "ctl")
+    ct.close()
+
+    ct = engine(start_ms=5_000_000)
+    assert ct.restore(tmp_path / "ctl")["restored"] == 1
+    assert ct.dump_text(verbose=True) == before
+    assert ct.dump_exp() == []
+    assert alg_states(ct, frames[4:6], "ct(commit,alg=ftp)") == [
+        "est|trk", "est|rpl|trk"]
+    assert ct.dump_exp() == [
+        "tcp,orig=(src=10.1.1.2,dst=10.1.1.1,sport=0,dport=40000),"
+        "parent=(src=10.1.1.1,dst=10.1.1.2,sport=33333,dport=21)"]
+    assert alg_states(ct, frames[6:9], "ct(commit)") == [
+        "new|rel|trk", "est|rel|rpl|trk", "est|rel|trk"]
+    both = ct.dump_text(verbose=True)
+    assert ",parent=(src=10.1.1.1,dst=10.1.1.2,sport=33333,dport=21)" \
+        in both
+    ct.save(tmp_path / "both")
+    ct.close()
+
+    ct = engine(start_ms=9_000_000)
+    assert ct.restore(tmp_path / "both")["restored"] == 2
+    assert ct.dump_text(verbose=True) == both
+    # The data connection is still related to its parent.
+    assert alg_states(ct, frames[8:9], "ct(commit)") == ["est|rel|trk"]
+    ct.close()
+
+
+def test_restored_connections_post_new_events(tmp_path):
+    """A restore posts a NEW event per restored connection to subscribed
+    readers (as a commit does), none for duplicates, and nothing when
+    nobody is subscribed."""
+    ct = engine()
+    populate(ct)
+    ct.save(tmp_path / "f")
+    n = ct.nconns()
+    ct.close()
+
+    ct = engine()
+    cursor = ct.events_subscribe()
+    assert ct.restore(tmp_path / "f")["restored"] == n
+    events, cursor, lost = ct.events_read(cursor, 16384)
+    assert lost == 0
+    assert [e.type for e in events] == ["NEW"] * n
+    dumped = {(repr(e.orig), e.zone) for e in ct.dump()}
+    assert {(repr(e.entry.orig), e.entry.zone) for e in events} == dumped
+    assert any(e.entry.mark == 0x2a for e in events)
+    # Restoring again: all duplicates, no event.
+    assert ct.restore(tmp_path / "f")["duplicates"] == n
+    assert ct.events_read(cursor, 16384)[0] == []
+    ct.close()
