@@ -541,22 +541,6 @@ class Conntrack:
                 return
             yield batch
 
-    # Filtered dumps and flushes (issue 13): the filter is the engine's
-    # (ext/filter.c), applied while it walks the table.
-
-    def dump_matching(self, flt: FlushFilter) -> list[Entry]:
-        return self.dump(flt)
-
-    def dump_text_matching(self, flt: FlushFilter, verbose: bool = False,
-                           stats: bool = False, sort: bool = True) -> str:
-        return self.dump_text(flt, verbose, stats, sort)
-
-    def stats_matching(self, flt: FlushFilter) -> dict:
-        return self.stats(flt)
-
-    def flush_matching(self, flt: FlushFilter) -> int:
-        return self.flush_filter(flt)
-
     def stats(self, zone: Selection = None) -> dict:
         total, per_proto, tcp_states = self._ct.stats(_filter_to_c(zone))
         return {"total": total,
