@@ -6,14 +6,13 @@ as dropped); with SNAT the OUTSIDE listener sees the translated address.
 Large TCP segments (GSO on veth) and VLAN-tagged frames cross intact.
 Run as root; the topology is removed even when a test fails."""
 
-import json
-import time
 
 import pytest
 
 import livelib
-from livelib import (Ovsctd, Topology, icmp_echo, tcp_client,
-                     tcp_server, udp_client, udp_server, wait_line)
+from livelib import (Ovsctd, Topology, check_balance, dump, finish,
+                     icmp_echo, serve, settled, show, tcp_client,
+                     tcp_server, udp_client, udp_server)
 
 INSIDE = "lv-b0"        # Host end towards lv-b-in.
 OUTSIDE = "lv-b9"       # Host end towards lv-b-out.
@@ -32,55 +31,6 @@ def topo():
         # The SNAT address answers no ARP: OUTSIDE knows where it is.
         t.neigh(t.outside, OUT_IF, NAT_IP, t.mac(t.inside, IN_IF))
         yield t
-
-
-def show(d):
-    r = d.ovsct("-f", "json", "ct/show-interfaces")
-    assert r.returncode == 0, r.stderr
-    return {row["name"]: row for row in json.loads(r.stdout)}
-
-
-def dump(d):
-    r = d.appctl("dpctl/dump-conntrack")
-    assert r.returncode == 0, r.stderr
-    return r.stdout.decode()
-
-
-def serve(topo, ns, program):
-    p = topo.popen(ns, program)
-    wait_line(p, "listening")
-    return p
-
-
-def finish(p, prefix, timeout=20):
-    try:
-        return wait_line(p, prefix, timeout)
-    finally:
-        p.kill()
-        p.wait()
-
-
-def settled(d, timeout=10):
-    """Counters once nothing moves any more (the wire may carry IPv6
-    multicast listener reports for a while after link-up)."""
-    last = show(d)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(0.4)
-        now = show(d)
-        if all(now[n]["received"] == last[n]["received"] for n in now):
-            return now
-        last = now
-    raise AssertionError("the bridge never went quiet")
-
-
-def check_balance(rows):
-    """Every received frame was forwarded or dropped for a reason."""
-    for row in rows.values():
-        assert row["ring_drops"] == 0, row
-        assert row["received"] == row["forwarded"] + row["dropped"], row
-        assert row["dropped"] == sum(row["dropped_by_reason"].values())
-        assert row["tracked"] <= row["received"]
 
 
 def test_firewall(topo):

@@ -10,13 +10,13 @@ SNAT every fragment is rewritten; the fragments of a datagram that never
 completes are held, then dropped as inv when their list times out (15 s).
 Run as root; the topology is removed even when a test fails."""
 
-import json
 import time
 
 import pytest
 
 import livelib
-from livelib import Ovsctd, Topology, wait_line
+from livelib import (Ovsctd, Topology, check_balance, finish, serve,
+                     settled, show)
 
 INSIDE = "lv-f0"        # Host end towards lv-f-in.
 OUTSIDE = "lv-f9"       # Host end towards lv-f-out.
@@ -127,55 +127,8 @@ except socket.timeout:
 
 # Daemon helpers.
 
-def show(d):
-    r = d.ovsct("-f", "json", "ct/show-interfaces")
-    assert r.returncode == 0, r.stderr
-    return {row["name"]: row for row in json.loads(r.stdout)}
-
-
 def dump(d):
-    r = d.appctl("dpctl/dump-conntrack")
-    assert r.returncode == 0, r.stderr
-    return sorted(r.stdout.decode().splitlines())
-
-
-def settled(d, timeout=10):
-    """Counters once nothing moves and no fragment is held."""
-    last = show(d)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        time.sleep(0.4)
-        now = show(d)
-        if all(now[n]["received"] == last[n]["received"]
-               and now[n]["held"] == 0 for n in now):
-            return now
-        last = now
-    raise AssertionError("the bridge never went quiet: %s" % last)
-
-
-def check_balance(rows):
-    """Every received frame was forwarded, dropped for a reason, or is
-    held by reassembly; tracked frames are among the received ones."""
-    for row in rows.values():
-        assert row["ring_drops"] == 0, row
-        assert row["received"] == (row["forwarded"] + row["dropped"]
-                                   + row["held"]), row
-        assert row["dropped"] == sum(row["dropped_by_reason"].values())
-        assert row["tracked"] + row["held"] <= row["received"], row
-
-
-def serve(topo, ns, program):
-    p = topo.popen(ns, program)
-    wait_line(p, "listening")
-    return p
-
-
-def finish(p, prefix, timeout=20):
-    try:
-        return wait_line(p, prefix, timeout)
-    finally:
-        p.kill()
-        p.wait()
+    return sorted(livelib.dump(d).splitlines())
 
 
 def test_firewall_passes_inside_fragments_and_their_replies(topo):

@@ -4,7 +4,6 @@ ICMP); dump-conntrack (through the real ovs-appctl) shows the connections
 with OVS's tuples and states, and ct/show-interfaces counts the frames.
 Run as root; the topology (lv-m*) is removed even when a test fails."""
 
-import json
 import re
 import socket
 import time
@@ -12,7 +11,7 @@ import time
 import pytest
 
 import livelib
-from livelib import (Ovsctd, Topology, icmp_echo, tcp_client,
+from livelib import (Ovsctd, Topology, icmp_echo, show, tcp_client,
                      udp_client, wait_line)
 
 HOST = "lv-m0"
@@ -47,12 +46,6 @@ def _host_mac():
 def daemon(topo):
     with Ovsctd("--interface=" + HOST) as d:
         yield d
-
-
-def show(d):
-    r = d.ovsct("-f", "json", "ct/show-interfaces")
-    assert r.returncode == 0, r.stderr
-    return {row["name"]: row for row in json.loads(r.stdout)}
 
 
 def dump(d):

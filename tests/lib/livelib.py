@@ -14,6 +14,7 @@ a leftover from a crashed run is found and removed by the next one.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -371,3 +372,56 @@ else:
     data, vid = wait({dport}, {sport})
     print('answer', vid, flush=True)
 """
+
+
+# Counters and dumps of a running ovsctd (tests/lib/daemonlib.py).
+
+def show(d):
+    r = d.ovsct("-f", "json", "ct/show-interfaces")
+    assert r.returncode == 0, r.stderr
+    return {row["name"]: row for row in json.loads(r.stdout)}
+
+
+def dump(d):
+    r = d.appctl("dpctl/dump-conntrack")
+    assert r.returncode == 0, r.stderr
+    return r.stdout.decode()
+
+
+def settled(d, timeout=10):
+    """Counters once nothing moves and no fragment is held."""
+    last = show(d)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.4)
+        now = show(d)
+        if all(now[n]["received"] == last[n]["received"]
+               and now[n]["held"] == 0 for n in now):
+            return now
+        last = now
+    raise AssertionError("the bridge never went quiet: %s" % last)
+
+
+def check_balance(rows):
+    """Every received frame was forwarded, dropped for a reason, or is
+    held by reassembly; tracked frames are among the received ones."""
+    for row in rows.values():
+        assert row["ring_drops"] == 0, row
+        assert row["received"] == (row["forwarded"] + row["dropped"]
+                                   + row["held"]), row
+        assert row["dropped"] == sum(row["dropped_by_reason"].values())
+        assert row["tracked"] + row["held"] <= row["received"], row
+
+
+def serve(topo, ns, program):
+    p = topo.popen(ns, program)
+    wait_line(p, "listening")
+    return p
+
+
+def finish(p, prefix, timeout=20):
+    try:
+        return wait_line(p, prefix, timeout)
+    finally:
+        p.kill()
+        p.wait()
