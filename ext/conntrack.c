@@ -272,15 +272,16 @@ enum link_res {
     LINK_NOMEM,
 };
 
-/* Admits and links the new connection 'c': node 0 (hash 'hash') in 'b',
- * node 1 (hash 'rhash') in 'rb' (which may be 'b').  The caller holds both
+/* Admits and links the new connection 'c': node 0 (hash 'hash') in 'b'
+ * (at 'slot' if not CT_SLOT_ANY: see ct_map_insert()), node 1 (hash
+ * 'rhash') in 'rb' (which may be 'b').  The caller holds both
  * locks and has made sure the keys are free.  Returns LINK_OK,
  * LINK_REFUSED (with '*refused') or LINK_NOMEM; on failure 'c' was never
  * visible and the counts are as before. */
 static enum link_res
 conn_insert__(struct ovsct *ct, struct exec_ctx *x, struct ct_conn *c,
-              struct ct_bucket *b, uint32_t hash, struct ct_bucket *rb,
-              uint32_t rhash, enum admit_res *refused)
+              struct ct_bucket *b, uint32_t hash, uint32_t slot,
+              struct ct_bucket *rb, uint32_t rhash, enum admit_res *refused)
     CT_REQUIRES(b->lock) CT_NO_THREAD_SAFETY_ANALYSIS
 {
     /* Also needs rb->lock, which is b->lock when rb == b: the analysis
@@ -305,11 +306,12 @@ conn_insert__(struct ovsct *ct, struct exec_ctx *x, struct ct_conn *c,
     atomic_store_explicit(&c->n_linked, ct_conn_two_slots(c) ? 2 : 1,
                           memory_order_relaxed);
     lb = ct_sweep_lb(ct, x->now);
-    if (ct_map_insert(ct, b, hash, c, 0, lb)) {
+    if (ct_map_insert(ct, b, hash, c, 0, lb, slot)) {
         unadmit(ct, c->key.zone);
         return LINK_NOMEM;
     }
-    if (ct_conn_two_slots(c) && ct_map_insert(ct, rb, rhash, c, 1, lb)) {
+    if (ct_conn_two_slots(c)
+        && ct_map_insert(ct, rb, rhash, c, 1, lb, CT_SLOT_ANY)) {
         /* Take the forward node back out; n_linked 3 -> 2 keeps 'c' from
          * being retired (it was never visible outside our locks). */
         atomic_store(&c->n_linked, 3);
@@ -358,7 +360,7 @@ conn_link(struct ovsct *ct, struct exec_ctx *x, struct ct_conn *c,
             goto out;
         }
     }
-    res = conn_insert__(ct, x, c, b, hash, rb, rhash, refused);
+    res = conn_insert__(ct, x, c, b, hash, CT_SLOT_ANY, rb, rhash, refused);
 out:
     ct_double_unlock(ct, b, rb);
     return res;
@@ -461,12 +463,13 @@ conn_create(struct ovsct *ct, struct exec_ctx *x, const struct ct_pkt *pkt,
 /* Creates a plain (not NAT) connection for 'pkt' in bucket 'b', whose
  * lock the caller has held since its lookup missed: no other thread can
  * have created it meanwhile, and the symmetric hash puts both nodes in
- * 'b', so no second lock and no second lookup are needed.  Returns NULL
- * if admission refused it or memory ran out. */
+ * 'b', so no second lock and no second lookup are needed.  'slot' is
+ * where that lookup ended, or CT_SLOT_ANY.  Returns NULL if admission
+ * refused it or memory ran out. */
 static struct ct_conn *
 conn_create_locked(struct ovsct *ct, struct exec_ctx *x,
                    const struct ct_pkt *pkt, uint32_t hash,
-                   struct ct_bucket *b)
+                   struct ct_bucket *b, uint32_t slot)
     CT_REQUIRES(b->lock)
 {
     struct ct_conn *c = conn_alloc(ct, &pkt->key, NULL, OVSCT_ALG_NONE, NULL);
@@ -476,7 +479,8 @@ conn_create_locked(struct ovsct *ct, struct exec_ctx *x,
         return NULL;
     }
     conn_init_state(c, pkt, x);
-    if (conn_insert__(ct, x, c, b, hash, b, hash, &refused) != LINK_OK) {
+    if (conn_insert__(ct, x, c, b, hash, slot, b, hash, &refused)
+        != LINK_OK) {
         ct_conn_free(ct, c);
         return NULL;
     }
@@ -534,13 +538,23 @@ conn_related(struct ct_conn *c)
     return (c->ext & CT_EXT_ALG) && ct_conn_alg(c)->related;
 }
 
+/* What the unlocked first look-up of a packet found (execute_chunk()). */
+struct pre_lookup {
+    struct ct_conn *c;          /* Live when looked up, or NULL. */
+    int dir;
+    struct ct_probe probe;      /* If 'c' is NULL. */
+};
+
 /* The packet path: one parsed frame ('pkt', key hash 'hash') through
  * ct().  The frame's length is '*len', its room 'cap' (ALG rewrites).
  * 'pkt' is the caller's and not copied: the FTP helper's edits update it
- * (tcp_seq, tcp_ack, lengths), so it is not reused after the call. */
+ * (tcp_seq, tcp_ack, lengths), so it is not reused after the call.
+ * 'pre' is what ct_map_find_unlocked() said of the packet before the
+ * batch's earlier packets ran. */
 static uint8_t
 process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
-            uint32_t *len, uint32_t cap, struct ct_pkt *pkt, uint32_t hash)
+            uint32_t *len, uint32_t cap, struct ct_pkt *pkt, uint32_t hash,
+            const struct pre_lookup *pre)
 {
     const struct ovsct_action *a = x->action;
     struct ct_bucket *b = &ct->buckets[ct_bucket_of(ct, hash)];
@@ -552,25 +566,46 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
     bool invalid = false;
     int dir = 0;
 
-    ct_bucket_lock(ct, b);
-    c = ct_map_find(ct, b, hash, &pkt->key, x->now, &dir);
-    if (!c && a->commit && !pkt->icmp_related
-        && a->nat.kind != OVSCT_CS_SRC_NAT && a->nat.kind != OVSCT_CS_DST_NAT
-        && !a->alg
-        && !atomic_load_explicit(&ct->n_exp, memory_order_relaxed)
-        && valid_new(pkt)) {
-        /* The common new connection: look up and insert under one hold.
-         * If this fails (limits, memory), the general path below tries
-         * again, reaping expired entries first.  Helpers and expected
-         * connections take the general path. */
-        c = conn_create_locked(ct, x, pkt, hash, b);
-        if (c) {
-            ct_mutex_unlock(&b->lock);
-            apply_mark_labels(ct, c, a);
-            return OVSCT_CS_TRACKED | OVSCT_CS_NEW;
+    /* A packet of a known, live connection takes no bucket lock: it only
+     * checks that the connection is still live (an earlier packet of the
+     * batch may have ended it).  Anything else (a new connection, an
+     * expired one to reap) takes the lock, and looks again unless the
+     * map is as the unlocked look-up saw it. */
+    if (pre->c && ct_conn_live(pre->c, x->now,
+                               atomic_load_explicit(&ct->gen,
+                                                    memory_order_relaxed))) {
+        c = pre->c;
+        dir = pre->dir;
+    } else {
+        uint32_t slot = CT_SLOT_ANY;
+
+        ct_bucket_lock(ct, b);
+        if (!pre->c && pre->probe.valid
+            && atomic_load_explicit(&b->seq, memory_order_relaxed)
+               == pre->probe.seq) {
+            slot = pre->probe.slot;     /* The miss stands. */
+        } else {
+            c = ct_map_find(ct, b, hash, &pkt->key, x->now, &dir);
         }
+        if (!c && a->commit && !pkt->icmp_related
+            && a->nat.kind != OVSCT_CS_SRC_NAT
+            && a->nat.kind != OVSCT_CS_DST_NAT
+            && !a->alg
+            && !atomic_load_explicit(&ct->n_exp, memory_order_relaxed)
+            && valid_new(pkt)) {
+            /* The common new connection: look up and insert under one
+             * hold.  If this fails (limits, memory), the general path
+             * below tries again, reaping expired entries first.  Helpers
+             * and expected connections take the general path. */
+            c = conn_create_locked(ct, x, pkt, hash, b, slot);
+            if (c) {
+                ct_mutex_unlock(&b->lock);
+                apply_mark_labels(ct, c, a);
+                return OVSCT_CS_TRACKED | OVSCT_CS_NEW;
+            }
+        }
+        ct_mutex_unlock(&b->lock);
     }
-    ct_mutex_unlock(&b->lock);
 
     if (pkt->icmp_related) {
         /* ICMP errors never create or update a connection. */
@@ -722,6 +757,7 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
 {
     struct ct_pkt pkts[CT_CHUNK];
     uint32_t hashes[CT_CHUNK];
+    struct pre_lookup pre[CT_CHUNK];
     size_t invalid = 0;
 
     for (size_t i = 0; i < m; i++) {
@@ -755,6 +791,15 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
             }
         }
     }
+    /* Look every packet up without locks before processing any, so that
+     * the connections' cache misses overlap too. */
+    for (size_t i = 0; i < m; i++) {
+        if (pkts[i].valid) {
+            pre[i].c = ct_map_find_unlocked(
+                ct, &ct->buckets[ct_bucket_of(ct, hashes[i])], hashes[i],
+                &pkts[i].key, x->now, &pre[i].dir, &pre[i].probe);
+        }
+    }
     for (size_t i = 0; i < m; i++) {
         if (pkts[i].valid) {
             size_t k = base + i;
@@ -762,7 +807,7 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
             uint32_t len = batch->lens ? batch->lens[k] : cap;
 
             states[i] = process_one(ct, x, batch->data + batch->offsets[k],
-                                    &len, cap, &pkts[i], hashes[i]);
+                                    &len, cap, &pkts[i], hashes[i], &pre[i]);
             if (batch->lens) {
                 batch->lens[k] = len;
             }
@@ -795,10 +840,11 @@ execute_reassembled(struct ovsct *ct, struct exec_ctx *x,
              * bytes back to the fragments at their own offsets, so the
              * datagram's length must not change. */
             uint32_t len = d->len;
+            struct pre_lookup none = { .c = NULL };
 
             pkt.key.zone = x->action->zone;
             state = process_one(ct, x, d->frame, &len, d->len, &pkt,
-                                ct_key_hash(ct, &pkt.key));
+                                ct_key_hash(ct, &pkt.key), &none);
         }
         ct_ipf_finish(ct, x->ipf, d, state, batch->data, batch->offsets,
                       states);

@@ -109,6 +109,25 @@ ct_epoch_exit(void)
     atomic_store_explicit(&slots[my_slot].epoch, 0, memory_order_release);
 }
 
+/* True if no thread but the caller is inside a batch.  Called after
+ * publishing a pointer that batches read without a lock (a bucket's map,
+ * ct_map_publish()), to know whether what it replaced may be freed at
+ * once: the fence pairs with the one in ct_epoch_enter(), so a thread
+ * seen outside will read the new pointer when it enters. */
+bool
+ct_epoch_alone(void)
+{
+    uint32_t n = atomic_load(&n_slots_hint);
+
+    atomic_thread_fence(memory_order_seq_cst);
+    for (uint32_t i = 0; i < n; i++) {
+        if ((int) i != my_slot && atomic_load(&slots[i].epoch)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 uint32_t
 ct_epoch_now(void)
 {
@@ -132,17 +151,17 @@ oldest_epoch(uint32_t now)
     return oldest;
 }
 
-/* Retires 'c' (its last node was just unlinked) into this thread's
- * chunk.  Memory failure leaks 'c' rather than free it too early. */
-void
-ct_retire(struct ovsct *ct, struct ct_conn *c)
+/* Appends the 'n' items at 'items' to this thread's chunk.  Memory
+ * failure leaks them rather than free them too early. */
+static void
+retire_items(struct ovsct *ct, void *const *items, uint32_t n)
 {
     struct ct_retire_slot *rs = &ct->retire[ct_thread_slot()];
     struct ct_retire_chunk *ch;
 
     ct_spin_lock(&rs->lock);
     ch = rs->chunks;
-    if (!ch || ch->n == CT_RETIRE_CHUNK) {
+    if (!ch || ch->n + n > CT_RETIRE_CHUNK) {
         struct ct_retire_chunk *fresh = malloc(sizeof *fresh);
 
         if (!fresh) {
@@ -153,8 +172,32 @@ ct_retire(struct ovsct *ct, struct ct_conn *c)
         fresh->next = ch;
         rs->chunks = ch = fresh;
     }
-    ch->items[ch->n++] = c;
+    for (uint32_t i = 0; i < n; i++) {
+        ch->items[ch->n++] = items[i];
+    }
     ct_spin_unlock(&rs->lock);
+}
+
+/* Retires 'c' (its last node was just unlinked) into this thread's
+ * chunk. */
+void
+ct_retire(struct ovsct *ct, struct ct_conn *c)
+{
+    void *item = c;
+
+    retire_items(ct, &item, 1);
+}
+
+/* Retires a map array of 'size' bytes that ct_map_publish() just
+ * replaced: a packet-path thread may still be probing it without the
+ * bucket lock (ct_map_find_unlocked()), so it goes back to ct_block_free()
+ * only when every thread inside a batch now has left it. */
+void
+ct_retire_block(struct ovsct *ct, void *p, size_t size)
+{
+    void *items[2] = { (void *) ((uintptr_t) p | 1), (void *) size };
+
+    retire_items(ct, items, 2);
 }
 
 /* True if no thread slot holds retired connections not yet taken by the
@@ -216,20 +259,34 @@ free_dead_map(struct ovsct *ct, struct ct_dead_map *dm)
     return n;
 }
 
-/* Frees what is safe to free.  Returns the number of connections freed.
- * Must not be called from inside a batch (ct_epoch_enter()). */
-/* Frees the connections of chunk 'ch', prefetching ahead. */
-static void
+/* Frees the connections and map arrays of chunk 'ch', prefetching ahead.
+ * Returns the number of connections and arrays freed. */
+static size_t
 free_chunk(struct ovsct *ct, struct ct_retire_chunk *ch)
 {
-    for (uint32_t i = 0; i < ch->n; i++) {
-        if (i + 8 < ch->n) {
+    size_t n = 0;
+
+    for (uint32_t i = 0; i < ch->n; i++, n++) {
+        uintptr_t item = (uintptr_t) ch->items[i];
+
+        if (i + 8 < ch->n && !((uintptr_t) ch->items[i + 8] & 1)) {
             __builtin_prefetch(ch->items[i + 8], 1);
         }
-        ct_conn_free(ct, ch->items[i]);
+        if (item & 1) {
+            /* A map array (ct_retire_block()): address, then size. */
+            ct_block_free(ct, (void *) (item & ~(uintptr_t) 1),
+                          (size_t) (uintptr_t) ch->items[++i]);
+        } else {
+            ct_conn_free(ct, (struct ct_conn *) item);
+        }
     }
     free(ch);
+    return n;
 }
+
+/* Frees what is safe to free.  Returns the number of connections and map
+ * arrays freed.  Must not be called from inside a batch
+ * (ct_epoch_enter()). */
 
 size_t
 ct_reclaim(struct ovsct *ct)
@@ -266,8 +323,7 @@ ct_reclaim(struct ovsct *ct)
     for (ch = ct->pending; ch; ch = next) {
         next = ch->next;
         if ((int32_t) (ch->epoch - oldest) < 0) {
-            n += ch->n;
-            free_chunk(ct, ch);
+            n += free_chunk(ct, ch);
         } else {
             ch->next = keep;
             keep = ch;

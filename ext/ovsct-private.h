@@ -110,8 +110,10 @@
 #define OVSCT_PRIVATE_H 1
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "ovsct.h"
 #include "ovsct-thread.h"
@@ -307,10 +309,16 @@ struct ct_bucket {
     uint32_t mask CT_GUARDED;   /* 'lock': capacity - 1; 0 if empty. */
     uint32_t used CT_GUARDED;   /* 'lock': occupied slots. */
     struct ct_slot *slots CT_GUARDED;   /* 'lock': NULL if capacity 0.
-                                         * Written with relaxed atomic
-                                         * stores so that the packet path
-                                         * may read it, unlocked, as a
-                                         * prefetch hint. */
+                                         * 'slots' and 'mask' are written
+                                         * with atomic stores under
+                                         * 'seq' (ct_map_publish()): the
+                                         * packet path reads them without
+                                         * the lock (ct_map_find_unlocked()
+                                         * and the prefetch hint). */
+    _Atomic uint32_t seq;       /* Modification count: odd while a
+                                 * writer (holding 'lock') changes the
+                                 * map, its slots or 'slots' and 'mask'
+                                 * (ct_map_write_begin()). */
     _Atomic uint32_t n_live;    /* Unclaimed connections whose forward
                                  * node is here (changed with a bucket lock
                                  * of the connection held). */
@@ -324,16 +332,44 @@ struct ct_bucket {
 #define ct_conn_bucket(ct, c, dir) \
     (&(ct)->buckets[ct_bucket_of(ct, ct_conn_hash(c, dir))])
 
-/* Sets 'b''s map with relaxed atomic stores: the packet path reads both
- * without the lock as a prefetch hint (conntrack.c slot_hint()). */
+/* A writer's bracket around any change of 'b''s map (with 'b->lock'
+ * held): the packet path reads the map without the lock
+ * (ct_map_find_unlocked()) and uses 'seq' to know whether what it read
+ * still holds (a seqlock: begin makes it odd, end even again). */
+static inline void
+ct_map_write_begin(struct ct_bucket *b)
+{
+    atomic_store_explicit(&b->seq,
+                          atomic_load_explicit(&b->seq, memory_order_relaxed)
+                          + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+}
+
+static inline void
+ct_map_write_end(struct ct_bucket *b)
+{
+    atomic_store_explicit(&b->seq,
+                          atomic_load_explicit(&b->seq, memory_order_relaxed)
+                          + 1, memory_order_release);
+}
+
+/* Sets 'b''s map.  'slots' and 'mask' are stored with atomic stores
+ * inside the write bracket, so that an unlocked reader can tell whether
+ * it read a pair that belongs together (a new mask with an old, smaller
+ * array would index past its end); conntrack.c's slot_hint() reads them
+ * as a mere prefetch address.  The old array must be retired, not freed
+ * (ct_retire_block()), unless no other thread is inside a batch: a
+ * reader may still be probing it. */
 static inline void
 ct_map_publish(struct ct_bucket *b, struct ct_slot *slots, uint32_t mask)
     CT_NO_THREAD_SAFETY_ANALYSIS
 {
     /* Callers hold b->lock; the annotation cannot name it here without a
      * struct-qualified capability, so this one setter opts out. */
+    ct_map_write_begin(b);
     __atomic_store_n(&b->slots, slots, __ATOMIC_RELAXED);
     __atomic_store_n(&b->mask, mask, __ATOMIC_RELAXED);
+    ct_map_write_end(b);
 }
 
 /* Per-thread event counters, one cache line each, written only by the
@@ -382,13 +418,16 @@ struct ct_tp {
 
 /* Retired connections, in arrays rather than linked through the
  * connections: the reclaimer then walks memory in order and prefetches,
- * instead of taking one cache miss per connection to find the next. */
+ * instead of taking one cache miss per connection to find the next.
+ * Retired map arrays (ct_retire_block()) take two items: the array's
+ * address with bit 0 set (connections and arrays are at least 16-byte
+ * aligned), then its size. */
 #define CT_RETIRE_CHUNK 1022
 struct ct_retire_chunk {
     struct ct_retire_chunk *next;
     uint32_t epoch;             /* Stamped when the reclaimer takes it. */
     uint32_t n;
-    struct ct_conn *items[CT_RETIRE_CHUNK];
+    void *items[CT_RETIRE_CHUNK];
 };
 
 /* A thread slot's retirements.  Pushed to by the slot's thread (under a
@@ -558,6 +597,152 @@ ct_ent_dir(uint32_t e)
     return (int) (e & 1);
 }
 
+/* True if 'c' is neither claimed, expired at 'now', nor from before the
+ * last bulk flush (generation 'gen'). */
+static inline bool
+ct_conn_live(const struct ct_conn *c, int64_t now, uint8_t gen)
+{
+    return !atomic_load_explicit(&c->dead, memory_order_acquire)
+           && atomic_load_explicit(&c->expiration, memory_order_relaxed) > now
+           && c->gen == gen;
+}
+
+static inline bool
+ct_key_eq(const struct ct_key *a, const struct ct_key *b)
+{
+    uint64_t x[5], y[5];
+
+    memcpy(x, a, sizeof x);
+    memcpy(y, b, sizeof y);
+    return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3])
+             | (x[4] ^ y[4]));
+}
+
+/* True if 'r' is the plain reverse of 'k', a key with ports (not ICMP):
+ * ct_key_reverse() without building the reverse. */
+static inline bool
+ct_key_is_reverse(const struct ct_key *k, const struct ct_key *r)
+{
+    uint64_t a[4], b[4];
+
+    memcpy(a, k, sizeof a);             /* src, then dst */
+    memcpy(b, r, sizeof b);
+    return !((a[0] ^ b[2]) | (a[1] ^ b[3]) | (a[2] ^ b[0]) | (a[3] ^ b[1]))
+           && k->sport == r->dport && k->dport == r->sport
+           && k->zone == r->zone && k->nw_proto == r->nw_proto
+           && k->l3 == r->l3;
+}
+
+void ct_conn_key(const struct ct_conn *, int dir, struct ct_key *);
+
+/* Whether the slot of node 'slot_dir' of 'c' answers 'key', and in which
+ * direction ('*dir': 0 orig, 1 reply).  A plain connection's one slot
+ * answers both its keys (ct_conn_two_slots()). */
+static inline bool
+ct_conn_matches(const struct ct_conn *c, int slot_dir,
+                const struct ct_key *key, int *dir)
+{
+    struct ct_key k;
+
+    if (!slot_dir && ct_key_eq(&c->key, key)) {
+        *dir = 0;
+        return true;
+    }
+    if (slot_dir || !ct_conn_two_slots(c)) {
+        if (!slot_dir && c->key.nw_proto != 1 && c->key.nw_proto != 58) {
+            /* A plain reverse of a key with ports. */
+            if (ct_key_is_reverse(&c->key, key)) {
+                *dir = 1;
+                return true;
+            }
+            return false;
+        }
+        ct_conn_key(c, 1, &k);
+        if (ct_key_eq(&k, key)) {
+            *dir = 1;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* What a failed ct_map_find_unlocked() saw: if 'valid', the probe met no
+ * node of the key and ended at the empty slot 'slot' while the map's
+ * modification count was 'seq'.  If the count is still 'seq' once the
+ * bucket is locked, nothing changed in between: the miss stands without
+ * a second probe and 'slot' is where the key goes (ct_map_insert()). */
+struct ct_probe {
+    uint32_t seq;
+    uint32_t slot;
+    bool valid;
+};
+
+/* Looks 'key' (hash 'hash') up in 'b' without taking its lock: the
+ * packet path's first try, so that a packet of a known connection takes
+ * no bucket lock at all.  Returns the live connection and sets '*dir', or
+ * NULL, which means "not found this way": the key is absent, its
+ * connection is dead or expired (reaping it needs the lock), or a writer
+ * was changing the map; '*probe' then says whether the miss may stand.
+ * The caller must be inside an epoch.
+ *
+ * Why a hit is right: a key's connection is immutable once linked and at
+ * most one live connection has a given key (creating one looks the key up
+ * under the lock), so a live connection whose key matches is the answer,
+ * whatever writers do to the map around it.  Why reading is safe: the
+ * slot array read was 'b''s at some moment ('seq' pairs it with its
+ * mask), arrays and connections that were replaced or unlinked since are
+ * only retired, freed after this thread leaves its epoch, and a slot's
+ * handle is stored after the connection it names is complete (release,
+ * read with acquire).  A writer may move the wanted slot behind the
+ * probe: a miss whose 'seq' no longer holds, so the caller looks again
+ * under the lock. */
+static inline struct ct_conn *
+ct_map_find_unlocked(const struct ovsct *ct, struct ct_bucket *b,
+                     uint32_t hash, const struct ct_key *key, int64_t now,
+                     int *dir, struct ct_probe *probe)
+    CT_NO_THREAD_SAFETY_ANALYSIS
+{
+    uint32_t seq = atomic_load_explicit(&b->seq, memory_order_acquire);
+    const struct ct_slot *slots = __atomic_load_n(&b->slots,
+                                                  __ATOMIC_RELAXED);
+    uint32_t mask = __atomic_load_n(&b->mask, __ATOMIC_RELAXED);
+
+    probe->valid = false;
+    atomic_thread_fence(memory_order_acquire);
+    if ((seq & 1)
+        || atomic_load_explicit(&b->seq, memory_order_relaxed) != seq) {
+        return NULL;
+    }
+    probe->seq = seq;
+    if (!slots) {
+        probe->slot = UINT32_MAX;       /* No map yet. */
+        probe->valid = true;
+        return NULL;
+    }
+    /* At most one lap: writers may keep the array changing under us. */
+    for (uint32_t n = 0, i = hash & mask; n <= mask;
+         n++, i = (i + 1) & mask) {
+        uint32_t e = __atomic_load_n(&slots[i].ent, __ATOMIC_ACQUIRE);
+        struct ct_conn *c;
+
+        if (!e) {
+            probe->slot = i;
+            probe->valid = true;
+            return NULL;
+        }
+        if (__atomic_load_n(&slots[i].hash, __ATOMIC_RELAXED) != hash) {
+            continue;
+        }
+        c = ct_ent_conn(ct, e);
+        if (ct_conn_matches(c, ct_ent_dir(e), key, dir)) {
+            return ct_conn_live(c, now, atomic_load_explicit(
+                                    &ct->gen, memory_order_relaxed))
+                   ? c : NULL;
+        }
+    }
+    return NULL;
+}
+
 
 /* epoch.c */
 int ct_thread_slot(void);
@@ -565,8 +750,10 @@ void ct_epoch_enter(void);
 void ct_epoch_exit(void);
 void ct_epoch_wait_quiescent(void);
 uint32_t ct_epoch_now(void);
+bool ct_epoch_alone(void);
 void ct_retire(struct ovsct *, struct ct_conn *);
 void ct_retire_maps(struct ovsct *, struct ct_dead_map *);
+void ct_retire_block(struct ovsct *, void *, size_t size);
 size_t ct_reclaim(struct ovsct *ct) CT_EXCLUDED(ct->reclaim_lock);
 void ct_reclaim_all(struct ovsct *);
 bool ct_retire_empty(struct ovsct *);
@@ -597,8 +784,9 @@ void ct_unlock_all(struct ovsct *) CT_NO_THREAD_SAFETY_ANALYSIS;
 struct ct_conn *ct_map_find(struct ovsct *, struct ct_bucket *b, uint32_t hash,
                             const struct ct_key *, int64_t now, int *dir)
     CT_REQUIRES(b->lock);
+#define CT_SLOT_ANY UINT32_MAX
 int ct_map_insert(struct ovsct *, struct ct_bucket *b, uint32_t hash,
-                  struct ct_conn *, int dir, uint32_t sweep_lb)
+                  struct ct_conn *, int dir, uint32_t sweep_lb, uint32_t slot)
     CT_REQUIRES(b->lock);
 uint32_t ct_sweep_lb(const struct ovsct *, int64_t now);
 void ct_map_unlink(struct ovsct *, struct ct_bucket *b, struct ct_conn *,
@@ -606,11 +794,9 @@ void ct_map_unlink(struct ovsct *, struct ct_bucket *b, struct ct_conn *,
 void ct_map_shrink(struct ovsct *, struct ct_bucket *b)
     CT_REQUIRES(b->lock);
 bool ct_conn_claim(struct ovsct *, struct ct_conn *);
-bool ct_conn_live(const struct ct_conn *, int64_t now, uint8_t gen);
 void ct_remove_locked(struct ovsct *, struct ct_bucket *b, struct ct_conn *,
                       int dir) CT_REQUIRES(b->lock);
 bool ct_conn_kill(struct ovsct *, struct ct_conn *);
-void ct_conn_key(const struct ct_conn *, int dir, struct ct_key *);
 size_t ct_bucket_sweep(struct ovsct *, struct ct_bucket *b, int64_t now,
                        size_t *scanned, uint64_t *hold_ns,
                        uint64_t *hold_hist)

@@ -1236,10 +1236,10 @@ restore_conn(struct ovsct *ct, const struct persist_conn *rec,
         c->gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
         atomic_store_explicit(&c->n_linked, ct_conn_two_slots(c) ? 2 : 1,
                               memory_order_relaxed);
-        if (ct_map_insert(ct, b, hash, c, 0, lb)) {
+        if (ct_map_insert(ct, b, hash, c, 0, lb, CT_SLOT_ANY)) {
             res = NOMEM;
         } else if (ct_conn_two_slots(c)
-                   && ct_map_insert(ct, rb, rhash, c, 1, lb)) {
+                   && ct_map_insert(ct, rb, rhash, c, 1, lb, CT_SLOT_ANY)) {
             /* As conntrack.c conn_insert__(): n_linked 3 -> 2 keeps 'c'
              * from being retired by the unlink. */
             atomic_store(&c->n_linked, 3);

@@ -242,16 +242,6 @@ ct_conn_key(const struct ct_conn *c, int dir, struct ct_key *key)
     }
 }
 
-/* True if 'c' is neither claimed, expired at 'now', nor from before the
- * last bulk flush. */
-bool
-ct_conn_live(const struct ct_conn *c, int64_t now, uint8_t gen)
-{
-    return !atomic_load_explicit(&c->dead, memory_order_acquire)
-           && atomic_load_explicit(&c->expiration, memory_order_relaxed) > now
-           && c->gen == gen;
-}
-
 /* Claims 'c' for removal: the one caller that gets true must take it out
  * of the counts.  Call with the bucket lock of one of its linked nodes
  * held, so that a bulk flush cannot run at the same time. */
@@ -292,35 +282,13 @@ ent_dir(uint32_t e)
     return ct_ent_dir(e);
 }
 
-/* Whether the slot of node 'slot_dir' of 'c' answers 'key', and in which
- * direction ('*dir': 0 orig, 1 reply).  A plain connection's one slot
- * answers both its keys (ct_conn_two_slots()). */
-static bool
-key_matches(const struct ct_conn *c, int slot_dir, const struct ct_key *key,
-            int *dir)
-{
-    struct ct_key k;
-
-    if (!slot_dir && !memcmp(&c->key, key, sizeof *key)) {
-        *dir = 0;
-        return true;
-    }
-    if (slot_dir || !ct_conn_two_slots(c)) {
-        ct_conn_key(c, 1, &k);
-        if (!memcmp(&k, key, sizeof *key)) {
-            *dir = 1;
-            return true;
-        }
-    }
-    return false;
-}
-
 static int
 map_resize(struct ovsct *ct, struct ct_bucket *b, uint32_t capacity)
     CT_REQUIRES(b->lock)
 {
-    struct ct_slot *slots = NULL;
+    struct ct_slot *slots = NULL, *old;
     uint32_t mask = capacity ? capacity - 1 : 0;
+    size_t old_size;
 
     if (capacity) {
         slots = ct_block_alloc(ct, (size_t) capacity * sizeof *slots);
@@ -340,10 +308,18 @@ map_resize(struct ovsct *ct, struct ct_bucket *b, uint32_t capacity)
             slots[j] = b->slots[i];
         }
     }
-    if (b->slots) {
-        ct_block_free(ct, b->slots, (size_t) (b->mask + 1) * sizeof *slots);
-    }
+    old = b->slots;
+    old_size = (size_t) (b->mask + 1) * sizeof *slots;
     ct_map_publish(b, slots, mask);
+    if (old) {
+        /* Readers of the old array are threads inside a batch: with
+         * none but us, it can be reused at once. */
+        if (ct_epoch_alone()) {
+            ct_block_free(ct, old, old_size);
+        } else {
+            ct_retire_block(ct, old, old_size);
+        }
+    }
     return 0;
 }
 
@@ -368,7 +344,7 @@ restart:
             continue;
         }
         c = ct_ent_conn(ct, e);
-        if (!key_matches(c, ent_dir(e), key, dir)) {
+        if (!ct_conn_matches(c, ent_dir(e), key, dir)) {
             continue;
         }
         if (ct_conn_live(c, now, gen)) {
@@ -384,10 +360,26 @@ restart:
     return NULL;
 }
 
-/* Links node 'dir' of 'c' with hash 'hash' in 'b'. */
+/* Stores slot 'i' of 'b'.  'hash' and 'ent' are read without the lock
+ * (ct_map_find_unlocked()): atomic stores, the handle last and with
+ * release, so that a reader that sees it also sees the connection it
+ * names complete. */
+static inline void
+slot_store(struct ct_bucket *b, uint32_t i, uint32_t hash, uint32_t sweep_lb,
+           uint32_t ent)
+    CT_REQUIRES(b->lock)
+{
+    __atomic_store_n(&b->slots[i].hash, hash, __ATOMIC_RELAXED);
+    b->slots[i].sweep_lb = sweep_lb;
+    __atomic_store_n(&b->slots[i].ent, ent, __ATOMIC_RELEASE);
+}
+
+/* Links node 'dir' of 'c' with hash 'hash' in 'b'.  'slot' is
+ * CT_SLOT_ANY, or the empty slot where a probe for the key ended with the
+ * map unchanged since (struct ct_probe). */
 int
 ct_map_insert(struct ovsct *ct, struct ct_bucket *b, uint32_t hash,
-              struct ct_conn *c, int dir, uint32_t sweep_lb)
+              struct ct_conn *c, int dir, uint32_t sweep_lb, uint32_t slot)
 {
     uint32_t i;
 
@@ -398,13 +390,18 @@ ct_map_insert(struct ovsct *ct, struct ct_bucket *b, uint32_t hash,
         if (err) {
             return err;
         }
+        slot = CT_SLOT_ANY;
     }
-    for (i = hash & b->mask; b->slots[i].ent; i = (i + 1) & b->mask) {
-        continue;
+    if (slot != CT_SLOT_ANY) {
+        i = slot;
+    } else {
+        for (i = hash & b->mask; b->slots[i].ent; i = (i + 1) & b->mask) {
+            continue;
+        }
     }
-    b->slots[i].ent = ent_make(ct, c, dir);
-    b->slots[i].hash = hash;
-    b->slots[i].sweep_lb = sweep_lb;
+    ct_map_write_begin(b);
+    slot_store(b, i, hash, sweep_lb, ent_make(ct, c, dir));
+    ct_map_write_end(b);
     b->used++;
     return 0;
 }
@@ -416,6 +413,7 @@ map_delete_slot(struct ovsct *ct, struct ct_bucket *b, uint32_t i)
 {
     uint32_t j = i;
 
+    ct_map_write_begin(b);
     for (;;) {
         uint32_t home;
 
@@ -426,11 +424,13 @@ map_delete_slot(struct ovsct *ct, struct ct_bucket *b, uint32_t i)
         home = b->slots[j].hash & b->mask;
         /* Move j into the hole at i unless j's home lies in (i, j]. */
         if (((j - home) & b->mask) >= ((j - i) & b->mask)) {
-            b->slots[i] = b->slots[j];
+            slot_store(b, i, b->slots[j].hash, b->slots[j].sweep_lb,
+                       b->slots[j].ent);
             i = j;
         }
     }
-    b->slots[i].ent = 0;
+    __atomic_store_n(&b->slots[i].ent, 0, __ATOMIC_RELAXED);
+    ct_map_write_end(b);
     b->used--;
     if (b->used == 0) {
         map_resize(ct, b, 0);
