@@ -261,6 +261,21 @@ ct_count_add(struct ovsct *ct, uint16_t zone, int delta)
     }
 }
 
+/* The admissions running batches hold and have not used: the part of
+ * 'n_conns' that is not connections. */
+int64_t
+ct_reserved(struct ovsct *ct)
+{
+    uint32_t n = ct_thread_slots_hint();
+    int64_t sum = 0;
+
+    for (uint32_t i = 0; i < n; i++) {
+        sum += atomic_load_explicit(&ct->tstat[i].reserved,
+                                    memory_order_relaxed);
+    }
+    return sum;
+}
+
 /* Removes every expired connection now, so that the counts are exact.
  * Skipped when the engine clock has not moved since the last such reap
  * and no batch that ran with an older clock has ended since (nothing can
@@ -291,7 +306,7 @@ ovsct_nconns(struct ovsct *ct)
     int64_t n;
 
     ct_reap_all(ct, false);
-    n = atomic_load(&ct->n_conns) - atomic_load(&ct->n_reserved);
+    n = atomic_load(&ct->n_conns) - ct_reserved(ct);
     return n < 0 ? 0 : (uint32_t) n;
 }
 

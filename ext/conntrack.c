@@ -25,8 +25,12 @@ struct exec_ctx {
     const struct ovsct_action *action;
     const uint32_t *tp;         /* Timeouts of the action's zone (s). */
     int64_t now;
-    int64_t reserved;           /* Unused admission reservation. */
-    int64_t reserved_total;     /* Reservation taken for the batch. */
+    int64_t reserved;           /* Unused admission reservation, also in
+                                 * 'st->reserved' for ct_reserved(). */
+    bool reserve_tried;         /* A reservation was tried this batch. */
+    size_t left;                /* Frames of the batch from the current
+                                 * one to the end: what to reserve. */
+    struct ct_tstat *st;        /* This thread's counters. */
     struct ct_ipf_call *ipf;    /* Reassembly of this call, or NULL when
                                  * reassembly is idle (ipf.c). */
 };
@@ -225,24 +229,40 @@ enum admit_res {
 };
 
 /* Takes one connection's worth of admission for 'zone'.  Called with the
- * bucket locks of the new connection held. */
+ * bucket locks of the new connection held.  The batch's first admission
+ * reserves the rest of the batch when that leaves maxconns far away, so
+ * that a batch of new connections touches the shared count once; a
+ * batch that creates nothing never touches it. */
 static enum admit_res
 admit(struct ovsct *ct, struct exec_ctx *x, uint16_t zone)
 {
     bool limits = atomic_load_explicit(&ct->limits_active,
                                        memory_order_relaxed);
+    int64_t max = atomic_load_explicit(&ct->maxconns, memory_order_relaxed);
 
-    if (x->reserved > 0) {
-        x->reserved--;          /* Settled once per batch. */
-    } else {
-        int64_t max = atomic_load_explicit(&ct->maxconns,
-                                           memory_order_relaxed);
+    if (!x->reserved && !x->reserve_tried) {
+        int64_t n = (int64_t) x->left;
 
-        if (atomic_fetch_add(&ct->n_conns, 1) - atomic_load(&ct->n_reserved)
-            >= max) {
-            atomic_fetch_sub(&ct->n_conns, 1);
-            return ADMIT_FULL;
+        x->reserve_tried = true;
+        if (atomic_load_explicit(&ct->n_conns, memory_order_relaxed)
+            + 64 * n < max) {
+            /* The count grows before the reservation is published, and
+             * the reservation is withdrawn before the count shrinks
+             * (ovsct_execute()): a reader of n_conns - ct_reserved() may
+             * see too many connections for a moment, never too few. */
+            atomic_fetch_add(&ct->n_conns, n);
+            atomic_store_explicit(&x->st->reserved, n,
+                                  memory_order_relaxed);
+            x->reserved = n;
         }
+    }
+    if (x->reserved > 0) {
+        x->reserved--;          /* Given back at the batch's end. */
+        atomic_store_explicit(&x->st->reserved, x->reserved,
+                              memory_order_relaxed);
+    } else if (atomic_fetch_add(&ct->n_conns, 1) - ct_reserved(ct) >= max) {
+        atomic_fetch_sub(&ct->n_conns, 1);
+        return ADMIT_FULL;
     }
     if (limits) {
         int64_t limit = ct_zone_limit_of(ct, zone);
@@ -806,6 +826,7 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
             uint32_t cap = batch->offsets[k + 1] - batch->offsets[k];
             uint32_t len = batch->lens ? batch->lens[k] : cap;
 
+            x->left = batch->n - k;
             states[i] = process_one(ct, x, batch->data + batch->offsets[k],
                                     &len, cap, &pkts[i], hashes[i], &pre[i]);
             if (batch->lens) {
@@ -887,7 +908,9 @@ ovsct_execute(struct ovsct *ct, const struct ovsct_batch *batch,
     x.action = action;
     x.now = ovsct_now(ct);
     x.reserved = 0;
-    x.reserved_total = 0;
+    x.reserve_tried = false;
+    x.left = batch->n;
+    x.st = ct_my_stat(ct);
     tp = atomic_load_explicit(&ct->zone_tp[action->zone],
                               memory_order_acquire);
     x.tp = tp ? tp->v : ovsct_tp_defaults;
@@ -901,19 +924,6 @@ ovsct_execute(struct ovsct *ct, const struct ovsct_batch *batch,
         ct_slab_prepare(ct);    /* Memory faults now, before any lock. */
     }
     ct_epoch_enter();
-    if (action->commit) {
-        /* Reserve the whole batch when far from the limit. */
-        int64_t n = (int64_t) batch->n;
-        int64_t max = atomic_load_explicit(&ct->maxconns,
-                                           memory_order_relaxed);
-
-        if (atomic_load_explicit(&ct->n_conns, memory_order_relaxed)
-            + 64 * n < max) {
-            atomic_fetch_add(&ct->n_reserved, n);
-            atomic_fetch_add(&ct->n_conns, n);
-            x.reserved = x.reserved_total = n;
-        }
-    }
     for (size_t base = 0; base < batch->n; base += CT_CHUNK) {
         size_t m = batch->n - base < CT_CHUNK ? batch->n - base : CT_CHUNK;
 
@@ -922,9 +932,9 @@ ovsct_execute(struct ovsct *ct, const struct ovsct_batch *batch,
     if (x.ipf) {
         invalid = execute_reassembled(ct, &x, batch, states);
     }
-    if (x.reserved_total) {
+    if (x.reserved) {
+        atomic_store_explicit(&x.st->reserved, 0, memory_order_relaxed);
         atomic_fetch_sub(&ct->n_conns, x.reserved);
-        atomic_fetch_sub(&ct->n_reserved, x.reserved_total);
     }
     /* The clock moved during this batch: a full reap at the later time
      * may have run before our expiries, set from the older clock, were in
@@ -951,7 +961,7 @@ ovsct_execute(struct ovsct *ct, const struct ovsct_batch *batch,
     }
     ct_epoch_exit();
 
-    st = ct_my_stat(ct);
+    st = x.st;
     atomic_store_explicit(&st->packets,
                           atomic_load_explicit(&st->packets,
                                                memory_order_relaxed)

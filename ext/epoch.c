@@ -128,6 +128,13 @@ ct_epoch_alone(void)
     return true;
 }
 
+/* One more than the highest thread slot ever used. */
+uint32_t
+ct_thread_slots_hint(void)
+{
+    return atomic_load(&n_slots_hint);
+}
+
 uint32_t
 ct_epoch_now(void)
 {

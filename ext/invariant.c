@@ -25,10 +25,11 @@
  *   connection's forward key.  (A plain connection's reply key may equal
  *   another one's: OVS's conn_not_found() does not check it either.)
  *
- *   Counts.  n_conns - n_reserved equals the unclaimed connections of a
- *   walk, n_reserved is 0 (no batch running), each bucket's 'n_live'
- *   equals its unclaimed forward nodes, and while zone limits are active
- *   each zone's count equals its unclaimed connections.  Then a count
+ *   Counts.  n_conns equals the unclaimed connections of a walk and no
+ *   thread holds a reservation (ct_reserved() is 0: no batch running),
+ *   each bucket's 'n_live' equals its unclaimed forward nodes, and while
+ *   zone limits are active each zone's count equals its unclaimed
+ *   connections.  Then a count
  *   query (ovsct_nconns(), which reaps what expired) must leave no
  *   connection counted that had expired when it started: a new walk finds
  *   none and (with a manual clock) exactly as many unclaimed connections
@@ -275,7 +276,7 @@ walk(struct inv *v, bool full, uint64_t *unclaimed, uint64_t *stale,
     v->now = ovsct_now(ct);
     v->gen = atomic_load(&ct->gen);
     v->n_conns = atomic_load(&ct->n_conns);
-    v->n_reserved = atomic_load(&ct->n_reserved);
+    v->n_reserved = ct_reserved(ct);
     for (uint32_t bi = 0; bi < ct->n_buckets; bi++) {
         n_slots += ct->buckets[bi].used;
     }

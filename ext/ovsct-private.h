@@ -386,6 +386,9 @@ struct ct_tstat {
     _Atomic uint64_t nat_exhausted;
     _Atomic uint64_t lookup_reaped;
     _Atomic uint64_t lock_contended;
+    _Atomic int64_t reserved;   /* Admissions the thread's running batch
+                                 * holds and has not used (admit(),
+                                 * ct_reserved()). */
 } __attribute__((aligned(64)));
 
 /* Per-thread, per-class slab cache (slab.c); used only by its thread. */
@@ -497,12 +500,13 @@ struct ovsct {
                                              * subscribe. */
     struct ct_mutex ev_sub_lock;
 
-    /* Connection count.  'n_conns' includes 'n_reserved': admission
-     * reserves a whole batch at once when far from maxconns (one atomic
-     * add per batch instead of one per connection) and gives back what
-     * the batch did not use. */
+    /* Connection count.  'n_conns' includes the admissions that running
+     * batches reserved and have not used yet (each thread's
+     * tstat.reserved, summed by ct_reserved()): a batch's first new
+     * connection reserves the rest of the batch at once when far from
+     * maxconns (one atomic add per batch instead of one per connection),
+     * and the batch gives back what it did not use. */
     _Atomic int64_t n_conns __attribute__((aligned(64)));
-    _Atomic int64_t n_reserved;
     _Atomic int64_t last_full_reap;     /* Engine ms of the last reap
                                          * forced by an exact count. */
     _Atomic uint64_t stale_batches;     /* Batches that ended with the
@@ -750,6 +754,7 @@ void ct_epoch_enter(void);
 void ct_epoch_exit(void);
 void ct_epoch_wait_quiescent(void);
 uint32_t ct_epoch_now(void);
+uint32_t ct_thread_slots_hint(void);
 bool ct_epoch_alone(void);
 void ct_retire(struct ovsct *, struct ct_conn *);
 void ct_retire_maps(struct ovsct *, struct ct_dead_map *);
@@ -806,6 +811,7 @@ size_t ct_bucket_sweep(struct ovsct *, struct ct_bucket *b, int64_t now,
 void ct_conn_free(struct ovsct *, struct ct_conn *);
 
 /* config.c */
+int64_t ct_reserved(struct ovsct *);
 void ct_count_add(struct ovsct *, uint16_t zone, int delta);
 void ct_reap_all(struct ovsct *, bool force);
 void ct_release_if_empty(struct ovsct *);

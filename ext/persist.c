@@ -1108,8 +1108,7 @@ restore_admit(struct ovsct *ct, uint16_t zone)
 {
     int64_t max = atomic_load_explicit(&ct->maxconns, memory_order_relaxed);
 
-    if (atomic_fetch_add(&ct->n_conns, 1) - atomic_load(&ct->n_reserved)
-        >= max) {
+    if (atomic_fetch_add(&ct->n_conns, 1) - ct_reserved(ct) >= max) {
         atomic_fetch_sub(&ct->n_conns, 1);
         return false;
     }
