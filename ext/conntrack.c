@@ -339,7 +339,7 @@ conn_insert__(struct ovsct *ct, struct exec_ctx *x, struct ct_conn *c,
         unadmit(ct, c->key.zone);
         return LINK_NOMEM;
     }
-    atomic_fetch_add_explicit(&b->n_live, 1, memory_order_relaxed);
+    ct_bucket_added(b);
     ct_stat_inc(&ct_my_stat(ct)->created);
     if (ct_events_on(ct)) {
         /* Under the bucket lock(s): nobody can post an event for 'c'

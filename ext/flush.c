@@ -36,8 +36,10 @@ flush_all(struct ovsct *ct) CT_NO_THREAD_SAFETY_ANALYSIS
     for (uint32_t i = 0; i < ct->n_buckets; i++) {
         struct ct_bucket *b = &ct->buckets[i];
 
-        live += atomic_exchange_explicit(&b->n_live, 0,
-                                         memory_order_relaxed);
+        /* Every lock is held: no claim runs. */
+        live += ct_bucket_live(b);
+        atomic_store_explicit(&b->n_added, 0, memory_order_relaxed);
+        atomic_store_explicit(&b->n_claimed, 0, memory_order_relaxed);
         if (!b->slots) {
             continue;
         }

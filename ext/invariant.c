@@ -27,9 +27,9 @@
  *
  *   Counts.  n_conns equals the unclaimed connections of a walk and no
  *   thread holds a reservation (ct_reserved() is 0: no batch running),
- *   each bucket's 'n_live' equals its unclaimed forward nodes, and while
- *   zone limits are active each zone's count equals its unclaimed
- *   connections.  Then a count
+ *   each bucket's live count (ct_bucket_live()) equals its unclaimed
+ *   forward nodes, and while zone limits are active each zone's count
+ *   equals its unclaimed connections.  Then a count
  *   query (ovsct_nconns(), which reaps what expired) must leave no
  *   connection counted that had expired when it started: a new walk finds
  *   none and (with a manual clock) exactly as many unclaimed connections
@@ -338,10 +338,10 @@ walk(struct inv *v, bool full, uint64_t *unclaimed, uint64_t *stale,
             error = inv_fail(v, "bucket %u: 'used' is %u, the map holds %u",
                              bi, b->used, used);
         }
-        if (!error && atomic_load(&b->n_live) != fwd_unclaimed) {
-            error = inv_fail(v, "bucket %u: n_live is %u, the walk finds %u "
+        if (!error && ct_bucket_live(b) != fwd_unclaimed) {
+            error = inv_fail(v, "bucket %u: live count is %u, the walk finds %u "
                              "unclaimed forward nodes", bi,
-                             atomic_load(&b->n_live), fwd_unclaimed);
+                             ct_bucket_live(b), fwd_unclaimed);
         }
     }
 out:

@@ -319,14 +319,36 @@ struct ct_bucket {
                                  * writer (holding 'lock') changes the
                                  * map, its slots or 'slots' and 'mask'
                                  * (ct_map_write_begin()). */
-    _Atomic uint32_t n_live;    /* Unclaimed connections whose forward
-                                 * node is here (changed with a bucket lock
-                                 * of the connection held). */
+    /* Unclaimed connections whose forward node is here: n_added -
+     * n_claimed (ct_bucket_live()).  Two counters, so that linking one
+     * costs no locked instruction: 'n_added' only changes under 'lock',
+     * while a claim may hold the lock of the connection's other bucket
+     * (NAT) and so adds to 'n_claimed' atomically. */
+    _Atomic uint32_t n_added;   /* 'lock': relaxed load and store. */
+    _Atomic uint32_t n_claimed;
     _Atomic uint32_t n_lazy;    /* Nodes of claimed connections left here
                                  * because this lock was busy; non-zero
                                  * makes the sweeper look at reverse
                                  * nodes too. */
 } __attribute__((aligned(64)));
+
+/* The unclaimed connections whose forward node is in 'b'. */
+static inline uint32_t
+ct_bucket_live(const struct ct_bucket *b)
+{
+    return atomic_load_explicit(&b->n_added, memory_order_relaxed)
+           - atomic_load_explicit(&b->n_claimed, memory_order_relaxed);
+}
+
+/* Counts a connection linked in 'b', with 'b->lock' held. */
+static inline void
+ct_bucket_added(struct ct_bucket *b)
+{
+    atomic_store_explicit(&b->n_added,
+                          atomic_load_explicit(&b->n_added,
+                                               memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
 
 /* The bucket that links node 'dir' of 'c'. */
 #define ct_conn_bucket(ct, c, dir) \
@@ -335,14 +357,17 @@ struct ct_bucket {
 /* A writer's bracket around any change of 'b''s map (with 'b->lock'
  * held): the packet path reads the map without the lock
  * (ct_map_find_unlocked()) and uses 'seq' to know whether what it read
- * still holds (a seqlock: begin makes it odd, end even again). */
+ * still holds (a seqlock: begin makes it odd, end even again).  Every
+ * store inside the bracket that a reader loads is a release store and
+ * every such load an acquire load (plain moves on x86), instead of
+ * fences: a reader that sees a store made inside the bracket then sees
+ * 'seq' changed when it reads it again. */
 static inline void
 ct_map_write_begin(struct ct_bucket *b)
 {
     atomic_store_explicit(&b->seq,
                           atomic_load_explicit(&b->seq, memory_order_relaxed)
                           + 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
 }
 
 static inline void
@@ -367,8 +392,8 @@ ct_map_publish(struct ct_bucket *b, struct ct_slot *slots, uint32_t mask)
     /* Callers hold b->lock; the annotation cannot name it here without a
      * struct-qualified capability, so this one setter opts out. */
     ct_map_write_begin(b);
-    __atomic_store_n(&b->slots, slots, __ATOMIC_RELAXED);
-    __atomic_store_n(&b->mask, mask, __ATOMIC_RELAXED);
+    __atomic_store_n(&b->slots, slots, __ATOMIC_RELEASE);
+    __atomic_store_n(&b->mask, mask, __ATOMIC_RELEASE);
     ct_map_write_end(b);
 }
 
@@ -708,11 +733,10 @@ ct_map_find_unlocked(const struct ovsct *ct, struct ct_bucket *b,
 {
     uint32_t seq = atomic_load_explicit(&b->seq, memory_order_acquire);
     const struct ct_slot *slots = __atomic_load_n(&b->slots,
-                                                  __ATOMIC_RELAXED);
-    uint32_t mask = __atomic_load_n(&b->mask, __ATOMIC_RELAXED);
+                                                  __ATOMIC_ACQUIRE);
+    uint32_t mask = __atomic_load_n(&b->mask, __ATOMIC_ACQUIRE);
 
     probe->valid = false;
-    atomic_thread_fence(memory_order_acquire);
     if ((seq & 1)
         || atomic_load_explicit(&b->seq, memory_order_relaxed) != seq) {
         return NULL;
@@ -734,7 +758,7 @@ ct_map_find_unlocked(const struct ovsct *ct, struct ct_bucket *b,
             probe->valid = true;
             return NULL;
         }
-        if (__atomic_load_n(&slots[i].hash, __ATOMIC_RELAXED) != hash) {
+        if (__atomic_load_n(&slots[i].hash, __ATOMIC_ACQUIRE) != hash) {
             continue;
         }
         c = ct_ent_conn(ct, e);

@@ -1248,7 +1248,7 @@ restore_conn(struct ovsct *ct, const struct persist_conn *rec,
         if (res == NOMEM) {
             ct_count_add(ct, c->key.zone, -1);
         } else {
-            atomic_fetch_add_explicit(&b->n_live, 1, memory_order_relaxed);
+            ct_bucket_added(b);
             ct_stat_inc(&ct_my_stat(ct)->created);
             if (ct_events_on(ct)) {
                 /* As conntrack.c conn_insert__() posts it: under the bucket

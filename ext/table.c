@@ -255,7 +255,7 @@ ct_conn_claim(struct ovsct *ct, struct ct_conn *c)
         return false;
     }
     ct_count_add(ct, c->key.zone, -1);
-    atomic_fetch_sub_explicit(&ct_conn_bucket(ct, c, 0)->n_live, 1,
+    atomic_fetch_add_explicit(&ct_conn_bucket(ct, c, 0)->n_claimed, 1,
                               memory_order_relaxed);
     if (c->ext & CT_EXT_ALG) {
         ct_exp_remove_parent(ct, c);    /* Before 'c' can be retired. */
@@ -360,16 +360,16 @@ restart:
     return NULL;
 }
 
-/* Stores slot 'i' of 'b'.  'hash' and 'ent' are read without the lock
- * (ct_map_find_unlocked()): atomic stores, the handle last and with
- * release, so that a reader that sees it also sees the connection it
- * names complete. */
+/* Stores slot 'i' of 'b', inside ct_map_write_begin() and _end().
+ * 'hash' and 'ent' are read without the lock (ct_map_find_unlocked()):
+ * release stores, the handle last, so that a reader that sees it also
+ * sees the connection it names complete. */
 static inline void
 slot_store(struct ct_bucket *b, uint32_t i, uint32_t hash, uint32_t sweep_lb,
            uint32_t ent)
     CT_REQUIRES(b->lock)
 {
-    __atomic_store_n(&b->slots[i].hash, hash, __ATOMIC_RELAXED);
+    __atomic_store_n(&b->slots[i].hash, hash, __ATOMIC_RELEASE);
     b->slots[i].sweep_lb = sweep_lb;
     __atomic_store_n(&b->slots[i].ent, ent, __ATOMIC_RELEASE);
 }
@@ -429,7 +429,7 @@ map_delete_slot(struct ovsct *ct, struct ct_bucket *b, uint32_t i)
             i = j;
         }
     }
-    __atomic_store_n(&b->slots[i].ent, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&b->slots[i].ent, 0, __ATOMIC_RELEASE);
     ct_map_write_end(b);
     b->used--;
     if (b->used == 0) {
