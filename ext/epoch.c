@@ -40,8 +40,9 @@ static _Atomic uint32_t n_slots_hint;   /* Highest slot used + 1. */
 /* initial-exec: one TLS read, no __tls_get_addr() call, on the packet
  * path of the Python extension (a dlopen()ed object); glibc keeps spare
  * static TLS for such small variables. */
-static _Thread_local int my_slot
+_Thread_local int ct_my_slot__
     __attribute__((tls_model("initial-exec"))) = -1;
+#define my_slot ct_my_slot__
 static pthread_key_t slot_key;
 static pthread_once_t slot_once = PTHREAD_ONCE_INIT;
 
@@ -60,15 +61,10 @@ slot_key_init(void)
     pthread_key_create(&slot_key, slot_release);
 }
 
-/* Returns this thread's slot index, claiming one on first use.  Aborts if
- * more than CT_MAX_THREADS threads use the engine at once: that is a
- * configuration error, not a runtime condition. */
+/* ct_thread_slot()'s first call in a thread: claims a slot. */
 int
-ct_thread_slot(void)
+ct_thread_slot_claim__(void)
 {
-    if (__builtin_expect(my_slot >= 0, 1)) {
-        return my_slot;
-    }
     pthread_once(&slot_once, slot_key_init);
     for (int i = 0; i < CT_MAX_THREADS; i++) {
         bool expected = false;

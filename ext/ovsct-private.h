@@ -773,7 +773,21 @@ ct_map_find_unlocked(const struct ovsct *ct, struct ct_bucket *b,
 
 
 /* epoch.c */
-int ct_thread_slot(void);
+int ct_thread_slot_claim__(void);
+extern _Thread_local int ct_my_slot__
+    __attribute__((tls_model("initial-exec")));
+
+/* Returns this thread's slot index, claiming one on first use (epoch.c).
+ * Aborts if more than CT_MAX_THREADS threads use the engine at once: that
+ * is a configuration error, not a runtime condition. */
+static inline int
+ct_thread_slot(void)
+{
+    if (__builtin_expect(ct_my_slot__ >= 0, 1)) {
+        return ct_my_slot__;
+    }
+    return ct_thread_slot_claim__();
+}
 void ct_epoch_enter(void);
 void ct_epoch_exit(void);
 void ct_epoch_wait_quiescent(void);
