@@ -78,14 +78,21 @@ csum_add64(uint64_t sum, uint64_t x)
     return sum + (sum < x);
 }
 
-/* True if 'sum' (a csum_add() sum) folds to 0xffff, the sum of data with a
- * right checksum: csum_fold() keeps the value modulo 0xffff (2**16, 2**32
- * and 2**64 are all 1 modulo 0xffff) and never turns a non-zero sum into 0
- * nor a zero one into anything else, and its result is in [0, 0xffff]. */
+/* csum_fold(sum) == 0xffff (a right checksum), in fewer instructions.
+ * Both keep the value modulo 0xffff (2**16, 2**32 and 2**64 are 1 modulo
+ * 0xffff), turn 0 into 0 and any other sum into [1, 0xffff]: so both say
+ * 0xffff exactly when 'sum' is non-zero and a multiple of 0xffff. */
 static inline bool
 csum_is_ok(uint64_t sum)
 {
-    return sum != 0 && sum % 0xffff == 0;
+    /* The top half of x + (x rotated by half its width) is the top half
+     * plus the bottom half with the carry added back in: two folds, 64 to
+     * 32 and 32 to 16 bits, each in [1, max] for a non-zero input. */
+    uint64_t s64 = sum + (sum >> 32 | sum << 32);
+    uint32_t s32 = (uint32_t) (s64 >> 32);
+
+    s32 += s32 >> 16 | s32 << 16;
+    return s32 >> 16 == 0xffff;
 }
 
 /* The L4 checksum test, passed without reading the data when the caller
@@ -150,24 +157,32 @@ icmp_query_key(struct ct_key *key, const uint8_t *icmp)
 /* The fast path of ct_parse_csum(): the common frame, Ethernet with at most
  * one VLAN tag, IPv4 with a 20-byte header, not a fragment, carrying a
  * valid TCP or UDP datagram.  It makes exactly the checks of the general
- * path below, specialised to that frame, and fills '*pkt' exactly as the
- * general path would.  It gives up (returns false) on anything else,
+ * path (ct_parse_general()), specialised to that frame, and fills '*pkt'
+ * exactly as the general path would.  It gives up on anything else,
  * invalid frames included, and the general path then decides: so the fast
  * path can only ever answer "valid" for a frame the general path finds
  * valid, with the same result (tests/c/fuzz_packet.c compares the two).
  *
  * Cheaper than the general path by: fewer branches (the header length is
- * known, so most of the length checks collapse), the IPv4 header checksum
- * summed inline as two 8-byte and one 4-byte word, and the pseudo-header
- * summed into the same accumulator as the L4 bytes. */
-static inline bool
+ * known, so most length tests collapse), the IPv4 header checksum summed
+ * inline as two 8-byte words and one 4-byte word, and no call on the way
+ * for a frame that needs neither an L4 checksum nor its TCP options read
+ * (so the function saves no registers): those two go to
+ * parse_fast_finish(). */
+enum fast_result {
+    FAST_NO,                    /* Not for the fast path: general path. */
+    FAST_DONE,                  /* '*pkt' is the result. */
+    FAST_FINISH,                /* '*pkt' filled; parse_fast_finish(). */
+};
+
+static inline __attribute__((always_inline)) enum fast_result
 parse_fast(const uint8_t *frame, uint32_t len, bool csum_ok,
            struct ct_pkt *pkt)
 {
     /* Ethernet, optional tag, 20-byte IPv4 header, 8 bytes of L4: with
      * these the general path's Ethernet and VLAN length tests pass. */
     if (len < ETH_HEADER_LEN + IP_HEADER_LEN + UDP_HEADER_LEN) {
-        return false;
+        return FAST_NO;
     }
     size_t l3_ofs = ETH_HEADER_LEN;
     uint16_t dl_type = get_be16(frame + 12);
@@ -176,83 +191,72 @@ parse_fast(const uint8_t *frame, uint32_t len, bool csum_ok,
         l3_ofs += VLAN_HEADER_LEN;
     }
     const uint8_t *l3 = frame + l3_ofs;
-    size_t size = len - l3_ofs;
     if (dl_type != ETH_TYPE_IP || (l3[0] & 0x0f) != IP_HEADER_LEN / 4
         || (get_be16(l3 + 6) & IP_MF_OFF_MASK)) {
-        return false;
+        return FAST_NO;
     }
 
-    /* IHL 5: with tot_len >= 20 and tot_len <= size, the general path's
-     * "ihl < 20, ihl > size, ihl > tot_len" all pass. */
+    /* IHL 5, so the general path's "ihl < 20, ihl > size, ihl > tot_len"
+     * all pass once 20 <= tot_len <= size. */
+    size_t size = len - l3_ofs;
     size_t tot_len = get_be16(l3 + 2);
     if (tot_len > size || size - tot_len > 65535
         || tot_len < IP_HEADER_LEN) {
-        return false;
+        return FAST_NO;
     }
-    size_t l4_size = tot_len - IP_HEADER_LEN;
-    const uint8_t *l4 = l3 + IP_HEADER_LEN;
-    uint8_t proto = l3[9];
 
     /* The IPv4 header checksum: 20 bytes, 2 x 8 + 4. */
-    uint64_t w0, w1, sum;
-    uint32_t w2;
+    uint64_t w0, w1;
+    uint32_t dst;
     memcpy(&w0, l3, 8);
     memcpy(&w1, l3 + 8, 8);
-    memcpy(&w2, l3 + 16, 4);
-    sum = csum_add64(w0, w1);
-    sum = csum_add64(sum, w2);
-    if (!csum_is_ok(sum)) {
-        return false;
+    memcpy(&dst, l3 + 16, 4);
+    if (!csum_is_ok(csum_add64(csum_add64(w0, w1), dst))) {
+        return FAST_NO;
     }
 
     /* The L4 header, as in parse_l4(). */
+    size_t l4_size = tot_len - IP_HEADER_LEN;
+    const uint8_t *l4 = l3 + IP_HEADER_LEN;
+    uint8_t proto = l3[9];
+    enum fast_result res = FAST_DONE;
     size_t doff = 0;
-    bool l4_csum;
     if (proto == PROTO_UDP) {
         if (l4_size < UDP_HEADER_LEN) {
-            return false;
+            return FAST_NO;
         }
         size_t udp_len = get_be16(l4 + 4);
         if (udp_len < UDP_HEADER_LEN || udp_len > l4_size) {
-            return false;
+            return FAST_NO;
         }
         /* IPv4: a zero checksum is "none". */
-        l4_csum = !csum_ok && (l4[6] != 0 || l4[7] != 0);
+        if (!csum_ok && (l4[6] | l4[7])) {
+            res = FAST_FINISH;
+        }
     } else if (proto == PROTO_TCP) {
         if (l4_size < TCP_HEADER_LEN) {
-            return false;
+            return FAST_NO;
         }
         doff = (size_t) (l4[12] >> 4) * 4;
         if (doff < TCP_HEADER_LEN || doff > l4_size) {
-            return false;
+            return FAST_NO;
         }
-        l4_csum = !csum_ok;
+        if (!csum_ok || (l4[13] & TCP_SYN)) {
+            res = FAST_FINISH;
+        }
     } else {
-        return false;
+        return FAST_NO;
     }
     uint16_t sport, dport;
     memcpy(&sport, l4, 2);
     memcpy(&dport, l4 + 2, 2);
     if (!sport || !dport) {
-        return false;                   /* Port 0 is invalid. */
-    }
-    if (l4_csum) {
-        /* l4_csum_ok(): pseudo-header (addresses, protocol, L4 size from
-         * the IP header), then the L4 bytes, in one sum. */
-        uint8_t proto_len[4] = { 0, proto, (uint8_t) (l4_size >> 8),
-                                 (uint8_t) l4_size };
-        uint32_t src, pl;
-        memcpy(&src, l3 + 12, 4);
-        memcpy(&pl, proto_len, 4);
-        sum = (uint64_t) src + w2 + pl;  /* No carry out of 64 bits. */
-        if (!csum_is_ok(csum_add(sum, l4, l4_size))) {
-            return false;
-        }
+        return FAST_NO;                 /* Port 0 is invalid. */
     }
 
     memset(pkt, 0, sizeof *pkt);
     memcpy(&pkt->key.src[0], l3 + 12, 4);
-    pkt->key.dst[0] = w2;
+    pkt->key.dst[0] = dst;
     pkt->key.sport = sport;
     pkt->key.dport = dport;
     pkt->key.nw_proto = proto;
@@ -269,10 +273,42 @@ parse_fast(const uint8_t *frame, uint32_t len, bool csum_ok,
         pkt->tcp_flags = l4[13];
         pkt->tcp_win = get_be16(l4 + 14);
         pkt->tcp_payload_len = (uint16_t) (l4_size - doff);
-        if (pkt->tcp_flags & TCP_SYN) {
-            pkt->tcp_wscale = tcp_wscale(l4 + TCP_HEADER_LEN,
-                                         (int) (doff - TCP_HEADER_LEN));
+    }
+    return res;
+}
+
+/* The rest of the fast path for a frame parse_fast() filled '*pkt' for:
+ * the L4 checksum unless 'pkt->l4_csum_ok' (l4_csum_ok() with the
+ * pseudo-header summed into the same accumulator as the L4 bytes) and the
+ * window scale of a SYN.  Falls back to the general path if the checksum
+ * is wrong. */
+static bool __attribute__((noinline))
+parse_fast_finish(const uint8_t *frame, uint32_t len, struct ct_pkt *pkt)
+{
+    const uint8_t *l3 = frame + pkt->l3_ofs;
+    const uint8_t *l4 = frame + pkt->l4_ofs;
+    size_t l4_size = pkt->l4_len;
+    bool tcp = pkt->key.nw_proto == PROTO_TCP;
+
+    if (!pkt->l4_csum_ok && (tcp || l4[6] || l4[7])) {
+        uint8_t proto_len[4] = { 0, pkt->key.nw_proto,
+                                 (uint8_t) (l4_size >> 8),
+                                 (uint8_t) l4_size };
+        uint32_t src, dst, pl;
+
+        memcpy(&src, l3 + 12, 4);
+        memcpy(&dst, l3 + 16, 4);
+        memcpy(&pl, proto_len, 4);
+        /* Three 32-bit words: no carry out of 64 bits. */
+        if (!csum_is_ok(csum_add((uint64_t) src + dst + pl, l4, l4_size))) {
+            return ct_parse_general(frame, len, pkt->l4_csum_ok, pkt);
         }
+    }
+    if (tcp && (pkt->tcp_flags & TCP_SYN)) {
+        size_t doff = l4_size - pkt->tcp_payload_len;
+
+        pkt->tcp_wscale = tcp_wscale(l4 + TCP_HEADER_LEN,
+                                     (int) (doff - TCP_HEADER_LEN));
     }
     return true;
 }
@@ -289,8 +325,15 @@ bool
 ct_parse_csum(const uint8_t *frame, uint32_t len, bool csum_ok,
               struct ct_pkt *pkt)
 {
-    return (parse_fast(frame, len, csum_ok, pkt)
-            || ct_parse_general(frame, len, csum_ok, pkt));
+    switch (parse_fast(frame, len, csum_ok, pkt)) {
+    case FAST_DONE:
+        return true;
+    case FAST_FINISH:
+        return parse_fast_finish(frame, len, pkt);
+    case FAST_NO:
+    default:
+        return ct_parse_general(frame, len, csum_ok, pkt);
+    }
 }
 
 bool
