@@ -67,6 +67,7 @@ static int8_t tcp_wscale(const uint8_t *opt, int len);
 static bool l4_csum_ok(const struct ct_key *, const uint8_t *l3,
                        const uint8_t *l4, size_t size);
 static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t n);
+static inline uint64_t csum_add__(uint64_t sum, const uint8_t *p, size_t n);
 static uint16_t csum_fold(uint64_t sum);
 
 /* Adds 64-bit word 'x' to the one's-complement sum 'sum' (see "Internet
@@ -300,7 +301,8 @@ parse_fast_finish(const uint8_t *frame, uint32_t len, struct ct_pkt *pkt)
         memcpy(&dst, l3 + 16, 4);
         memcpy(&pl, proto_len, 4);
         /* Three 32-bit words: no carry out of 64 bits. */
-        if (!csum_is_ok(csum_add((uint64_t) src + dst + pl, l4, l4_size))) {
+        if (!csum_is_ok(csum_add__((uint64_t) src + dst + pl, l4,
+                                   l4_size))) {
             return ct_parse_general(frame, len, pkt->l4_csum_ok, pkt);
         }
     }
@@ -805,8 +807,8 @@ l4_csum_ok(const struct ct_key *key, const uint8_t *l3, const uint8_t *l4,
  *
  * Each piece given to csum_add() must start at an even offset of the
  * checksummed data, and only the last piece may have an odd length. */
-static uint64_t
-csum_add(uint64_t sum, const uint8_t *p, size_t n)
+static inline __attribute__((always_inline)) uint64_t
+csum_add__(uint64_t sum, const uint8_t *p, size_t n)
 {
     uint64_t sum2 = 0;
     uint64_t a, b;
@@ -852,6 +854,13 @@ csum_add(uint64_t sum, const uint8_t *p, size_t n)
         sum = csum_add64(sum, w);
     }
     return csum_add64(sum, sum2);
+}
+
+/* csum_add__() out of line, for the general path. */
+static uint64_t
+csum_add(uint64_t sum, const uint8_t *p, size_t n)
+{
+    return csum_add__(sum, p, n);
 }
 
 static uint16_t
