@@ -155,6 +155,17 @@ icmp_query_key(struct ct_key *key, const uint8_t *icmp)
     return true;
 }
 
+/* Shortest frame parse_fast() takes. */
+#define FAST_MIN_LEN (ETH_HEADER_LEN + VLAN_HEADER_LEN + IP_HEADER_LEN \
+                      + UDP_HEADER_LEN)
+
+/* What parse_fast() made of a frame. */
+enum fast_result {
+    FAST_NO,                    /* Not for the fast path: general path. */
+    FAST_DONE,                  /* '*pkt' is the result. */
+    FAST_FINISH,                /* '*pkt' filled; parse_fast_finish(). */
+};
+
 /* The fast path of ct_parse_csum(): the common frame, Ethernet with at most
  * one VLAN tag, IPv4 with a 20-byte header, not a fragment, carrying a
  * valid TCP or UDP datagram.  It makes exactly the checks of the general
@@ -165,24 +176,22 @@ icmp_query_key(struct ct_key *key, const uint8_t *icmp)
  * valid, with the same result (tests/c/fuzz_packet.c compares the two).
  *
  * Cheaper than the general path by: fewer branches (the header length is
- * known, so most length tests collapse), the IPv4 header checksum summed
- * inline as two 8-byte words and one 4-byte word, and no call on the way
- * for a frame that needs neither an L4 checksum nor its TCP options read
- * (so the function saves no registers): those two go to
- * parse_fast_finish(). */
-enum fast_result {
-    FAST_NO,                    /* Not for the fast path: general path. */
-    FAST_DONE,                  /* '*pkt' is the result. */
-    FAST_FINISH,                /* '*pkt' filled; parse_fast_finish(). */
-};
-
+ * known, so most length tests collapse into a few range tests), the IPv4
+ * header checksum summed inline as two 8-byte words and one 4-byte word,
+ * and no call on the way for a frame that needs neither an L4 checksum
+ * nor its TCP options read (a leaf saves fewer registers): those two go
+ * to parse_fast_finish(), which sums the pseudo-header and the L4 bytes
+ * in one accumulator. */
 static inline __attribute__((always_inline)) enum fast_result
 parse_fast(const uint8_t *frame, uint32_t len, bool csum_ok,
            struct ct_pkt *pkt)
 {
-    /* Ethernet, optional tag, 20-byte IPv4 header, 8 bytes of L4: with
-     * these the general path's Ethernet and VLAN length tests pass. */
-    if (len < ETH_HEADER_LEN + IP_HEADER_LEN + UDP_HEADER_LEN) {
+    /* Room for Ethernet, a tag, a 20-byte IPv4 header and 8 bytes of L4
+     * (shorter frames: general path), so that 'size' below is at least
+     * 28 and the general path's Ethernet and VLAN length tests pass.  At
+     * most 65535 bytes, so that the L2 padding after the IP total length
+     * is within OVS's limit.  One unsigned comparison tests both. */
+    if (len - FAST_MIN_LEN > UINT16_MAX - FAST_MIN_LEN) {
         return FAST_NO;
     }
     size_t l3_ofs = ETH_HEADER_LEN;
@@ -198,11 +207,14 @@ parse_fast(const uint8_t *frame, uint32_t len, bool csum_ok,
     }
 
     /* IHL 5, so the general path's "ihl < 20, ihl > size, ihl > tot_len"
-     * all pass once 20 <= tot_len <= size. */
+     * all pass once 20 <= tot_len <= size; the padding, size - tot_len,
+     * is below 65536 as the frame is.  Both TCP and UDP need 8 bytes of
+     * L4 at least: one unsigned comparison for 28 <= tot_len <= size
+     * (size >= 28). */
     size_t size = len - l3_ofs;
     size_t tot_len = get_be16(l3 + 2);
-    if (tot_len > size || size - tot_len > 65535
-        || tot_len < IP_HEADER_LEN) {
+    if (tot_len - (IP_HEADER_LEN + UDP_HEADER_LEN)
+        > size - (IP_HEADER_LEN + UDP_HEADER_LEN)) {
         return FAST_NO;
     }
 
@@ -223,9 +235,6 @@ parse_fast(const uint8_t *frame, uint32_t len, bool csum_ok,
     enum fast_result res = FAST_DONE;
     size_t doff = 0;
     if (proto == PROTO_UDP) {
-        if (l4_size < UDP_HEADER_LEN) {
-            return FAST_NO;
-        }
         size_t udp_len = get_be16(l4 + 4);
         if (udp_len < UDP_HEADER_LEN || udp_len > l4_size) {
             return FAST_NO;
