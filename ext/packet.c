@@ -155,9 +155,8 @@ icmp_query_key(struct ct_key *key, const uint8_t *icmp)
     return true;
 }
 
-/* Shortest frame parse_fast() takes. */
-#define FAST_MIN_LEN (ETH_HEADER_LEN + VLAN_HEADER_LEN + IP_HEADER_LEN \
-                      + UDP_HEADER_LEN)
+/* Shortest frame parse_fast() takes, without a tag. */
+#define FAST_MIN_LEN (ETH_HEADER_LEN + IP_HEADER_LEN + UDP_HEADER_LEN)
 
 /* What parse_fast() made of a frame. */
 enum fast_result {
@@ -186,8 +185,8 @@ static inline __attribute__((always_inline)) enum fast_result
 parse_fast(const uint8_t *frame, uint32_t len, bool csum_ok,
            struct ct_pkt *pkt)
 {
-    /* Room for Ethernet, a tag, a 20-byte IPv4 header and 8 bytes of L4
-     * (shorter frames: general path), so that 'size' below is at least
+    /* Room for Ethernet, (a tag,) a 20-byte IPv4 header and 8 bytes of
+     * L4 (shorter frames: general path), so that 'size' below is at least
      * 28 and the general path's Ethernet and VLAN length tests pass.  At
      * most 65535 bytes, so that the L2 padding after the IP total length
      * is within OVS's limit.  One unsigned comparison tests both. */
@@ -197,6 +196,9 @@ parse_fast(const uint8_t *frame, uint32_t len, bool csum_ok,
     size_t l3_ofs = ETH_HEADER_LEN;
     uint16_t dl_type = get_be16(frame + 12);
     if (dl_type == ETH_TYPE_VLAN_8021Q || dl_type == ETH_TYPE_VLAN_8021AD) {
+        if (len < FAST_MIN_LEN + VLAN_HEADER_LEN) {
+            return FAST_NO;
+        }
         dl_type = get_be16(frame + 16);
         l3_ofs += VLAN_HEADER_LEN;
     }
