@@ -12,7 +12,9 @@
  * This is the per-packet path: no allocation, no copy of the frame, and
  * each L4 byte is read once, by the checksum.  Every read is bounded by the
  * lengths checked just before it; the file is fuzzed under ASan
- * (tests/c/fuzz_packet.c).
+ * (tests/c/fuzz_packet.c).  The common frame (IPv4 without options, TCP or
+ * UDP) takes a fast path, parse_fast(), that answers exactly as the
+ * general path, ct_parse_general(), and leaves it everything else.
  *
  * Neighbours: packet.h (contract), conntrack.c (the caller), nat.c (rewrites
  * frames using the offsets found here), tests/c/test_packet.c.
