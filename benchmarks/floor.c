@@ -10,7 +10,7 @@
  *     directly for connection 'id' as the benchmark frames would parse
  *     (fg_endpoint() in bench/framegen.h: 10.x.y.z:sport -> 192.168.0.1:
  *     5000, UDP), so no frame is built or parsed;
- *   - hash: the engine's own key hash (ct_key_hash(), ext/table.c);
+ *   - hash: the engine's own key hash (ct_key_hash(), ext/keyhash.h);
  *   - memory: objects of the size of a plain struct ct_conn (80 bytes)
  *     carved in order from 2 MiB slabs, each faulted in with one
  *     MADV_POPULATE_WRITE as the engine's slab.c does; the key is copied

@@ -38,7 +38,7 @@
  *   Sweeper bounds.  No unclaimed connection's slot has a sweep lower
  *   bound past its expiry (the sweeper would skip it once expired).
  *
- * Neighbours: table.c (maps, keys, hashing), conntrack.c (counts),
+ * Neighbours: table.c (maps, keys), keyhash.h (hashing), conntrack.c (counts),
  * slab.c (the region), tests/c/stress.c and tests/fuzz/ (callers).
  */
 #include <errno.h>

@@ -119,6 +119,7 @@
 #include "ovsct-thread.h"
 #include "ipf.h"
 #include "packet.h"
+#include "keyhash.h"
 
 #define OVSCT_UNUSED__ __attribute__((unused))
 
@@ -802,7 +803,12 @@ void ct_reclaim_all(struct ovsct *);
 bool ct_retire_empty(struct ovsct *);
 
 /* table.c */
-uint32_t ct_key_hash(const struct ovsct *, const struct ct_key *);
+/* The key hash with the table's seed (keyhash.h). */
+static inline uint32_t
+ct_key_hash(const struct ovsct *ct, const struct ct_key *key)
+{
+    return ct_key_hash_seeded(ct->seed, key);
+}
 static inline uint32_t
 ct_bucket_of(const struct ovsct *ct, uint32_t hash)
 {

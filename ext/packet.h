@@ -74,6 +74,11 @@ bool ct_parse(const uint8_t *frame, uint32_t len, struct ct_pkt *pkt);
 bool ct_parse_csum(const uint8_t *frame, uint32_t len, bool l4_csum_ok,
                    struct ct_pkt *pkt);
 
+/* ct_parse_csum() without its fast path for the common frame: the general
+ * parser alone, for the tests that compare the two (tests/c/fuzz_packet.c). */
+bool ct_parse_general(const uint8_t *frame, uint32_t len, bool l4_csum_ok,
+                      struct ct_pkt *pkt);
+
 /* Reverse of 'key' (source and destination swapped; for ICMP the type is
  * replaced by its reply type). */
 void ct_key_reverse(const struct ct_key *key, struct ct_key *rev);

@@ -1,11 +1,12 @@
 /*
- * table.c -- the sharded table: hashing, bucket locks, per-bucket maps,
+ * table.c -- the sharded table: bucket locks, per-bucket maps,
  * linking and unlinking connections.
  *
  * Layout and lock order are described in ovsct-private.h.  Everything that
  * touches a map takes its bucket and says so with CT_REQUIRES.  Neighbours:
  * conntrack.c (packet path), sweep.c (sweeper), dump.c (dumps), flush.c
- * (flushes), epoch.c (where unlinked connections go).  The lock wrappers
+ * (flushes), epoch.c (where unlinked connections go), keyhash.h (the key
+ * hash that picks buckets and slots).  The lock wrappers
  * of ovsct-thread.h that are not inline (ct_mutex_init(), ct_wake_init())
  * live here too.
  */
@@ -20,56 +21,6 @@
 #include "ovsct-private.h"
 
 #define MAP_MIN_CAPACITY 8
-
-/* Hashing. */
-
-static inline uint64_t
-mix64(uint64_t h)
-{
-    h ^= h >> 32;
-    h *= 0xd6e8feb86659fd93ULL;
-    h ^= h >> 32;
-    h *= 0xd6e8feb86659fd93ULL;
-    h ^= h >> 32;
-    return h;
-}
-
-/* Hash of one endpoint: address and port (or ICMP id). */
-static inline uint64_t
-endpoint_hash(const uint32_t addr[4], uint16_t port, uint64_t seed)
-{
-    uint64_t w0, w1, h;
-
-    memcpy(&w0, addr, 8);
-    memcpy(&w1, addr + 2, 8);
-    h = (w0 ^ seed) * 0x9e3779b97f4a7c15ULL;
-    h = (h ^ (h >> 29) ^ w1) * 0xc2b2ae3d27d4eb4fULL;
-    h = (h ^ (h >> 32) ^ port) * 0x165667b19e3779f9ULL;
-    return h ^ (h >> 31);
-}
-
-/* Symmetric key hash: a key and its plain reverse hash alike, so that a
- * connection's two nodes share one bucket and creating one takes a single
- * bucket lock.  Only NAT connections, whose reverse key is not the plain
- * reverse, have nodes in two buckets.  The two endpoint hashes are
- * combined with both XOR and addition so that equal endpoints do not
- * cancel out.  For ICMP the type/code (which differs between the
- * directions) is left out and the echo id stands for both ports.  Every
- * input bit reaches both the high bits (bucket choice) and the low bits
- * (slot choice). */
-uint32_t
-ct_key_hash(const struct ovsct *ct, const struct ct_key *key)
-{
-    bool icmp = key->nw_proto == 1 || key->nw_proto == 58;
-    uint64_t a = endpoint_hash(key->src, key->sport, ct->seed);
-    uint64_t b = endpoint_hash(key->dst, icmp ? key->sport : key->dport,
-                               ct->seed);
-    uint64_t rest = (uint64_t) key->zone << 16 | (uint64_t) key->nw_proto << 8
-                    | key->l3;
-    uint64_t h = (a ^ b) + ((a + b) << 23 | (a + b) >> 41);
-
-    return (uint32_t) mix64(h ^ (rest * 0xd6e8feb86659fd93ULL));
-}
 
 /* Locks. */
 
