@@ -27,6 +27,18 @@
  * lock.  A NAT connection's nodes have a slot each, possibly in two
  * buckets, inserted together under both bucket locks.
  *
+ * Every change of a map is made under its bucket lock, but the packet
+ * path first looks a key up without it (ct_map_find_unlocked()): a packet
+ * of a known, live connection takes no bucket lock at all.  That works
+ * because a map's address and mask change inside a sequence count
+ * ('seq', ct_map_write_begin()), slot fields are stored and loaded with
+ * release/acquire atomics, replaced map arrays are retired to the epoch
+ * reclaimer like connections (ct_retire_block()), and a live connection
+ * whose key matches is the answer whatever happens around it.  A miss
+ * is confirmed under the lock, by the count still being what the probe
+ * saw (then the insertion goes where the probe ended) or by a second
+ * probe.
+ *
  * Lock order
  * ==========
  *
