@@ -22,12 +22,14 @@
  * spinlock: held for a few dozen instructions at most, never while taking
  * another lock.  The sweeper sleeps on a 'struct ct_wake' (a mutex and a
  * CLOCK_MONOTONIC condition variable), which whoever changes the sweep
- * interval or stops the sweeper signals.
+ * interval, stops the sweeper or takes a slab from its pool signals.
  */
 #ifndef OVSCT_THREAD_H
 #define OVSCT_THREAD_H 1
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -203,12 +205,13 @@ ct_wake_signal(struct ct_wake *w)
 }
 
 /* Sleeps until woken or until 'deadline' (CLOCK_MONOTONIC), releasing 'w'
- * meanwhile and holding it again on return. */
-static inline void
+ * meanwhile and holding it again on return.  Returns true if the deadline
+ * passed. */
+static inline bool
 ct_wake_wait_until(struct ct_wake *w, const struct timespec *deadline)
     CT_REQUIRES(*w) CT_NO_THREAD_SAFETY_ANALYSIS
 {
-    pthread_cond_timedwait(&w->cond, &w->m, deadline);
+    return pthread_cond_timedwait(&w->cond, &w->m, deadline) == ETIMEDOUT;
 }
 
 #endif /* ovsct-thread.h */

@@ -185,7 +185,16 @@ ct_slab_prepare(struct ovsct *ct)
         mem = ct->slab_pool[--ct->slab_pool_n];
     }
     ct_mutex_unlock(&ct->slab_lock);
-    atomic_fetch_add_explicit(&ct->slab_pool_taken, 1, memory_order_relaxed);
+    if (!atomic_fetch_add_explicit(&ct->slab_pool_taken, 1,
+                                   memory_order_relaxed)
+        && ct->has_sweeper) {
+        /* The first spare since the last refill: have the sweeper fault
+         * the next ones in now (sweep.c), not at its next tick, so that
+         * a thread inserting fast still finds the pool full. */
+        ct_wake_lock(&ct->wake);
+        ct_wake_signal(&ct->wake);
+        ct_wake_unlock(&ct->wake);
+    }
     sp->mem = mem ? mem : slab_memory(ct, SLAB_MIN_SIZE, gen, false);
     sp->gen = gen;
 }

@@ -39,7 +39,9 @@
  *
  * One bucket lock is held at a time, and ct_bucket_sweep() drops it every
  * CT_SWEEP_HOLD_MAX removals, so a lock hold does not grow with the table.
- * After each wake-up the thread frees retired connections (epoch.c).
+ * After each wake-up the thread frees retired connections (epoch.c) and
+ * fills the pool of faulted-in slabs (slab.c); a packet thread that takes
+ * a slab from the pool wakes it for the refill alone, between ticks.
  * ovsct_set_sweep_interval() and ovsct_destroy() wake it up at once.
  */
 #include <errno.h>
@@ -143,8 +145,22 @@ sweeper_main(void *ct_)
             ts.tv_nsec -= 1000000000L;
         }
         ct_wake_lock(&ct->wake);
-        if (!atomic_load(&ct->stop)) {
-            ct_wake_wait_until(&ct->wake, &ts);
+        while (!atomic_load(&ct->stop)) {
+            if (atomic_load_explicit(&ct->slab_pool_taken,
+                                     memory_order_relaxed)) {
+                /* A packet thread took a spare slab (ct_slab_prepare()):
+                 * fault the next ones in now, on this thread's time,
+                 * rather than at the next tick, then sleep on. */
+                ct_wake_unlock(&ct->wake);
+                ct_slab_refill(ct);
+                ct_wake_lock(&ct->wake);
+                continue;
+            }
+            if (ct_wake_wait_until(&ct->wake, &ts)
+                || !atomic_load_explicit(&ct->slab_pool_taken,
+                                         memory_order_relaxed)) {
+                break;          /* The tick, or a stop or a new interval. */
+            }
         }
         ct_wake_unlock(&ct->wake);
     }
