@@ -124,6 +124,19 @@ ct_epoch_alone(void)
     return true;
 }
 
+/* How many threads are inside a batch now (a snapshot). */
+uint32_t
+ct_epoch_active(void)
+{
+    uint32_t n = atomic_load(&n_slots_hint), active = 0;
+
+    for (uint32_t i = 0; i < n; i++) {
+        active += atomic_load_explicit(&slots[i].epoch,
+                                       memory_order_relaxed) != 0;
+    }
+    return active;
+}
+
 /* One more than the highest thread slot ever used. */
 uint32_t
 ct_thread_slots_hint(void)

@@ -603,6 +603,8 @@ struct ovsct {
     /* Sweeper (sweep.c). */
     pthread_t sweeper;
     bool has_sweeper;
+    uint32_t n_cpus;            /* Online CPUs when the sweeper started. */
+    atomic_bool refill_now;     /* Wake-up for a slab refill (slab.c). */
     atomic_bool stop;
     struct ct_wake wake;        /* The sweeper sleeps on it (sweep.c). */
     /* IP fragment reassembly (ipf.c); created with the table. */
@@ -807,6 +809,7 @@ void ct_epoch_wait_quiescent(void);
 uint32_t ct_epoch_now(void);
 uint32_t ct_thread_slots_hint(void);
 bool ct_epoch_alone(void);
+uint32_t ct_epoch_active(void);
 void ct_retire(struct ovsct *, struct ct_conn *);
 void ct_retire_maps(struct ovsct *, struct ct_dead_map *);
 void ct_retire_block(struct ovsct *, void *, size_t size);

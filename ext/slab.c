@@ -187,10 +187,16 @@ ct_slab_prepare(struct ovsct *ct)
     ct_mutex_unlock(&ct->slab_lock);
     if (!atomic_fetch_add_explicit(&ct->slab_pool_taken, 1,
                                    memory_order_relaxed)
-        && ct->has_sweeper) {
-        /* The first spare since the last refill: have the sweeper fault
-         * the next ones in now (sweep.c), not at its next tick, so that
-         * a thread inserting fast still finds the pool full. */
+        && ct->has_sweeper && ct_epoch_active() + 1 < ct->n_cpus) {
+        /* The first spare since the last refill, and a CPU is free (this
+         * thread is about to run a batch; the others running one are
+         * counted): have the sweeper fault the next ones in now
+         * (sweep.c), not at its next tick, so that a thread inserting
+         * fast finds the pool full.  When every CPU runs a batch, the
+         * sweeper would only take one from a packet thread (which may
+         * hold a bucket lock another one waits for): the packet threads
+         * then fault their own slabs, as without a sweeper. */
+        atomic_store(&ct->refill_now, true);
         ct_wake_lock(&ct->wake);
         ct_wake_signal(&ct->wake);
         ct_wake_unlock(&ct->wake);

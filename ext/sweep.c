@@ -46,6 +46,7 @@
  */
 #include <errno.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ovsct-private.h"
 
@@ -146,19 +147,18 @@ sweeper_main(void *ct_)
         }
         ct_wake_lock(&ct->wake);
         while (!atomic_load(&ct->stop)) {
-            if (atomic_load_explicit(&ct->slab_pool_taken,
-                                     memory_order_relaxed)) {
-                /* A packet thread took a spare slab (ct_slab_prepare()):
-                 * fault the next ones in now, on this thread's time,
-                 * rather than at the next tick, then sleep on. */
+            if (atomic_exchange(&ct->refill_now, false)) {
+                /* A packet thread took a spare slab while a CPU was free
+                 * (ct_slab_prepare()): fault the next ones in now, on
+                 * this thread's time, rather than at the next tick, then
+                 * sleep on. */
                 ct_wake_unlock(&ct->wake);
                 ct_slab_refill(ct);
                 ct_wake_lock(&ct->wake);
                 continue;
             }
             if (ct_wake_wait_until(&ct->wake, &ts)
-                || !atomic_load_explicit(&ct->slab_pool_taken,
-                                         memory_order_relaxed)) {
+                || !atomic_load(&ct->refill_now)) {
                 break;          /* The tick, or a stop or a new interval. */
             }
         }
@@ -172,6 +172,9 @@ ct_sweeper_start(struct ovsct *ct)
 {
     int err;
 
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    ct->n_cpus = n > 0 ? (uint32_t) n : 1;
     atomic_store(&ct->stop, false);
     err = pthread_create(&ct->sweeper, NULL, sweeper_main, ct);
     ct->has_sweeper = !err;
