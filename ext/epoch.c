@@ -303,7 +303,6 @@ free_chunk(struct ovsct *ct, struct ct_retire_chunk *ch)
 /* Frees what is safe to free.  Returns the number of connections and map
  * arrays freed.  Must not be called from inside a batch
  * (ct_epoch_enter()). */
-
 size_t
 ct_reclaim(struct ovsct *ct)
 {

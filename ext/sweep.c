@@ -170,9 +170,8 @@ sweeper_main(void *ct_)
 int
 ct_sweeper_start(struct ovsct *ct)
 {
-    int err;
-
     long n = sysconf(_SC_NPROCESSORS_ONLN);
+    int err;
 
     ct->n_cpus = n > 0 ? (uint32_t) n : 1;
     atomic_store(&ct->stop, false);
