@@ -975,7 +975,10 @@ ovsct_execute(struct ovsct *ct, const struct ovsct_batch *batch,
          * ran over a clock jump of more than a second gets here (a manual
          * clock, or a stalled thread): the packet path pays nothing, and
          * bounds within the slack stay valid (ct_sweep_lb()). */
-        if (end - x.now > ((int64_t) 1 << CT_LB_SHIFT)) {
+        if (end - x.now > ((int64_t) 1 << CT_LB_SHIFT) || end < x.now) {
+            /* (Or the manual clock was set back during the batch: our
+             * bounds, from the older and later 'x.now', may lie after the
+             * expiries the next packets set.) */
             ct_clear_sweep_bounds(ct);
         }
         atomic_fetch_add(&ct->stale_batches, 1);

@@ -542,10 +542,20 @@ ct_bucket_sweep(struct ovsct *ct, struct ct_bucket *b, int64_t now,
         uint8_t gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
         size_t this_hold = 0;
         uint64_t t0 = mono_ns(), held;
-        bool all_nodes;
+        bool all_nodes, set_bounds;
 
         again = false;
         ct_mutex_lock(&b->lock);
+        /* If the manual clock was set back since 'now' was read
+         * (ovsct_set_time()), bounds computed from 'now' could lie after
+         * expiries set from the new clock, and the clear that followed
+         * the change may already have passed this bucket: set none.  The
+         * clear takes this lock after changing the clock, so while we
+         * hold it, either it is still to come or we see the change.
+         * Found by the invariant check in tests/c/stress.c, whose rounds
+         * each start the clock again. */
+        set_bounds = !(atomic_load(&ct->manual_clock)
+                       && atomic_load(&ct->manual_now) < now);
         /* A connection is judged through its forward node; reverse nodes
          * go with it.  Only lazily left reverse nodes need a look of
          * their own, and only where some were left. */
@@ -574,8 +584,10 @@ ct_bucket_sweep(struct ovsct *ct, struct ct_bucket *b, int64_t now,
                 /* One unit of slack for batches whose clock reading is a
                  * little older than ours. */
                 exp -= (int64_t) 1 << CT_LB_SHIFT;
-                b->slots[i].sweep_lb = exp <= 0 ? 0
-                    : (uint32_t) ((uint64_t) exp >> CT_LB_SHIFT);
+                if (set_bounds) {
+                    b->slots[i].sweep_lb = exp <= 0 ? 0
+                        : (uint32_t) ((uint64_t) exp >> CT_LB_SHIFT);
+                }
                 continue;
             }
             ct_remove_locked(ct, b, c, ent_dir(e));
