@@ -36,7 +36,9 @@
  * generation, waits until no thread is inside a batch, and unmaps every
  * slab of the old generation if the table is still empty.  Caches notice
  * the new generation on their next use and forget their old lists without
- * touching them.  Neighbours: conntrack.c (conn_alloc), epoch.c (frees).
+ * touching them; an object freed into a cache that notices it then is
+ * dropped, not kept (it may be of the old generation).  Neighbours:
+ * conntrack.c (conn_alloc), epoch.c (frees).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -405,7 +407,15 @@ ct_slab_free(struct ovsct *ct, void *p, int cls)
     struct ct_magazine *m, *empty;
 
     if (c->gen != gen) {
+        /* The generation changed since this cache was last used, so 'p'
+         * may belong to one that ct_slab_release() is giving back: a
+         * batch that straddles a release frees what it allocated just
+         * before (a tuple another thread created first, an admission
+         * refused).  Kept, it would be handed out again, possibly over a
+         * new arena laid out from the start of the region.  Drop it: its
+         * arena goes at the next release anyway. */
         cache_reset(c, gen);
+        return;
     }
     m = c->loaded;
     if (!m || m->n == MAG_SIZE) {
