@@ -339,8 +339,8 @@ walk(struct inv *v, bool full, uint64_t *unclaimed, uint64_t *stale,
                              bi, b->used, used);
         }
         if (!error && ct_bucket_live(b) != fwd_unclaimed) {
-            error = inv_fail(v, "bucket %u: live count is %u, the walk finds %u "
-                             "unclaimed forward nodes", bi,
+            error = inv_fail(v, "bucket %u: live count is %u, the walk "
+                             "finds %u unclaimed forward nodes", bi,
                              ct_bucket_live(b), fwd_unclaimed);
         }
     }
