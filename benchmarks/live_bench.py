@@ -150,7 +150,8 @@ def main() -> int:
         print("live_bench.py needs root", file=sys.stderr)
         return 2
     os.makedirs(os.path.dirname(GEN_BIN), exist_ok=True)
-    sh("cc", "-O2", "-o", GEN_BIN, GEN_SRC)
+    sh("cc", "-O2", "-I", os.path.join(ROOT, "bench"), "-o", GEN_BIN,
+       GEN_SRC)
     result: dict = {"count": args.count, "flows": args.flows,
                     "frame_bytes": 60}
     cleanup()

@@ -21,23 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "framegen.h"
+
 #define BATCH 64
 #define FRAME 60
-
-static uint16_t
-csum(const uint8_t *p, size_t n, uint32_t sum)
-{
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        sum += (uint32_t) (p[i] << 8 | p[i + 1]);
-    }
-    if (n & 1) {
-        sum += (uint32_t) p[n - 1] << 8;
-    }
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return (uint16_t) ~sum;
-}
 
 static double
 now(void)
@@ -82,9 +69,7 @@ main(int argc, char **argv)
         ip[8] = 64;
         ip[9] = 17;
         memcpy(ip + 12, "\x0a\x52\x00\x01\x0a\x52\x00\x02", 8);
-        uint16_t c = csum(ip, 20, 0);
-        ip[10] = (uint8_t) (c >> 8);
-        ip[11] = (uint8_t) c;
+        fg_put16(ip + 10, fg_csum(fg_ref_sum(0, ip, 20)));
         uint16_t sport = (uint16_t) (10000 + f % 50000);
         udp[0] = (uint8_t) (sport >> 8);
         udp[1] = (uint8_t) sport;
@@ -92,9 +77,7 @@ main(int argc, char **argv)
         udp[3] = 0x89;                  /* 5001 */
         udp[5] = 26;
         uint32_t pseudo = 0x0a52 + 0x0001 + 0x0a52 + 0x0002 + 17 + 26;
-        c = csum(udp, 26, pseudo);
-        udp[6] = (uint8_t) (c >> 8);
-        udp[7] = (uint8_t) c;
+        fg_put16(udp + 6, fg_csum(fg_ref_sum(pseudo, udp, 26)));
     }
     struct mmsghdr msgs[BATCH];
     struct iovec iov[BATCH];

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "framegen.h"
 #include "packet.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -136,23 +137,6 @@ static const uint8_t seed_udp4_vlan[] = {
     12, 0, 0, 0, 0,
 };
 
-/* RFC 1071 checksum field value of 'n' bytes at 'p' plus 'sum', the
- * plain way (one 16-bit word at a time). */
-static uint16_t
-ref_csum(uint32_t sum, const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i + 1 < n; i += 2) {
-        sum += (uint32_t) (p[i] << 8 | p[i + 1]);
-    }
-    if (n & 1) {
-        sum += (uint32_t) p[n - 1] << 8;
-    }
-    while (sum >> 16) {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return (uint16_t) ~sum;
-}
-
 /* Makes the IPv4 header checksum of 'f' right and, if 'l4', the TCP or
  * UDP one too, where the frame looks like IPv4 (one tag or none), so that
  * mutated frames also get past the checksums, into the fast path. */
@@ -177,9 +161,7 @@ fix_csums(uint8_t *f, size_t n, bool l4)
         return;
     }
     ip[10] = ip[11] = 0;
-    uint16_t c = ref_csum(0, ip, ihl);
-    ip[10] = (uint8_t) (c >> 8);
-    ip[11] = (uint8_t) c;
+    fg_put16(ip + 10, fg_csum(fg_ref_sum(0, ip, ihl)));
 
     size_t ofs = ip[9] == 6 ? 16 : ip[9] == 17 ? 6 : 0;
     if (!l4 || !ofs || tot < ihl || l3 + tot > n || tot - ihl < ofs + 2) {
@@ -187,13 +169,10 @@ fix_csums(uint8_t *f, size_t n, bool l4)
     }
     uint8_t *th = ip + ihl;
     size_t l4_len = tot - ihl;
-    uint32_t sum = (uint32_t) ((ip[12] << 8 | ip[13]) + (ip[14] << 8 | ip[15])
-                               + (ip[16] << 8 | ip[17])
-                               + (ip[18] << 8 | ip[19]) + ip[9] + l4_len);
+    /* Pseudo-header: the addresses, the protocol and the L4 length. */
+    uint32_t sum = fg_ref_sum(ip[9] + (uint32_t) l4_len, ip + 12, 8);
     th[ofs] = th[ofs + 1] = 0;
-    c = ref_csum(sum, th, l4_len);
-    th[ofs] = (uint8_t) (c >> 8);
-    th[ofs + 1] = (uint8_t) c;
+    fg_put16(th + ofs, fg_csum(fg_ref_sum(sum, th, l4_len)));
 }
 
 int
