@@ -20,7 +20,8 @@
  * thread, then lets the older batch go.  The scenario itself is checked
  * (the older batch did run with the older clock and did set the stale
  * expiry), so a change of the engine that avoids it fails loudly instead
- * of passing vacuously.
+ * of passing vacuously.  The same holds for a clock set back while a
+ * batch runs (test_clock_back_during_a_batch()).
  *
  * Includes ovsct-private.h for the bucket lock only.  Run by `make asan`
  * (every tests/c driver) and `make asan-clang`.  Prints "N passed, M
@@ -235,11 +236,101 @@ test_count_after_the_race(void)
     ovsct_destroy(ct);
 }
 
+struct set_back {
+    struct ovsct *ct;
+};
+
+static void *
+set_back(void *arg_)
+{
+    struct set_back *sb = arg_;
+
+    ovsct_set_time(sb->ct, T1);         /* Then clears every bound. */
+    return NULL;
+}
+
+/* The clock set back while a batch runs.  The batch (flows p, then c)
+ * reads the later clock T1 + JUMP and waits on p's bucket; another thread
+ * sets the clock back to T1, and its clear of every bound passes c's
+ * bucket (a lower index) and then waits on p's.  The batch then creates c
+ * with an expiry and a sweep bound from T1 + JUMP, after that clear.  A
+ * packet of c at T1 sets its expiry from T1, far below the bound, unless
+ * the batch cleared the bounds itself when it ended with the clock behind
+ * its own reading. */
+static void
+test_clock_back_during_a_batch(void)
+{
+    struct ovsct_config cfg = {
+        .n_buckets = 4, .manual_clock = true, .start_ms = T1 + JUMP,
+        .no_sweeper = true,
+    };
+    struct ovsct *ct;
+    struct ovsct_entry e;
+    uint32_t p = 0, c = 0, bp = 0, bc = 0;
+    char why[512] = "";
+    size_t flushed;
+
+    if (ovsct_create(&cfg, &ct)) {
+        fprintf(stderr, "create failed\n");
+        exit(1);
+    }
+    for (uint32_t i = 0; i < MAX_FLOWS; i++) {
+        CHECK(!run_flows(ct, &i, 1), "probe %u", i);
+    }
+    /* p in the highest bucket used, c in a lower one. */
+    for (uint32_t i = 0; i < MAX_FLOWS; i++) {
+        if (find_entry(ct, i, &e) && (i == 0 || e.bucket > bp)) {
+            p = i;
+            bp = e.bucket;
+        }
+    }
+    for (uint32_t i = 0; i < MAX_FLOWS; i++) {
+        if (find_entry(ct, i, &e) && e.bucket < bp) {
+            c = i;
+            bc = e.bucket;
+        }
+    }
+    CHECK(bc < bp && c != p, "no two flows in ordered buckets");
+    CHECK(!ovsct_flush(ct, NULL, &flushed), "flush");
+
+    struct older o = { .ct = ct, .flows = { p, c } };
+    struct set_back sb = { .ct = ct };
+    uint64_t before = contended(ct);
+    pthread_t t, tb;
+
+    ct_mutex_lock(&ct->buckets[bp].lock);
+    pthread_create(&t, NULL, older_batch, &o);
+    for (int ms = 0; contended(ct) == before && ms < 10000; ms++) {
+        nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+    }
+    CHECK(contended(ct) != before, "the batch never waited");
+    pthread_create(&tb, NULL, set_back, &sb);
+    for (int ms = 0; ovsct_now(ct) != T1 && ms < 10000; ms++) {
+        nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+    }
+    /* Let the clear pass the buckets below p's (it then waits on it). */
+    nanosleep(&(struct timespec) { .tv_nsec = 100000000 }, NULL);
+    ct_mutex_unlock(&ct->buckets[bp].lock);
+    pthread_join(t, NULL);
+    pthread_join(tb, NULL);
+    CHECK(!o.err, "batch: %d", o.err);
+    /* The scenario: c was created from the later clock. */
+    CHECK(find_entry(ct, c, &e)
+          && e.expiration == T1 + JUMP
+             + ovsct_tp_defaults[OVSCT_TP_UDP_FIRST] * 1000LL,
+          "c expires at %lld", (long long) e.expiration);
+    CHECK(!run_flows(ct, &c, 1), "packet of c at T1");
+    CHECK(!ovsct_check_invariants(ct, why, sizeof why), "invariants: %s",
+          why);
+    ovsct_destroy(ct);
+}
+
 int
 main(void)
 {
     test_scenario();
     test_count_after_the_race();
+    test_clock_back_during_a_batch();
     printf("%d passed, %d failed\n", n_passed, n_failed);
     return n_failed != 0;
 }
