@@ -796,6 +796,46 @@ parse_frame(struct ovsct *ct, struct exec_ctx *x,
  * 4, 6, 8 and 12. */
 #define CT_PIPE_DIST 8
 
+/* Prefetches the connection of the first node in 'b''s map with 'hash',
+ * among the few slots from its home on (a look-up's usual probe), both of
+ * its cache lines (a plain connection is 80 bytes, so it always spans
+ * two).  A hint only: it reads the slots without the lock, as
+ * ct_map_find_unlocked() does (inside the caller's epoch), and a stale or
+ * wrong guess costs a prefetch. */
+static inline void
+conn_prefetch(const struct ovsct *ct, const struct ct_bucket *b,
+              uint32_t hash)
+    CT_NO_THREAD_SAFETY_ANALYSIS
+{
+    const struct ct_slot *slots;
+    uint32_t mask, seq;
+
+    if (!ct_map_snapshot(b, &slots, &mask, &seq)) {
+        return;
+    }
+    for (uint32_t n = 0, i = hash & mask; slots && n < 4;
+         n++, i = (i + 1) & mask) {
+        uint32_t e = __atomic_load_n(&slots[i].ent, __ATOMIC_RELAXED);
+
+        if (!e) {
+            return;
+        }
+        if (__atomic_load_n(&slots[i].hash, __ATOMIC_RELAXED) == hash) {
+            const char *c = (const char *) ct_ent_conn(ct, e);
+
+            __builtin_prefetch(c);
+            __builtin_prefetch(c + sizeof(struct ct_conn) - 1);
+            return;
+        }
+    }
+}
+
+/* Whether the last chunk this thread ran found most of its frames'
+ * connections: then the next one adds the connection prefetch stage to
+ * its pipeline (execute_chunk()). */
+static _Thread_local bool ct_chunk_hits
+    __attribute__((tls_model("initial-exec")));
+
 /* Runs 'm' <= CT_CHUNK frames from 'base': looks them all up without
  * locks in a pipeline (so that the cache misses of different frames
  * overlap), then processes them one by one.  Returns the number of
@@ -808,15 +848,25 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
     struct ct_pkt pkts[CT_CHUNK];
     uint32_t hashes[CT_CHUNK];
     struct pre_lookup pre[CT_CHUNK];
-    size_t invalid = 0;
+    size_t invalid = 0, looked = 0, found = 0;
 
-    /* A rolling pipeline: step j parses and hashes frame j and prefetches
-     * its bucket, prefetches the map slot of frame j - CT_PIPE_DIST (its
-     * bucket has arrived meanwhile) and looks frame j - 2 * CT_PIPE_DIST
-     * up without locks (its slot has arrived), so that the parsing of
-     * later frames hides the cache misses of earlier ones.  The look-ups
-     * all run before any frame is processed. */
-    for (size_t j = 0; j < m + 2 * CT_PIPE_DIST; j++) {
+    /* A rolling pipeline, its stages CT_PIPE_DIST frames apart: step j
+     *   1. parses and hashes frame j and prefetches its bucket;
+     *   2. prefetches the map slots of the frame one stage behind (its
+     *      bucket has arrived meanwhile): the home slot's line and the
+     *      next, as a probe often crosses into it;
+     *   3. (when recent chunks found their connections) prefetches the
+     *      connection of the frame two stages behind, named by its slot;
+     *   4. looks the last frame up without locks (everything arrived).
+     * So the parsing of later frames hides the cache misses of earlier
+     * ones.  Stage 3 pays only when the frames' connections exist: a
+     * chunk of new connections finds no slot to follow, and the deeper
+     * pipeline's longer fill and drain cost it more than the stage saves
+     * (docs/benchmarks.md).  The look-ups all run before any frame is
+     * processed. */
+    const size_t deep = ct_chunk_hits ? CT_PIPE_DIST : 0;
+    const size_t last = 2 * CT_PIPE_DIST + deep;
+    for (size_t j = 0; j < m + last; j++) {
         if (j < m) {
             parse_frame(ct, x, batch, base + j, &pkts[j], &hashes[j],
                         &states[j]);
@@ -830,17 +880,27 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
                           hashes[i]);
             if (s) {
                 __builtin_prefetch(s);
+                __builtin_prefetch((const char *) (s + 4) - 1);
             }
         }
-        if (j >= 2 * CT_PIPE_DIST && j - 2 * CT_PIPE_DIST < m
+        if (deep && j >= 2 * CT_PIPE_DIST && j - 2 * CT_PIPE_DIST < m
             && pkts[j - 2 * CT_PIPE_DIST].valid) {
             size_t i = j - 2 * CT_PIPE_DIST;
+
+            conn_prefetch(ct, &ct->buckets[ct_bucket_of(ct, hashes[i])],
+                          hashes[i]);
+        }
+        if (j >= last && j - last < m && pkts[j - last].valid) {
+            size_t i = j - last;
 
             pre[i].c = ct_map_find_unlocked(
                 ct, &ct->buckets[ct_bucket_of(ct, hashes[i])], hashes[i],
                 &pkts[i].key, x->now, &pre[i].dir, &pre[i].probe);
+            found += pre[i].c != NULL;
+            looked++;
         }
     }
+    ct_chunk_hits = found * 2 > looked;
     for (size_t i = 0; i < m; i++) {
         if (pkts[i].valid) {
             size_t k = base + i;

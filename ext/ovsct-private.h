@@ -721,6 +721,23 @@ struct ct_probe {
     bool valid;
 };
 
+/* Reads 'b''s slot array and mask without its lock, as a pair that
+ * belonged together at one moment (the modification count 'seq' was even
+ * and unchanged around the reads): returns false if a writer was changing
+ * the map.  The array may be retired meanwhile but stays readable while
+ * the caller is inside an epoch. */
+static inline bool
+ct_map_snapshot(const struct ct_bucket *b, const struct ct_slot **slots,
+                uint32_t *mask, uint32_t *seq)
+    CT_NO_THREAD_SAFETY_ANALYSIS
+{
+    *seq = atomic_load_explicit(&b->seq, memory_order_acquire);
+    *slots = __atomic_load_n(&b->slots, __ATOMIC_ACQUIRE);
+    *mask = __atomic_load_n(&b->mask, __ATOMIC_ACQUIRE);
+    return !(*seq & 1)
+           && atomic_load_explicit(&b->seq, memory_order_relaxed) == *seq;
+}
+
 /* Looks 'key' (hash 'hash') up in 'b' without taking its lock: the
  * packet path's first try, so that a packet of a known connection takes
  * no bucket lock at all.  Returns the live connection and sets '*dir', or
@@ -746,14 +763,11 @@ ct_map_find_unlocked(const struct ovsct *ct, struct ct_bucket *b,
                      int *dir, struct ct_probe *probe)
     CT_NO_THREAD_SAFETY_ANALYSIS
 {
-    uint32_t seq = atomic_load_explicit(&b->seq, memory_order_acquire);
-    const struct ct_slot *slots = __atomic_load_n(&b->slots,
-                                                  __ATOMIC_ACQUIRE);
-    uint32_t mask = __atomic_load_n(&b->mask, __ATOMIC_ACQUIRE);
+    const struct ct_slot *slots;
+    uint32_t mask, seq;
 
     probe->valid = false;
-    if ((seq & 1)
-        || atomic_load_explicit(&b->seq, memory_order_relaxed) != seq) {
+    if (!ct_map_snapshot(b, &slots, &mask, &seq)) {
         return NULL;
     }
     probe->seq = seq;

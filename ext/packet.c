@@ -157,6 +157,35 @@ icmp_query_key(struct ct_key *key, const uint8_t *icmp)
     return true;
 }
 
+/* Stores an IPv4 source (read at 'src') and destination into 'key', each
+ * with its zero upper word, as one 8-byte store apiece: the key hash
+ * (keyhash.h) reads the addresses as 8-byte words right after the parse,
+ * and a load that spans two stores (a 4-byte address over the memset's
+ * zeros) cannot be forwarded from the store buffer: it waits for both
+ * to reach the cache, about 5 ns a packet. */
+static inline uint64_t
+key_word_v4(uint32_t addr)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return (uint64_t) addr << 32;       /* 'addr' first in memory. */
+#else
+    return addr;
+#endif
+}
+
+static inline void
+key_put_v4(struct ct_key *key, const uint8_t *src, uint32_t dst)
+{
+    uint32_t s;
+    uint64_t w;
+
+    memcpy(&s, src, 4);
+    w = key_word_v4(s);
+    memcpy(&key->src[0], &w, 8);
+    w = key_word_v4(dst);
+    memcpy(&key->dst[0], &w, 8);
+}
+
 /* Shortest frame parse_fast() takes, without a tag. */
 #define FAST_MIN_LEN (ETH_HEADER_LEN + IP_HEADER_LEN + UDP_HEADER_LEN)
 
@@ -269,8 +298,7 @@ parse_fast(const uint8_t *frame, uint32_t len, bool csum_ok,
     }
 
     memset(pkt, 0, sizeof *pkt);
-    memcpy(&pkt->key.src[0], l3 + 12, 4);
-    pkt->key.dst[0] = dst;
+    key_put_v4(&pkt->key, l3 + 12, dst);
     pkt->key.sport = sport;
     pkt->key.dport = dport;
     pkt->key.nw_proto = proto;
@@ -717,8 +745,10 @@ ipv4_extract(const uint8_t *ip, size_t size, struct ct_key *key)
         || (get_be16(ip + 6) & IP_MF_OFF_MASK)) {
         return 0;
     }
-    memcpy(&key->src[0], ip + 12, 4);
-    memcpy(&key->dst[0], ip + 16, 4);
+    uint32_t dst;
+
+    memcpy(&dst, ip + 16, 4);
+    key_put_v4(key, ip + 12, dst);
     key->nw_proto = ip[9];
     key->l3 = 4;
     return ihl;
