@@ -997,7 +997,7 @@ ovsct_execute(struct ovsct *ct, const struct ovsct_batch *batch,
     x.tp = tp ? tp->v : ovsct_tp_defaults;
     x.ipf = NULL;
     if (ct_ipf_active(ct)) {
-        ct_ipf_call_init(ct, &ipf, action->zone, batch->tag_base, x.now);
+        ct_ipf_call_init(&ipf, action->zone, batch->tag_base, x.now);
         x.ipf = &ipf;
     }
 

@@ -218,15 +218,29 @@ ct_ipf_active(const struct ovsct *ct)
 }
 
 void
-ct_ipf_call_init(struct ovsct *ct, struct ct_ipf_call *call, uint16_t zone,
-                 uint64_t tag_base, int64_t now)
+ct_ipf_call_init(struct ct_ipf_call *call, uint16_t zone, uint64_t tag_base,
+                 int64_t now)
 {
-    call->serial = atomic_fetch_add(&ct->ipf->serial, 1) + 1;
+    call->serial = 0;           /* Drawn at the call's first held fragment
+                                 * (call_serial()): a batch without one
+                                 * touches no shared counter. */
     call->tag_base = tag_base;
     call->zone = zone;
     call->now = now;
     call->done = NULL;
     call->done_tail = &call->done;
+}
+
+/* 'call''s serial, drawn on first use: unique per call that holds a
+ * fragment, never 0. */
+static uint64_t
+call_serial(struct ct_ipf *ipf, struct ct_ipf_call *call)
+{
+    if (!call->serial) {
+        call->serial = atomic_fetch_add_explicit(&ipf->serial, 1,
+                                                 memory_order_relaxed) + 1;
+    }
+    return call->serial;
 }
 
 /* Parsing. */
@@ -666,7 +680,7 @@ handle_frag(struct ct_ipf *ipf, struct ct_ipf_call *call, size_t idx,
     f->start = fi->start;
     f->end = fi->end;
     f->tag = call->tag_base + idx;
-    f->owner = call->serial;
+    f->owner = call_serial(ipf, call);
     f->idx = (uint32_t) idx;
     l->n++;
     atomic_fetch_add_explicit(&ipf->nfrag, 1, memory_order_relaxed);

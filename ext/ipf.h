@@ -28,7 +28,8 @@ struct ct_ipf_done {
 
 /* Per-call context of the hooks. */
 struct ct_ipf_call {
-    uint64_t serial;            /* Unique per ovsct_execute() call. */
+    uint64_t serial;            /* Unique per ovsct_execute() call that
+                                 * holds a fragment; 0 until then. */
     uint64_t tag_base;          /* ovsct_batch's. */
     uint16_t zone;
     int64_t now;
@@ -43,8 +44,8 @@ void ct_ipf_destroy(struct ovsct *);
  * family, or fragments still held). */
 bool ct_ipf_active(const struct ovsct *);
 
-void ct_ipf_call_init(struct ovsct *, struct ct_ipf_call *, uint16_t zone,
-                      uint64_t tag_base, int64_t now);
+void ct_ipf_call_init(struct ct_ipf_call *, uint16_t zone, uint64_t tag_base,
+                      int64_t now);
 
 /* Offers frame 'idx' of the call ('frame', 'len' bytes), which ct_parse()
  * refused, to reassembly.  Returns 0 if reassembly holds it now (its state
