@@ -210,7 +210,7 @@ set_mark_labels(struct ct_conn *c, const struct ovsct_action *a)
     return changed;
 }
 
-static void
+static inline void
 apply_mark_labels(struct ovsct *ct, struct ct_conn *c,
                   const struct ovsct_action *a)
 {
@@ -577,14 +577,17 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
             const struct pre_lookup *pre)
 {
     const struct ovsct_action *a = x->action;
-    struct ct_bucket *b = &ct->buckets[ct_bucket_of(ct, hash)];
     struct ct_conn *c = NULL;
     uint8_t state = OVSCT_CS_TRACKED;
     uint8_t ctl = alg_ctl_type(pkt);
-    struct ct_alg_pkt ap = { .frame = frame, .len = len, .cap = cap,
-                             .pkt = pkt, .nat = a->nat.kind != 0 };
+    struct ct_alg_pkt ap;       /* Only for an ALG control packet. */
     bool invalid = false;
     int dir = 0;
+
+    if (ctl) {
+        ap = (struct ct_alg_pkt) { .frame = frame, .len = len, .cap = cap,
+                                   .pkt = pkt, .nat = a->nat.kind != 0 };
+    }
 
     /* A packet of a known, live connection takes no bucket lock: it only
      * checks that the connection is still live (an earlier packet of the
@@ -597,6 +600,7 @@ process_one(struct ovsct *ct, struct exec_ctx *x, uint8_t *frame,
         c = pre->c;
         dir = pre->dir;
     } else {
+        struct ct_bucket *b = &ct->buckets[ct_bucket_of(ct, hash)];
         uint32_t slot = CT_SLOT_ANY;
 
         ct_bucket_lock(ct, b);
@@ -792,8 +796,8 @@ parse_frame(struct ovsct *ct, struct exec_ctx *x,
     __builtin_prefetch(&ct->buckets[ct_bucket_of(ct, *hash)], 1);
 }
 
-/* How many frames apart execute_chunk()'s stages run: measured best of
- * 4, 6, 8 and 12. */
+/* How many frames apart execute_chunk()'s stages run (its block size):
+ * measured best of 4, 6, 8 and 12. */
 #define CT_PIPE_DIST 8
 
 /* Prefetches the connection of the first node in 'b''s map with 'hash',
@@ -836,6 +840,15 @@ conn_prefetch(const struct ovsct *ct, const struct ct_bucket *b,
 static _Thread_local bool ct_chunk_hits
     __attribute__((tls_model("initial-exec")));
 
+/* The frames [*lo, *hi) of block 'r' of a chunk of 'm' frames
+ * (execute_chunk()). */
+static inline void
+pipe_block(size_t r, size_t m, size_t *lo, size_t *hi)
+{
+    *lo = r * CT_PIPE_DIST;
+    *hi = *lo + CT_PIPE_DIST < m ? *lo + CT_PIPE_DIST : m;
+}
+
 /* Runs 'm' <= CT_CHUNK frames from 'base': looks them all up without
  * locks in a pipeline (so that the cache misses of different frames
  * overlap), then processes them one by one.  Returns the number of
@@ -850,54 +863,72 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
     struct pre_lookup pre[CT_CHUNK];
     size_t invalid = 0, looked = 0, found = 0;
 
-    /* A rolling pipeline, its stages CT_PIPE_DIST frames apart: step j
-     *   1. parses and hashes frame j and prefetches its bucket;
-     *   2. prefetches the map slots of the frame one stage behind (its
-     *      bucket has arrived meanwhile): the home slot's line and the
-     *      next, as a probe often crosses into it;
+    /* A pipeline over blocks of CT_PIPE_DIST frames: round r
+     *   1. parses and hashes the frames of block r and prefetches their
+     *      buckets;
+     *   2. prefetches the map slots of block r - 1 (their buckets have
+     *      arrived meanwhile): each home slot's line and the next, as a
+     *      probe often crosses into it;
      *   3. (when recent chunks found their connections) prefetches the
-     *      connection of the frame two stages behind, named by its slot;
-     *   4. looks the last frame up without locks (everything arrived).
+     *      connections of block r - 2, named by their slots;
+     *   4. looks the frames of the last block up without locks
+     *      (everything has arrived).
      * So the parsing of later frames hides the cache misses of earlier
-     * ones.  Stage 3 pays only when the frames' connections exist: a
-     * chunk of new connections finds no slot to follow, and the deeper
+     * ones, and each stage is a tight loop over one block (a loop per
+     * frame testing which stages apply cost about 35 instructions a
+     * frame more).  Stage 3 pays only when the frames' connections exist:
+     * a chunk of new connections finds no slot to follow, and the deeper
      * pipeline's longer fill and drain cost it more than the stage saves
      * (docs/benchmarks.md).  The look-ups all run before any frame is
      * processed. */
-    const size_t deep = ct_chunk_hits ? CT_PIPE_DIST : 0;
-    const size_t last = 2 * CT_PIPE_DIST + deep;
-    for (size_t j = 0; j < m + last; j++) {
-        if (j < m) {
-            parse_frame(ct, x, batch, base + j, &pkts[j], &hashes[j],
-                        &states[j]);
-        }
-        if (j >= CT_PIPE_DIST && j - CT_PIPE_DIST < m
-            && pkts[j - CT_PIPE_DIST].valid) {
-            size_t i = j - CT_PIPE_DIST;
-            const struct ct_slot *s;
+    const size_t n_blocks = (m + CT_PIPE_DIST - 1) / CT_PIPE_DIST;
+    const size_t depth = ct_chunk_hits ? 3 : 2;
+    for (size_t r = 0; r < n_blocks + depth; r++) {
+        size_t lo, hi;
 
-            s = slot_hint(&ct->buckets[ct_bucket_of(ct, hashes[i])],
-                          hashes[i]);
-            if (s) {
-                __builtin_prefetch(s);
-                __builtin_prefetch((const char *) (s + 4) - 1);
+        if (r < n_blocks) {
+            pipe_block(r, m, &lo, &hi);
+            for (size_t i = lo; i < hi; i++) {
+                parse_frame(ct, x, batch, base + i, &pkts[i], &hashes[i],
+                            &states[i]);
             }
         }
-        if (deep && j >= 2 * CT_PIPE_DIST && j - 2 * CT_PIPE_DIST < m
-            && pkts[j - 2 * CT_PIPE_DIST].valid) {
-            size_t i = j - 2 * CT_PIPE_DIST;
+        if (r >= 1 && r - 1 < n_blocks) {
+            pipe_block(r - 1, m, &lo, &hi);
+            for (size_t i = lo; i < hi; i++) {
+                const struct ct_slot *s;
 
-            conn_prefetch(ct, &ct->buckets[ct_bucket_of(ct, hashes[i])],
-                          hashes[i]);
+                if (pkts[i].valid
+                    && (s = slot_hint(&ct->buckets[ct_bucket_of(ct,
+                                                                hashes[i])],
+                                      hashes[i]))) {
+                    __builtin_prefetch(s);
+                    __builtin_prefetch((const char *) (s + 4) - 1);
+                }
+            }
         }
-        if (j >= last && j - last < m && pkts[j - last].valid) {
-            size_t i = j - last;
-
-            pre[i].c = ct_map_find_unlocked(
-                ct, &ct->buckets[ct_bucket_of(ct, hashes[i])], hashes[i],
-                &pkts[i].key, x->now, &pre[i].dir, &pre[i].probe);
-            found += pre[i].c != NULL;
-            looked++;
+        if (depth == 3 && r >= 2 && r - 2 < n_blocks) {
+            pipe_block(r - 2, m, &lo, &hi);
+            for (size_t i = lo; i < hi; i++) {
+                if (pkts[i].valid) {
+                    conn_prefetch(ct,
+                                  &ct->buckets[ct_bucket_of(ct, hashes[i])],
+                                  hashes[i]);
+                }
+            }
+        }
+        if (r >= depth && r - depth < n_blocks) {
+            pipe_block(r - depth, m, &lo, &hi);
+            for (size_t i = lo; i < hi; i++) {
+                if (pkts[i].valid) {
+                    pre[i].c = ct_map_find_unlocked(
+                        ct, &ct->buckets[ct_bucket_of(ct, hashes[i])],
+                        hashes[i], &pkts[i].key, x->now, &pre[i].dir,
+                        &pre[i].probe);
+                    found += pre[i].c != NULL;
+                    looked++;
+                }
+            }
         }
     }
     ct_chunk_hits = found * 2 > looked;
