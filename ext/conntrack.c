@@ -136,7 +136,8 @@ conn_event_class(struct ct_conn *c) CT_REQUIRES(c->lock)
 }
 
 /* Updates 'c' for packet 'pkt' in direction 'dir' (1: reply), under the
- * connection's own lock; posts an UPDATE event if its class changed. */
+ * connection's own lock (a settled non-TCP connection without it:
+ * ct_refresh_settled()); posts an UPDATE event if its class changed. */
 static enum ct_update_res
 conn_update(struct ovsct *ct, struct ct_conn *c, int dir,
             const struct ct_pkt *pkt, const struct exec_ctx *x)
@@ -145,6 +146,9 @@ conn_update(struct ovsct *ct, struct ct_conn *c, int dir,
     enum ct_update_res res;
     int before = 0;
 
+    if (c->key.nw_proto != 6 && ct_refresh_settled(c, x->tp, x->now)) {
+        return CT_UPDATE_VALID;         /* No class change, no event. */
+    }
     ct_spin_lock(&c->lock);
     if (events) {
         before = conn_event_class(c);

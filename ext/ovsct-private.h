@@ -231,6 +231,39 @@ enum {
     CT_ICMP_REPLY = 1,
 };
 
+/* A non-TCP connection in its last state (UDP and the other protocols:
+ * BIDIR; ICMP: REPLY) never changes state again: a packet, in either
+ * direction, only sets its expiry to now plus that state's timeout
+ * (udp_multiple, icmp_reply) and is +est, as proto-other.c and
+ * proto-icmp.c would do under the connection's lock.  So the packet path
+ * does it without the lock: if 'c' is settled, stores the expiry and
+ * returns true.  Exactly what the locked update does, whatever other
+ * threads do meanwhile: no transition is left to race with, and an
+ * update under the lock computes the same timeout.  (The two modules
+ * store 'state' atomically for this reader.) */
+static inline bool
+ct_refresh_settled(struct ct_conn *c, const uint32_t *tp, int64_t now)
+    CT_NO_THREAD_SAFETY_ANALYSIS
+{
+    uint8_t state = __atomic_load_n(&c->state, __ATOMIC_RELAXED);
+    uint32_t t;
+
+    if (c->key.nw_proto == 1 || c->key.nw_proto == 58) {
+        if (state != CT_ICMP_REPLY) {
+            return false;
+        }
+        t = tp[OVSCT_TP_ICMP_REPLY];
+    } else {
+        if (state != CT_OTHER_BIDIR) {
+            return false;
+        }
+        t = tp[OVSCT_TP_UDP_MULTIPLE];
+    }
+    atomic_store_explicit(&c->expiration, now + (int64_t) t * 1000,
+                          memory_order_relaxed);
+    return true;
+}
+
 /* Whether 'c' has a slot per node.  A plain connection's reverse key is
  * the plain reverse of its forward key, which the symmetric hash sends to
  * the same bucket and the same home slot: one slot then stands for both

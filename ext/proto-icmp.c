@@ -36,7 +36,8 @@ ct_icmp_update(struct ct_conn *c, int reply, const uint32_t *tp,
     uint32_t t;
 
     if (reply && c->state == CT_ICMP_FIRST) {
-        c->state = CT_ICMP_REPLY;
+        /* Atomic: ct_refresh_settled() reads it without the lock. */
+        __atomic_store_n(&c->state, CT_ICMP_REPLY, __ATOMIC_RELAXED);
     } else if (c->state == CT_ICMP_FIRST) {
         res = CT_UPDATE_VALID_NEW;
     }

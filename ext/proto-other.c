@@ -34,10 +34,12 @@ ct_other_update(struct ct_conn *c, int reply, const uint32_t *tp,
     enum ct_update_res res = CT_UPDATE_VALID;
     uint32_t t;
 
+    /* Stored atomically: ct_refresh_settled() reads it without the
+     * lock. */
     if (reply && c->state != CT_OTHER_BIDIR) {
-        c->state = CT_OTHER_BIDIR;
+        __atomic_store_n(&c->state, CT_OTHER_BIDIR, __ATOMIC_RELAXED);
     } else if (c->state == CT_OTHER_FIRST) {
-        c->state = CT_OTHER_MULTIPLE;
+        __atomic_store_n(&c->state, CT_OTHER_MULTIPLE, __ATOMIC_RELAXED);
     }
     if (c->state != CT_OTHER_BIDIR) {
         res = CT_UPDATE_VALID_NEW;

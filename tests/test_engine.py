@@ -97,6 +97,30 @@ def test_timeouts_per_state(ct):
     assert [e.timeout for e in ct.dump()] == [59]
 
 
+def test_settled_connections_refresh_with_their_zones_last_timeout(ct):
+    # A UDP connection that saw a reply and an ICMP echo that was answered
+    # change state no more: later packets, either way, only push the expiry
+    # to now + udp_multiple / icmp_reply of the action's zone (the packet
+    # path does that without the connection's lock: ct_refresh_settled()).
+    ct.set_zone_tp(5, {"udp_multiple": 11, "icmp_reply": 13})
+    fwd, rev = udp4(A, B, 1000, 53), udp4(B, A, 53, 1000)
+    req, rep = icmp4_query(A, B, 8, 77), icmp4_query(B, A, 0, 77)
+    zone5 = "ct(commit,zone=5)"
+    assert run(ct, [fwd, rev, req, rep], zone5) == [
+        NEW | TRK, EST | RPL | TRK, NEW | TRK, EST | RPL | TRK]
+    for frames, states in (([fwd, req], [EST | TRK, EST | TRK]),
+                           ([rev, rep], [EST | RPL | TRK, EST | RPL | TRK])):
+        ct.advance(9000)                        # Both still alive ...
+        assert run(ct, frames, zone5) == states
+        ct.advance(1)
+        assert sorted((e.orig.proto, e.timeout) for e in ct.dump()) == [
+            (1, 12), (17, 10)]                  # ... and refreshed.
+    ct.advance(11000)
+    assert [e.orig.proto for e in ct.dump()] == [1]
+    ct.advance(2000)
+    assert ct.nconns() == 0
+
+
 def test_zone_timeout_policy(ct):
     ct.set_zone_tp(5, {"udp_first": 7})
     run(ct, udp4(A, B, 1000, 53), "ct(commit,zone=5)")
