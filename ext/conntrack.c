@@ -879,8 +879,8 @@ execute_chunk(struct ovsct *ct, struct exec_ctx *x,
      *      (everything has arrived).
      * So the parsing of later frames hides the cache misses of earlier
      * ones, and each stage is a tight loop over one block (a loop per
-     * frame testing which stages apply cost about 35 instructions a
-     * frame more).  Stage 3 pays only when the frames' connections exist:
+     * frame testing which stages apply took about 45 instructions a
+     * frame more: docs/benchmarks.md).  Stage 3 pays only when the frames' connections exist:
      * a chunk of new connections finds no slot to follow, and the deeper
      * pipeline's longer fill and drain cost it more than the stage saves
      * (docs/benchmarks.md).  The look-ups all run before any frame is
