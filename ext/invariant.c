@@ -32,8 +32,8 @@
  *   equals its unclaimed connections.  Every count compared is read
  *   under the walk's locks: the sweeper may claim an expired connection
  *   the moment they are released, which takes it out of the counts (a
- *   zone count read after the walk was one below the walk's figure,
- *   about once in 1,000 runs of `stress 1 mixed N`).  Then a count
+ *   zone count read after the walk was now and then one below the
+ *   walk's figure: docs/reliability.md).  Then a count
  *   query (ovsct_nconns(), which reaps what expired) must leave no
  *   connection counted that had expired when it started: a new walk finds
  *   none and (with a manual clock) exactly as many unclaimed connections
@@ -266,7 +266,8 @@ key_set_add(struct inv *v, struct key_set *ks, const struct ct_conn *c,
 /* Walks every map with every bucket lock held.  Counts unclaimed
  * connections ('*unclaimed'), those of them expired at v->before
  * ('*stale') and, if 'zones' is not NULL, unclaimed ones per zone; with
- * 'full', runs the structural and uniqueness checks as well. */
+ * 'full', runs the structural and uniqueness checks as well.  Reads the
+ * engine's counts into 'v' under the same locks. */
 static int
 walk(struct inv *v, bool full, uint64_t *unclaimed, uint64_t *stale,
      uint32_t *zones) CT_NO_THREAD_SAFETY_ANALYSIS

@@ -650,8 +650,8 @@ struct ovsct {
 
     /* Tests only (tests/c/test_invariant.c): if set, called by
      * ovsct_check_invariants() after each of its walks, once the walk's
-     * locks are released, to act as another thread (the sweeper) acting
-     * just then.  NULL otherwise. */
+     * locks are released: it stands for another thread (the sweeper)
+     * that acts just then.  NULL otherwise. */
     void (*inv_after_walk)(struct ovsct *);
 };
 
