@@ -29,7 +29,11 @@
  *   thread holds a reservation (ct_reserved() is 0: no batch running),
  *   each bucket's live count (ct_bucket_live()) equals its unclaimed
  *   forward nodes, and while zone limits are active each zone's count
- *   equals its unclaimed connections.  Then a count
+ *   equals its unclaimed connections.  Every count compared is read
+ *   under the walk's locks: the sweeper may claim an expired connection
+ *   the moment they are released, which takes it out of the counts (a
+ *   zone count read after the walk was now and then one below the
+ *   walk's figure: docs/reliability.md).  Then a count
  *   query (ovsct_nconns(), which reaps what expired) must leave no
  *   connection counted that had expired when it started: a new walk finds
  *   none and (with a manual clock) exactly as many unclaimed connections
@@ -57,6 +61,8 @@ struct inv {
     int64_t now;
     uint8_t gen;
     int64_t n_conns, n_reserved;        /* Read under all bucket locks. */
+    bool limits;                        /* Likewise: 'limits_active' and, */
+    int32_t *zone_counts;               /* if set, 'zone_count[]'. */
     int64_t before;             /* Unclaimed connections expired at or
                                  * before this time are 'stale'. */
 };
@@ -260,7 +266,8 @@ key_set_add(struct inv *v, struct key_set *ks, const struct ct_conn *c,
 /* Walks every map with every bucket lock held.  Counts unclaimed
  * connections ('*unclaimed'), those of them expired at v->before
  * ('*stale') and, if 'zones' is not NULL, unclaimed ones per zone; with
- * 'full', runs the structural and uniqueness checks as well. */
+ * 'full', runs the structural and uniqueness checks as well.  Reads the
+ * engine's counts into 'v' under the same locks. */
 static int
 walk(struct inv *v, bool full, uint64_t *unclaimed, uint64_t *stale,
      uint32_t *zones) CT_NO_THREAD_SAFETY_ANALYSIS
@@ -277,6 +284,12 @@ walk(struct inv *v, bool full, uint64_t *unclaimed, uint64_t *stale,
     v->gen = atomic_load(&ct->gen);
     v->n_conns = atomic_load(&ct->n_conns);
     v->n_reserved = ct_reserved(ct);
+    v->limits = atomic_load(&ct->limits_active);
+    if (zones && v->limits) {
+        for (uint32_t z = 0; z < CT_N_ZONES; z++) {
+            v->zone_counts[z] = atomic_load(&ct->zone_count[z]);
+        }
+    }
     for (uint32_t bi = 0; bi < ct->n_buckets; bi++) {
         n_slots += ct->buckets[bi].used;
     }
@@ -348,19 +361,21 @@ out:
     ct_mutex_unlock(&ct->slab_lock);
     ct_unlock_all(ct);
     free(ks.ents);
+    if (ct->inv_after_walk) {
+        ct->inv_after_walk(ct);
+    }
     return error;
 }
 
+/* Compares the zone counts read by the last walk with what it found. */
 static int
 check_zone_counts(struct inv *v, const uint32_t *zones, const char *when)
 {
-    struct ovsct *ct = v->ct;
-
-    if (!atomic_load(&ct->limits_active)) {
+    if (!v->limits) {
         return 0;
     }
     for (uint32_t z = 0; z < CT_N_ZONES; z++) {
-        int32_t n = atomic_load(&ct->zone_count[z]);
+        int32_t n = v->zone_counts[z];
 
         if (n < 0 || (uint32_t) n != zones[z]) {
             return inv_fail(v, "zone %u: count %d %s, the walk finds %u",
@@ -383,7 +398,10 @@ ovsct_check_invariants(struct ovsct *ct, char *err, size_t errlen)
     if (err && errlen) {
         err[0] = '\0';
     }
-    if (!zones) {
+    v.zone_counts = malloc(CT_N_ZONES * sizeof *v.zone_counts);
+    if (!zones || !v.zone_counts) {
+        free(zones);
+        free(v.zone_counts);
         return ENOMEM;
     }
 
@@ -428,5 +446,6 @@ ovsct_check_invariants(struct ovsct *ct, char *err, size_t errlen)
     error = check_zone_counts(&v, zones, "after a count query");
 out:
     free(zones);
+    free(v.zone_counts);
     return error;
 }

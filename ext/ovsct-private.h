@@ -647,6 +647,12 @@ struct ovsct {
     _Atomic uint64_t sweep_scanned;
     _Atomic uint64_t max_sweep_hold_ns;
     _Atomic uint64_t sweep_hold_hist[OVSCT_SWEEP_HOLD_CLASSES];
+
+    /* Tests only (tests/c/test_invariant.c): if set, called by
+     * ovsct_check_invariants() after each of its walks, once the walk's
+     * locks are released: it stands for another thread (the sweeper)
+     * that acts just then.  NULL otherwise. */
+    void (*inv_after_walk)(struct ovsct *);
 };
 
 /* Connections live in one address-space reservation per table (slab.c),
