@@ -125,10 +125,12 @@ dump_refill(struct ovsct_dump *d)
 {
     struct ovsct *ct = d->ct;
     struct ct_bucket *b = &ct->buckets[d->bucket++];
-    uint8_t gen = atomic_load(&ct->gen);
+    uint8_t gen;
 
     d->n = d->pos = 0;
     ct_mutex_lock(&b->lock);
+    /* Under the lock (flush.c flush_all()). */
+    gen = atomic_load(&ct->gen);
     if (b->used > d->cap) {
         size_t cap = b->used * 2;
         struct ovsct_entry *buf = realloc(d->buf, cap * sizeof *buf);
@@ -202,13 +204,15 @@ ovsct_stats(struct ovsct *ct, const struct ovsct_filter *filter,
             struct ovsct_stats *st)
 {
     int64_t now = ovsct_now(ct);
-    uint8_t gen = atomic_load(&ct->gen);
 
     memset(st, 0, sizeof *st);
     for (uint32_t i = 0; i < ct->n_buckets; i++) {
         struct ct_bucket *b = &ct->buckets[i];
+        uint8_t gen;
 
         ct_mutex_lock(&b->lock);
+        /* Under the lock (flush.c flush_all()). */
+        gen = atomic_load(&ct->gen);
         for (uint32_t j = 0; b->slots && j <= b->mask; j++) {
             struct ct_conn *c = fwd_conn(ct, b->slots[j].ent);
             struct ct_tcp_peer *tcp;
@@ -255,13 +259,15 @@ int
 ovsct_bucket_counts(struct ovsct *ct, uint32_t *counts)
 {
     int64_t now = ovsct_now(ct);
-    uint8_t gen = atomic_load(&ct->gen);
 
     for (uint32_t i = 0; i < ct->n_buckets; i++) {
         struct ct_bucket *b = &ct->buckets[i];
         uint32_t n = 0;
+        uint8_t gen;
 
         ct_mutex_lock(&b->lock);
+        /* Under the lock (flush.c flush_all()). */
+        gen = atomic_load(&ct->gen);
         for (uint32_t j = 0; b->slots && j <= b->mask; j++) {
             struct ct_conn *c = fwd_conn(ct, b->slots[j].ent);
 

@@ -88,11 +88,15 @@ static size_t
 flush_bucket(struct ovsct *ct, struct ct_bucket *b, int64_t now,
              match_fn *match, const void *aux)
 {
-    uint8_t gen = atomic_load(&ct->gen);
     size_t n = 0;
+    uint8_t gen;
     bool again;
 
     ct_mutex_lock(&b->lock);
+    /* Read under the lock: a bulk flush bumps it holding every bucket
+     * lock, so a connection created after one (new generation) is not
+     * taken for a flushed one. */
+    gen = atomic_load(&ct->gen);
     do {
         /* Deletions shift entries, possibly past the scan position:
          * rescan until a pass removes nothing. */

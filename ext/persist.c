@@ -504,10 +504,12 @@ save_bucket(struct ovsct *ct, struct ct_bucket *b, struct writer *w,
             int64_t now, uint64_t *n_conns)
 {
     for (;;) {
-        uint8_t gen = atomic_load(&ct->gen);
         size_t need;
+        uint8_t gen;
 
         ct_mutex_lock(&b->lock);
+        /* Under the lock (flush.c flush_all()). */
+        gen = atomic_load(&ct->gen);
         need = (size_t) b->used * PERSIST_CONN_MAX;
         if (w->len + need > w->cap) {
             /* Grow with the lock dropped, then look again. */

@@ -539,13 +539,17 @@ ct_bucket_sweep(struct ovsct *ct, struct ct_bucket *b, int64_t now,
                                                  >> CT_LB_SHIFT);
 
     do {
-        uint8_t gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
         size_t this_hold = 0;
         uint64_t t0 = mono_ns(), held;
         bool all_nodes, set_bounds;
+        uint8_t gen;
 
         again = false;
         ct_mutex_lock(&b->lock);
+        /* The generation under the lock: a bulk flush bumps it holding
+         * every bucket lock, and read before the lock it could call a
+         * connection created after that flush not live, and remove it. */
+        gen = atomic_load_explicit(&ct->gen, memory_order_relaxed);
         /* If the manual clock was set back since 'now' was read
          * (ovsct_set_time()), bounds computed from 'now' could lie after
          * expiries set from the new clock, and the clear that followed
