@@ -34,11 +34,35 @@
  * Giving memory back: when the table is empty (after a flush, once the
  * reclaimer has freed everything), ct_slab_release() bumps the slab
  * generation, waits until no thread is inside a batch, and unmaps every
- * slab of the old generation if the table is still empty.  Caches notice
- * the new generation on their next use and forget their old lists without
- * touching them; an object freed into a cache that notices it then is
- * dropped, not kept (it may be of the old generation).  Neighbours:
- * conntrack.c (conn_alloc), epoch.c (frees).
+ * arena of the old generation if the table is still empty; with no arena
+ * of the new generation laid meanwhile, the region starts again at offset
+ * 0.  Caches notice the new generation on their next use and forget
+ * their old lists without touching them.
+ *
+ * Generations: the release waits for batches, not for frees.  Between
+ * its bump and its unmap, other threads free objects of the old
+ * generation (a reclaimer, a map that grew or shrank, a tuple another
+ * thread created first) into caches that may already be of the new one,
+ * and allocate for the new one while the depot still holds magazines of
+ * old objects.  Kept, such an object would be handed out again once the
+ * region restarted, over memory a new arena hands out too: two owners
+ * (tests/c/test_slab.c forces each way).  So every object knows its
+ * generation: arenas are 64 MiB slices of the region at multiples of 64
+ * MiB, 'arena_gen' holds the generation of the arena at each slice, and
+ * a free keeps an object only if its arena is of the cache's generation
+ * (one load from a 2 KiB table; allocations pay nothing); a depot
+ * magazine carries the generation of the cache that left it, and a cache
+ * takes only its own.  A cache thus holds objects of its generation only,
+ * and whatever a thread allocates after it saw the bump lies in an arena
+ * the release keeps.  Objects of the old generation still referenced
+ * when the release checks the table are not freed later: the table and
+ * the reclaimer's lists are checked under their locks (a bucket has a
+ * map exactly when it has nodes), and threads in a batch are waited for.
+ * A release that finds the table in use again keeps every arena and
+ * counts the old ones, and the depot's magazines, as of the new
+ * generation: nothing was unmapped, so their objects are reused.
+ * Neighbours: conntrack.c (conn_alloc), epoch.c (frees), invariant.c
+ * (every connection and map lies in a laid arena).
  */
 #include <errno.h>
 #include <stdlib.h>
