@@ -42,6 +42,11 @@
  *   Sweeper bounds.  No unclaimed connection's slot has a sweep lower
  *   bound past its expiry (the sweeper would skip it once expired).
  *
+ *   Memory.  Every connection a slot names and every map array cut from
+ *   the region lies in an arena that is laid now, not in memory a release
+ *   gave back (slab.c); a bucket has a map exactly when it has nodes (a
+ *   release sees maps only through the buckets' node counts).
+ *
  * Neighbours: table.c (maps, keys), keyhash.h (hashing), conntrack.c (counts),
  * slab.c (the region), tests/c/stress.c and tests/fuzz/ (callers).
  */
@@ -154,7 +159,7 @@ check_slot(struct inv *v, uint32_t bi, uint32_t i)
     const struct ct_conn *c;
     struct ct_key key, rkey;
     char kb[160];
-    uint32_t h;
+    uint32_t h, agen;
 
     if (e >> 1 == 0 || off >= ct->region_used) {
         return inv_fail(v, "bucket %u slot %u: handle %#x outside the "
@@ -162,6 +167,11 @@ check_slot(struct inv *v, uint32_t bi, uint32_t i)
                         ct->region_used);
     }
     c = ct_ent_conn(ct, e);
+    if (!ct_slab_arena_gen(ct, c, sizeof *c, &agen)) {
+        return inv_fail(v, "bucket %u slot %u: connection at region "
+                        "offset %zu in no arena (memory given back)", bi,
+                        i, off);
+    }
     ct_conn_key(c, dir, &key);
     if (c->gen != v->gen) {
         return inv_fail(v, "bucket %u slot %u: connection of generation %u "
@@ -275,6 +285,7 @@ walk(struct inv *v, bool full, uint64_t *unclaimed, uint64_t *stale,
     struct ovsct *ct = v->ct;
     struct key_set ks = { NULL, 0 };
     size_t n_slots = 0;
+    uint32_t agen;
     int error = 0;
 
     *unclaimed = *stale = 0;
@@ -313,6 +324,23 @@ walk(struct inv *v, bool full, uint64_t *unclaimed, uint64_t *stale,
         if (!b->slots && (b->used || b->mask)) {
             error = inv_fail(v, "bucket %u: no map but used %u mask %u",
                              bi, b->used, b->mask);
+            break;
+        }
+        if (b->slots && !b->used) {
+            /* A release sees a map only through 'used' (ct_table_empty()). */
+            error = inv_fail(v, "bucket %u: a map of %u slots and no node",
+                             bi, b->mask + 1);
+            break;
+        }
+        if (b->slots && (const char *) b->slots >= ct->region
+            && (const char *) b->slots < ct->region + CT_REGION_SIZE
+            && !ct_slab_arena_gen(ct, b->slots,
+                                  (size_t) (b->mask + 1) * sizeof *b->slots,
+                                  &agen)) {
+            error = inv_fail(v, "bucket %u: map at region offset %zu in no "
+                             "arena (memory given back)", bi,
+                             (size_t) ((const char *) b->slots
+                                       - ct->region));
             break;
         }
         for (uint32_t i = 0; b->slots && i <= b->mask && !error; i++) {

@@ -479,6 +479,14 @@ struct ct_slab_spare {
     void *mem;                  /* 2 MiB, faulted in, or NULL. */
     uint32_t gen;               /* Slab generation of its arena. */
 };
+/* Connections live in one address-space reservation per table (slab.c),
+ * at 16-byte aligned offsets below 32 GiB, so a slot names one in 32
+ * bits: ((offset / 16) + 1) << 1, with the node's direction in bit 0. */
+#define CT_REGION_SIZE (UINT64_C(1) << 35)
+/* The region is cut into arenas of 64 MiB at multiples of 64 MiB: slice
+ * 'i' of the region is arena 'i' while one is laid there (slab.c). */
+#define CT_ARENA_SHIFT 26
+#define CT_N_ARENAS ((size_t) (CT_REGION_SIZE >> CT_ARENA_SHIFT))
 #define CT_CONN_CLASSES 8       /* Indexed by ct_conn 'ext' (TCP|NAT|ALG). */
 #define CT_SLAB_CLASSES (CT_CONN_CLASSES + 11)  /* + map arrays of 2^3 ..
                                                  * 2^13 slots. */
@@ -628,6 +636,12 @@ struct ovsct {
     uint32_t slab_pool_n CT_GUARDED;
     uint32_t slab_pool_gen CT_GUARDED;
     _Atomic uint32_t slab_gen;
+    /* Slab generation of the arena laid at each 64 MiB slice of the
+     * region: stored under 'slab_lock' when an arena is laid there (or
+     * kept by a release that found the table in use), read without it by
+     * ct_slab_free(), which keeps an object only if it belongs to its
+     * cache's generation (slab.c).  Stale for a slice with no arena. */
+    _Atomic uint32_t arena_gen[CT_N_ARENAS];
 
     /* ALG expectations (expect.c). */
     _Atomic uint32_t n_exp;     /* Linked expectations, all shards. */
@@ -654,11 +668,6 @@ struct ovsct {
      * that acts just then.  NULL otherwise. */
     void (*inv_after_walk)(struct ovsct *);
 };
-
-/* Connections live in one address-space reservation per table (slab.c),
- * at 16-byte aligned offsets below 32 GiB, so a slot names one in 32
- * bits: ((offset / 16) + 1) << 1, with the node's direction in bit 0. */
-#define CT_REGION_SIZE (UINT64_C(1) << 35)
 
 static inline uint32_t
 ct_ent_make(const struct ovsct *ct, const struct ct_conn *c, int dir)
@@ -953,6 +962,8 @@ size_t ct_slab_obj_size(int cls);
 void *ct_slab_alloc(struct ovsct *, int cls);
 void ct_slab_free(struct ovsct *, void *, int cls);
 size_t ct_slab_release(struct ovsct *);
+bool ct_slab_arena_gen(struct ovsct *ct, const void *, size_t size,
+                       uint32_t *gen) CT_REQUIRES(ct->slab_lock);
 int ct_slab_init(struct ovsct *);
 void ct_slab_prepare(struct ovsct *);
 void ct_slab_refill(struct ovsct *);

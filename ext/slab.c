@@ -34,11 +34,35 @@
  * Giving memory back: when the table is empty (after a flush, once the
  * reclaimer has freed everything), ct_slab_release() bumps the slab
  * generation, waits until no thread is inside a batch, and unmaps every
- * slab of the old generation if the table is still empty.  Caches notice
- * the new generation on their next use and forget their old lists without
- * touching them; an object freed into a cache that notices it then is
- * dropped, not kept (it may be of the old generation).  Neighbours:
- * conntrack.c (conn_alloc), epoch.c (frees).
+ * arena of the old generation if the table is still empty; with no arena
+ * of the new generation laid meanwhile, the region starts again at offset
+ * 0.  Caches notice the new generation on their next use and forget
+ * their old lists without touching them.
+ *
+ * Generations: the release waits for batches, not for frees.  Between
+ * its bump and its unmap, other threads free objects of the old
+ * generation (a reclaimer, a map that grew or shrank, a tuple another
+ * thread created first) into caches that may already be of the new one,
+ * and allocate for the new one while the depot still holds magazines of
+ * old objects.  Kept, such an object would be handed out again once the
+ * region restarted, over memory a new arena hands out too: two owners
+ * (tests/c/test_slab.c forces each way).  So every object knows its
+ * generation: arenas are 64 MiB slices of the region at multiples of 64
+ * MiB, 'arena_gen' holds the generation of the arena at each slice, and
+ * a free keeps an object only if its arena is of the cache's generation
+ * (one load from a 2 KiB table; allocations pay nothing); a depot
+ * magazine carries the generation of the cache that left it, and a cache
+ * takes only its own.  A cache thus holds objects of its generation only,
+ * and whatever a thread allocates after it saw the bump lies in an arena
+ * the release keeps.  Objects of the old generation still referenced
+ * when the release checks the table are not freed later: the table and
+ * the reclaimer's lists are checked under their locks (a bucket has a
+ * map exactly when it has nodes), and threads in a batch are waited for.
+ * A release that finds the table in use again keeps every arena and
+ * counts the old ones, and the depot's magazines, as of the new
+ * generation: nothing was unmapped, so their objects are reused.
+ * Neighbours: conntrack.c (conn_alloc), epoch.c (frees), invariant.c
+ * (every connection and map lies in a laid arena).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -71,8 +95,35 @@ struct arena {
 struct ct_magazine {
     struct ct_magazine *next;   /* In a depot list. */
     uint32_t n;                 /* Objects in 'objs'. */
+    uint32_t gen;               /* In the depot: slab generation of the
+                                 * objects (of the cache that left it). */
     void *objs[MAG_SIZE];
 };
+
+/* The slab generation of the arena that holds 'p' (stale if none does:
+ * a release gave it back).  One load from a small table that frees keep
+ * in cache. */
+static inline uint32_t
+arena_gen_of(const struct ovsct *ct, const void *p)
+{
+    size_t i = (size_t) ((const char *) p - ct->region) >> CT_ARENA_SHIFT;
+
+    return atomic_load_explicit(&ct->arena_gen[i], memory_order_relaxed);
+}
+
+/* Records that arena 'a' belongs to generation 'gen' from now on.  Call
+ * with 'slab_lock' held. */
+static void
+arena_set_gen(struct ovsct *ct, struct arena *a, uint32_t gen)
+{
+    size_t first = (size_t) (a->base - ct->region) >> CT_ARENA_SHIFT;
+    size_t end = first + (a->size >> CT_ARENA_SHIFT);
+
+    a->gen = gen;
+    for (size_t i = first; i < end; i++) {
+        atomic_store_explicit(&ct->arena_gen[i], gen, memory_order_relaxed);
+    }
+}
 
 static inline size_t
 obj_size(int cls)
@@ -138,6 +189,8 @@ slab_memory(struct ovsct *ct, size_t size, uint32_t gen, bool current_only)
     if (!a || a->gen != gen || a->size - a->used < size) {
         size_t asize = size > ARENA_SIZE ? size : ARENA_SIZE;
 
+        /* Arenas start at multiples of ARENA_SIZE (arena_gen_of()). */
+        asize = (asize + ARENA_SIZE - 1) & ~(size_t) (ARENA_SIZE - 1);
         if (ct->region_used + asize > CT_REGION_SIZE
             || !(a = malloc(sizeof *a))) {
             goto out;
@@ -146,7 +199,7 @@ slab_memory(struct ovsct *ct, size_t size, uint32_t gen, bool current_only)
         ct->region_used += asize;
         a->size = asize;
         a->used = 0;
-        a->gen = gen;
+        arena_set_gen(ct, a, gen);
         a->next = ct->arenas;
         ct->arenas = a;
     }
@@ -203,7 +256,9 @@ ct_slab_prepare(struct ovsct *ct)
         ct_wake_signal(&ct->wake);
         ct_wake_unlock(&ct->wake);
     }
-    sp->mem = mem ? mem : slab_memory(ct, SLAB_MIN_SIZE, gen, false);
+    /* Not for a generation that a release has ended meanwhile: its arena
+     * would be laid where the region restarts, for nobody. */
+    sp->mem = mem ? mem : slab_memory(ct, SLAB_MIN_SIZE, gen, true);
     sp->gen = gen;
 }
 
@@ -275,6 +330,28 @@ depot_hint(struct ovsct *ct, int cls) CT_NO_THREAD_SAFETY_ANALYSIS
     return __atomic_load_n(&ct->depot_full[cls], __ATOMIC_RELAXED) != NULL;
 }
 
+/* Takes a full magazine of generation 'gen' from the depot of class
+ * 'cls', or returns NULL.  Magazines of an older generation met on top
+ * are dropped with their objects: a release may be giving their arenas
+ * back (those go at the next release anyway).  Call with 'slab_lock'
+ * held. */
+static struct ct_magazine *
+depot_pop(struct ovsct *ct, int cls, uint32_t gen) CT_REQUIRES(ct->slab_lock)
+{
+    struct ct_magazine *full;
+
+    while ((full = ct->depot_full[cls]) != NULL
+           && (int32_t) (full->gen - gen) < 0) {
+        __atomic_store_n(&ct->depot_full[cls], full->next, __ATOMIC_RELAXED);
+        free(full);
+    }
+    if (!full || full->gen != gen) {
+        return NULL;            /* None, or newer than this cache. */
+    }
+    __atomic_store_n(&ct->depot_full[cls], full->next, __ATOMIC_RELAXED);
+    return full;
+}
+
 /* Pops a free object of class 'cls' from 'c' (or, through the depot,
  * from another thread's frees), or returns NULL.  Never carves. */
 static void *
@@ -295,10 +372,8 @@ cache_pop(struct ovsct *ct, struct ct_slab_cache *c, int cls)
                 return NULL;
             }
             ct_mutex_lock(&ct->slab_lock);
-            full = ct->depot_full[cls];
+            full = depot_pop(ct, cls, c->gen);
             if (full) {
-                __atomic_store_n(&ct->depot_full[cls], full->next,
-                                 __ATOMIC_RELAXED);
                 if (m) {
                     m->next = ct->depot_empty;
                     ct->depot_empty = m;
@@ -406,15 +481,18 @@ ct_slab_free(struct ovsct *ct, void *p, int cls)
     uint32_t gen = atomic_load_explicit(&ct->slab_gen, memory_order_acquire);
     struct ct_magazine *m, *empty;
 
-    if (c->gen != gen) {
-        /* The generation changed since this cache was last used, so 'p'
-         * may belong to one that ct_slab_release() is giving back: a
-         * batch that straddles a release frees what it allocated just
-         * before (a tuple another thread created first, an admission
-         * refused).  Kept, it would be handed out again, possibly over a
-         * new arena laid out from the start of the region.  Drop it: its
-         * arena goes at the next release anyway. */
+    if (__builtin_expect(c->gen != gen, 0)) {
         cache_reset(c, gen);
+    }
+    if (__builtin_expect(arena_gen_of(ct, p) != gen, 0)) {
+        /* 'p' belongs to an older generation, which ct_slab_release() may
+         * be giving back: the release waits for batches, not for frees
+         * (a reclaimer, a map that grew or shrank, a tuple another
+         * thread created first), so an old object may be freed after
+         * its bump, into a cache that has already moved on.  Kept, it
+         * would be handed out again once the region restarts at 0, over
+         * memory a new arena hands out too.  Drop it: its arena goes
+         * with that release, or at the next one. */
         return;
     }
     m = c->loaded;
@@ -428,6 +506,7 @@ ct_slab_free(struct ovsct *ct, void *p, int cls)
              * loaded. */
             ct_mutex_lock(&ct->slab_lock);
             if (c->prev) {
+                c->prev->gen = c->gen;
                 c->prev->next = ct->depot_full[cls];
                 __atomic_store_n(&ct->depot_full[cls], c->prev,
                                  __ATOMIC_RELAXED);
@@ -480,7 +559,29 @@ ct_slab_release(struct ovsct *ct)
      * an old object unless the table holds one. */
     ct_epoch_wait_quiescent();
     if (!ct_table_empty(ct)) {
-        return 0;               /* Some were created meanwhile: keep. */
+        /* Some were created meanwhile: keep everything, and count the
+         * old arenas and the depot's magazines as of the new generation,
+         * so that their objects are reused rather than dropped when they
+         * are freed (their memory stays mapped until a later release
+         * bumps the generation past them). */
+        ct_mutex_lock(&ct->slab_lock);
+        for (a = ct->arenas; a; a = a->next) {
+            if ((int32_t) (a->gen - old) <= 0) {
+                arena_set_gen(ct, a, old + 1);
+            }
+        }
+        for (int i = 0; i < CT_SLAB_CLASSES; i++) {
+            for (struct ct_magazine *m = ct->depot_full[i]; m; m = m->next) {
+                if ((int32_t) (m->gen - old) <= 0) {
+                    m->gen = old + 1;
+                }
+            }
+        }
+        if (ct->slab_pool_gen == old) {
+            ct->slab_pool_gen = old + 1;
+        }
+        ct_mutex_unlock(&ct->slab_lock);
+        return 0;
     }
     ct_mutex_lock(&ct->slab_lock);
     for (int i = 0; i < CT_SLAB_CLASSES; i++) {
@@ -510,6 +611,23 @@ ct_slab_release(struct ovsct *ct)
     }
     ct_mutex_unlock(&ct->slab_lock);
     return n;
+}
+
+/* Whether [p, p + size) lies in one arena that is laid now; sets '*gen'
+ * to its generation.  For checks (ovsct_check_invariants(), tests). */
+bool
+ct_slab_arena_gen(struct ovsct *ct, const void *p, size_t size,
+                  uint32_t *gen)
+{
+    const char *q = p;
+
+    for (const struct arena *a = ct->arenas; a; a = a->next) {
+        if (q >= a->base && q + size <= a->base + a->size) {
+            *gen = a->gen;
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Reserves the table's region (address space only: pages come when
