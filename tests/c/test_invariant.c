@@ -31,24 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "framegen.h"
 #include "ovsct.h"
 #include "ovsct-private.h"
-
-static int n_passed, n_failed;
-
-#define CHECK(COND, ...)                                                \
-    do {                                                                \
-        if (COND) {                                                     \
-            n_passed++;                                                 \
-        } else {                                                        \
-            n_failed++;                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__,      \
-                    __LINE__, #COND);                                   \
-            fprintf(stderr, __VA_ARGS__);                               \
-            fputc('\n', stderr);                                        \
-        }                                                               \
-    } while (0)
 
 #define T1 1000000                      /* ms: the table's start. */
 #define DAY (86400 * 1000)              /* ms: past every UDP timeout. */

@@ -48,24 +48,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "check.h"
 #include "framegen.h"
 #include "ovsct.h"
 #include "ovsct-private.h"
-
-static int n_passed, n_failed;
-
-#define CHECK(COND, ...)                                                \
-    do {                                                                \
-        if (COND) {                                                     \
-            n_passed++;                                                 \
-        } else {                                                        \
-            n_failed++;                                                 \
-            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__,      \
-                    __LINE__, #COND);                                   \
-            fprintf(stderr, __VA_ARGS__);                               \
-            fputc('\n', stderr);                                        \
-        }                                                               \
-    } while (0)
 
 #define MAP8 (8 * sizeof(struct ct_slot))  /* The smallest map array. */
 #define PLAIN 0                 /* Slab class of a plain connection. */
