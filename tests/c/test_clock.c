@@ -100,15 +100,6 @@ find_entry(struct ovsct *ct, uint32_t i, struct ovsct_entry *out)
     return found;
 }
 
-static uint64_t
-contended(struct ovsct *ct)
-{
-    struct ovsct_counters c;
-
-    ovsct_get_counters(ct, &c);
-    return c.lock_contended;
-}
-
 struct older {
     struct ovsct *ct;
     uint32_t flows[2];
@@ -124,6 +115,27 @@ older_batch(void *arg_)
     return NULL;
 }
 
+/* Creates a table of 4 buckets, its clock at 'start_ms', no sweeper, and
+ * commits the flows 0 .. MAX_FLOWS - 1 to learn their buckets. */
+static struct ovsct *
+probed_table(int64_t start_ms)
+{
+    struct ovsct_config cfg = {
+        .n_buckets = 4, .manual_clock = true, .start_ms = start_ms,
+        .no_sweeper = true,
+    };
+    struct ovsct *ct;
+
+    if (ovsct_create(&cfg, &ct)) {
+        fprintf(stderr, "create failed\n");
+        exit(1);
+    }
+    for (uint32_t i = 0; i < MAX_FLOWS; i++) {
+        CHECK(!run_flows(ct, &i, 1), "probe %u", i);
+    }
+    return ct;
+}
+
 /* Creates a table at T1 and plays the race on it: the older batch (flows
  * p, then c) reads T1 and waits on p's bucket; meanwhile the clock jumps
  * by JUMP and a newer batch creates c; then the older batch goes on and
@@ -131,23 +143,12 @@ older_batch(void *arg_)
 static struct ovsct *
 race(uint32_t *pp, uint32_t *cp)
 {
-    struct ovsct_config cfg = {
-        .n_buckets = 4, .manual_clock = true, .start_ms = T1,
-        .no_sweeper = true,
-    };
-    struct ovsct *ct;
+    struct ovsct *ct = probed_table(T1);
     struct ovsct_entry e;
     uint32_t p = 0, c = 0, bp;
     size_t flushed;
 
-    if (ovsct_create(&cfg, &ct)) {
-        fprintf(stderr, "create failed\n");
-        exit(1);
-    }
     /* Flow p (its bucket will be held) and flow c, in another bucket. */
-    for (uint32_t i = 0; i < MAX_FLOWS; i++) {
-        CHECK(!run_flows(ct, &i, 1), "probe %u", i);
-    }
     CHECK(find_entry(ct, p, &e), "probe entry");
     bp = e.bucket;
     for (uint32_t i = 1; i < MAX_FLOWS && !c; i++) {
@@ -160,16 +161,13 @@ race(uint32_t *pp, uint32_t *cp)
     CHECK(ovsct_nconns(ct) == 0, "table not empty");
 
     struct older o = { .ct = ct, .flows = { p, c } };
-    uint64_t before = contended(ct);
+    uint64_t before = lock_contended(ct);
     pthread_t t;
 
     ct_mutex_lock(&ct->buckets[bp].lock);
     pthread_create(&t, NULL, older_batch, &o);
     /* It has read its clock once it fails to take the lock. */
-    for (int ms = 0; contended(ct) == before && ms < 10000; ms++) {
-        nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
-    }
-    CHECK(contended(ct) != before, "the older batch never waited");
+    wait_blocked(ct, before, "the older batch");
     ovsct_set_time(ct, T1 + JUMP);
     CHECK(!run_flows(ct, &c, 1), "newer batch");
     ct_mutex_unlock(&ct->buckets[bp].lock);
@@ -246,23 +244,12 @@ set_back(void *arg_)
 static void
 test_clock_back_during_a_batch(void)
 {
-    struct ovsct_config cfg = {
-        .n_buckets = 4, .manual_clock = true, .start_ms = T1 + JUMP,
-        .no_sweeper = true,
-    };
-    struct ovsct *ct;
+    struct ovsct *ct = probed_table(T1 + JUMP);
     struct ovsct_entry e;
     uint32_t p = 0, c = 0, bp = 0, bc = 0;
     char why[512] = "";
     size_t flushed;
 
-    if (ovsct_create(&cfg, &ct)) {
-        fprintf(stderr, "create failed\n");
-        exit(1);
-    }
-    for (uint32_t i = 0; i < MAX_FLOWS; i++) {
-        CHECK(!run_flows(ct, &i, 1), "probe %u", i);
-    }
     /* p in the highest bucket used, c in a lower one. */
     for (uint32_t i = 0; i < MAX_FLOWS; i++) {
         if (find_entry(ct, i, &e) && (i == 0 || e.bucket > bp)) {
@@ -281,21 +268,18 @@ test_clock_back_during_a_batch(void)
 
     struct older o = { .ct = ct, .flows = { p, c } };
     struct set_back sb = { .ct = ct };
-    uint64_t before = contended(ct);
+    uint64_t before = lock_contended(ct);
     pthread_t t, tb;
 
     ct_mutex_lock(&ct->buckets[bp].lock);
     pthread_create(&t, NULL, older_batch, &o);
-    for (int ms = 0; contended(ct) == before && ms < 10000; ms++) {
-        nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
-    }
-    CHECK(contended(ct) != before, "the batch never waited");
+    wait_blocked(ct, before, "the batch");
     pthread_create(&tb, NULL, set_back, &sb);
     for (int ms = 0; ovsct_now(ct) != T1 && ms < 10000; ms++) {
-        nanosleep(&(struct timespec) { .tv_nsec = 1000000 }, NULL);
+        sleep_ms(1);
     }
     /* Let the clear pass the buckets below p's (it then waits on it). */
-    nanosleep(&(struct timespec) { .tv_nsec = 100000000 }, NULL);
+    sleep_ms(100);
     ct_mutex_unlock(&ct->buckets[bp].lock);
     pthread_join(t, NULL);
     pthread_join(tb, NULL);

@@ -58,14 +58,6 @@
 #define N_OLD 200               /* Old objects: > 2 magazines' worth. */
 #define N_NEW 512               /* Objects a new slab hands out. */
 
-static void
-sleep_ms(long ms)
-{
-    nanosleep(&(struct timespec) { .tv_sec = ms / 1000,
-                                   .tv_nsec = (ms % 1000) * 1000000L },
-              NULL);
-}
-
 static struct ovsct *
 table(void)
 {
@@ -174,27 +166,15 @@ stall_main(void *arg)
     return NULL;
 }
 
-static uint64_t
-contended(struct ovsct *ct)
-{
-    struct ovsct_counters c;
-
-    ovsct_get_counters(ct, &c);
-    return c.lock_contended;
-}
-
 static void
 stall_begin(struct stall *s)
 {
-    uint64_t before = contended(s->ct);
+    uint64_t before = lock_contended(s->ct);
 
     ct_lock_all(s->ct);
     pthread_create(&s->t, NULL, stall_main, s);
     /* It is inside its batch once it fails to take the lock. */
-    for (int ms = 0; contended(s->ct) == before && ms < 10000; ms++) {
-        sleep_ms(1);
-    }
-    CHECK(contended(s->ct) != before, "the stalling batch never waited");
+    wait_blocked(s->ct, before, "the stalling batch");
 }
 
 static void
